@@ -1,0 +1,1 @@
+"""Landcycle: full-life-cycle management of a city's industrial land."""

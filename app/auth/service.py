@@ -1,0 +1,132 @@
+"""Users and authentication: lookups, login with rate limiting, and short-lived caches of both."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import DISTRICT_ROLES, ROLES, Actor
+from app.auth.security import hash_password, issue_token, read_token, verify_password
+from app.db import Database
+from app.errors import NotFound, TooManyRequests, Unauthenticated, ValidationFailed
+from app.settings import Settings
+from models import AppUser, District
+
+_CACHE_SECONDS = 30.0
+_FAILURE_WINDOW = 15 * 60.0
+
+
+def _actor(user: AppUser) -> Actor:
+    return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code)
+
+
+async def find_user(session: AsyncSession, username: str) -> AppUser | None:
+    """An active user by name (case-insensitive)."""
+    return await session.scalar(
+        select(AppUser).where(func.lower(AppUser.username) == username.lower(), AppUser.active)
+    )
+
+
+async def add_user(session: AsyncSession, username: str, role: str, password: str,
+                   district_code: str | None = None, full_name: str | None = None) -> AppUser:
+    """Create (or, for an existing name, reset) a user; district roles need an existing district."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
+    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+        raise ValidationFailed("username: 1–64 letters, digits, '.', '_' or '-'", field="username")
+    if len(password) < 8:
+        raise ValidationFailed("password must have at least 8 characters", field="password")
+    if (role in DISTRICT_ROLES) != (district_code is not None):
+        raise ValidationFailed(f"role {role} {'needs' if role in DISTRICT_ROLES else 'takes no'} --district",
+                               field="district_code")
+    if district_code is not None and await session.get(District, district_code) is None:
+        raise NotFound(f"district {district_code} does not exist", district_code=district_code)
+    user = await session.scalar(select(AppUser).where(func.lower(AppUser.username) == username.lower()))
+    if user is None:
+        user = AppUser(username=username)
+        session.add(user)
+    user.role, user.district_code, user.full_name, user.active = role, district_code, full_name, True
+    user.password_hash = hash_password(password)
+    await session.flush()
+    return user
+
+
+@dataclass
+class _Cached:
+    actor: Actor
+    until: float
+
+
+class Authenticator:
+    """Turns credentials into an Actor. Argon2 is slow by design, so a verified (user, password) pair
+    and a token's user are remembered for 30 s; login failures are rate-limited per name and address."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self._settings = settings
+        self._db = db
+        self._basic: dict[tuple[str, bytes], _Cached] = {}
+        self._users: dict[int, _Cached] = {}
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    async def login(self, username: str, password: str, client: str) -> tuple[str, int]:
+        """Check a password and issue a bearer token: (token, expires_in seconds)."""
+        actor = await self._check_password(username, password, client)
+        ttl = self._settings.token_ttl_seconds
+        return issue_token(self._settings.signing_key, actor.id, actor.username, ttl), ttl
+
+    async def from_basic(self, username: str, password: str, client: str) -> Actor:
+        """HTTP Basic (QGIS, curl)."""
+        key = (username.lower(), hashlib.sha256(password.encode()).digest())
+        cached = self._basic.get(key)
+        if cached and cached.until > time.monotonic():
+            return cached.actor
+        actor = await self._check_password(username, password, client)
+        self._basic[key] = _Cached(actor, time.monotonic() + _CACHE_SECONDS)
+        return actor
+
+    async def from_token(self, token: str) -> Actor:
+        """A bearer token issued by `login`."""
+        claims = read_token(self._settings.signing_key, token)
+        if claims is None:
+            raise Unauthenticated("the token is invalid or has expired; get a new one at /api/v1/auth/token")
+        cached = self._users.get(claims.user_id)
+        if cached and cached.until > time.monotonic():
+            return cached.actor
+        async with self._db.session() as session:
+            user = await session.get(AppUser, claims.user_id)
+            if user is None or not user.active:
+                raise Unauthenticated("the token's user no longer exists or is disabled")
+            actor = _actor(user)
+        self._users[claims.user_id] = _Cached(actor, time.monotonic() + _CACHE_SECONDS)
+        return actor
+
+    def forget(self) -> None:
+        """Drop cached credentials (after user changes)."""
+        self._basic.clear()
+        self._users.clear()
+
+    async def _check_password(self, username: str, password: str, client: str) -> Actor:
+        key = (username.lower(), client)
+        now = time.monotonic()
+        failures = self._failures.setdefault(key, deque())
+        while failures and failures[0] < now - _FAILURE_WINDOW:
+            failures.popleft()
+        if len(failures) >= self._settings.login_failures_allowed:
+            retry = int(failures[0] + _FAILURE_WINDOW - now) + 1
+            raise TooManyRequests(f"too many failed logins for {username}; retry in {retry} s",
+                                  retry_after=retry)
+        async with self._db.session() as session:
+            user = await find_user(session, username)
+            ok = verify_password(user.password_hash if user else None, password)
+            actor = _actor(user) if (user and ok) else None
+        if actor is None:
+            failures.append(now)
+            raise Unauthenticated("wrong user name or password")
+        if not failures:
+            self._failures.pop(key, None)
+        return actor

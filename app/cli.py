@@ -1,0 +1,151 @@
+"""The `landcycle` command (SPEC §5 CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from app.db import Database, create_engine
+from app.errors import DomainError
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+def run_with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one async job with the app's Database, disposing the pool afterwards."""
+
+    async def _main() -> T:
+        # Batch commands (demo load, import, scoring) may run long statements: an hour, not 30 s.
+        db = Database(create_engine(settings, statement_timeout_ms=3_600_000, pool_size=2, max_overflow=2))
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(_main())
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from app import migrate
+
+    url = settings.async_database_url
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+    elif args.action == "downgrade":
+        migrate.downgrade(url, args.revision or "base")
+    else:
+        migrate.check(url)
+        print("models and migrations agree")
+    return 0
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from app.auth.service import add_user
+
+    if not args.password_stdin:
+        print("give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            user = await add_user(session, args.name, args.role, password, args.district, args.full_name)
+            return f"user {user.username} ({user.role}{', ' + user.district_code if user.district_code else ''})"
+
+    print(run_with_db(settings, work), "saved")
+    return 0
+
+
+def _demo_load(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo.load import load_demo
+
+    def progress(message: str) -> None:
+        print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+    async def work(db: Database) -> None:
+        await load_demo(db, settings, parcels=args.parcels, seed=args.seed, if_empty=args.if_empty,
+                        progress=progress)
+
+    run_with_db(settings, work)
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=10,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (public so extensions can add commands)."""
+    parser = argparse.ArgumentParser(prog="landcycle", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema (Alembic)")
+    db.add_argument("action", choices=["upgrade", "downgrade", "check"])
+    db.add_argument("--revision", help="target revision (default head / base)")
+    db.set_defaults(handler=_db)
+
+    demo = sub.add_parser("demo", help="demonstration data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    load = demo_sub.add_parser("load", help="replace the data with the generated demo city")
+    load.add_argument("--parcels", type=int, default=5000, help="industrial parcels (default 5,000)")
+    load.add_argument("--seed", type=int, default=2018, help="random seed (same seed, same city)")
+    load.add_argument("--if-empty", action="store_true", help="do nothing when districts exist already")
+    load.set_defaults(handler=_demo_load)
+
+    users = sub.add_parser("users", help="user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create a user or reset one's password and role")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["admin", "bureau", "district_officer", "evaluator", "viewer"])
+    add.add_argument("--district", help="6-digit district code (district_officer, evaluator)")
+    add.add_argument("--full-name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=_users_add)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `landcycle` console script."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, settings)
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing was committed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

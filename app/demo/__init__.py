@@ -1,0 +1,1 @@
+"""The generated demonstration city (SPEC §7)."""

@@ -1,0 +1,82 @@
+"""FastAPI dependencies: settings, the request's transaction, the authenticated actor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_refusal
+from app.auth.permissions import ANONYMOUS, Actor
+from app.auth.service import Authenticator
+from app.db import Database
+from app.errors import DomainError, Unauthenticated
+from app.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (built by create_app)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    """The app's Database."""
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed before the response is sent, rolled back on any error;
+    a refused rule attempt is then written to the audit log in a transaction of its own."""
+    db = get_database(request)
+    try:
+        async with db.session() as session:
+            yield session
+    except DomainError as exc:
+        await record_refusal(db, getattr(request.state, "actor", None), exc)
+        raise
+
+
+def client_address(request: Request) -> str:
+    """The client's address as seen by the server (for login rate limits)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request, authorization: str | None) -> Actor:
+    """Credentials from an Authorization header → Actor (shared by REST and /wfs)."""
+    auth: Authenticator = request.app.state.authenticator
+    settings = get_settings(request)
+    if not authorization:
+        if settings.public_read and request.method in ("GET", "HEAD"):
+            return ANONYMOUS
+        raise Unauthenticated("log in: HTTP Basic, or a bearer token from POST /api/v1/auth/token")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return await auth.from_token(value.strip())
+    if scheme.lower() == "basic" and value:
+        try:
+            username, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("malformed Basic credentials") from None
+        if not sep or not username:
+            raise Unauthenticated("malformed Basic credentials")
+        return await auth.from_basic(username, password, client_address(request))
+    raise Unauthenticated("unsupported authorization scheme; use Basic or Bearer")
+
+
+async def get_actor(request: Request) -> Actor:
+    """The authenticated user (or the anonymous reader when public read is on, for GET only)."""
+    actor = await authenticate(request, request.headers.get("authorization"))
+    request.state.actor = actor
+    return actor
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -1,0 +1,1 @@
+"""Districts of the municipality (read-only reference data)."""

@@ -1,0 +1,85 @@
+"""GeoJSON Features and FeatureCollections built as text by PostGIS and streamed (STYLE habit 4).
+
+Per-feature Python work is what makes peer servers slow (notes/measured-peers.md): here each row
+arrives as finished JSON text and is only joined and sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal_column
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db import Database
+from app.responses import dumps
+from gis.crs import CrsRef
+from gis.sql import geojson
+
+_CHUNK_ROWS = 500
+
+
+def feature_text(id_column: Any, geom: Any, crs: CrsRef,
+                 properties: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[str]:
+    """One Feature as JSON text, assembled by PostgreSQL."""
+    props = func.json_build_object(*[part for name, col in properties for part in (name, col)])
+    return func.concat(
+        literal_column("""'{"type":"Feature","id":'"""),
+        func.to_json(id_column),
+        literal_column("""',"geometry":'"""),
+        geojson(geom, crs),
+        literal_column("""',"properties":'"""),
+        props,
+        literal_column("'}'"),
+    ).label("feature")
+
+
+async def fetch_texts(session: AsyncSession, stmt: Select[Any]) -> list[str]:
+    """All rows of a one-text-column select (small pages)."""
+    return list((await session.scalars(stmt)).all())
+
+
+def collection_head(number_matched: int | None, extra: dict[str, Any] | None = None) -> bytes:
+    """`{"type":"FeatureCollection",…,"features":[` — members known before the rows."""
+    head: dict[str, Any] = {"type": "FeatureCollection"}
+    if number_matched is not None:
+        head["numberMatched"] = number_matched
+    if extra:
+        head.update(extra)
+    return dumps(head)[:-1] + b',"features":['
+
+
+def collection_tail(number_returned: int, links: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bytes:
+    """`],"numberReturned":…,"links":[…]}` — members known after the rows."""
+    tail: dict[str, Any] = {"numberReturned": number_returned, "links": links}
+    if extra:
+        tail.update(extra)
+    return b"]," + dumps(tail)[1:]
+
+
+def collection_bytes(features: list[str], number_matched: int | None, links: list[dict[str, Any]],
+                     head_extra: dict[str, Any] | None = None) -> bytes:
+    """A whole (small) FeatureCollection."""
+    return (collection_head(number_matched, head_extra) + ",".join(features).encode()
+            + collection_tail(len(features), links))
+
+
+async def stream_rows(conn: AsyncConnection, stmt: Select[Any]) -> AsyncIterator[list[str]]:
+    """Rows of a one-text-column select through a server-side cursor, a chunk at a time."""
+    result = await conn.stream(stmt.execution_options(yield_per=_CHUNK_ROWS))
+    async for chunk in result.scalars().partitions(_CHUNK_ROWS):
+        yield list(chunk)
+
+
+async def stream_collection(db: Database, stmt: Select[Any], number_matched: int | None,
+                            links_for: Any, head_extra: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
+    """A FeatureCollection as a byte stream with flat memory; `links_for(returned)` makes the links."""
+    yield collection_head(number_matched, head_extra)
+    returned = 0
+    async with db.connection() as conn:
+        async for chunk in stream_rows(conn, stmt):
+            text = ",".join(chunk)
+            yield (b"," if returned else b"") + text.encode()
+            returned += len(chunk)
+    yield collection_tail(returned, links_for(returned))

@@ -1,0 +1,41 @@
+"""Paging parameters and `next`/`prev` links with the public base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import URL
+
+from app.settings import Settings
+
+
+def public_url(request: Request, settings: Settings) -> URL:
+    """The request URL as clients reach it (LANDCYCLE_PUBLIC_URL, else forwarded host, else as seen)."""
+    url = request.url
+    if settings.public_url:
+        base = URL(settings.public_url.rstrip("/"))
+        return url.replace(scheme=base.scheme, netloc=base.netloc, path=base.path + url.path)
+    return url
+
+
+def clamp_limit(limit: int | None, settings: Settings) -> int:
+    """The page size: default when absent, clamped to the maximum (never an error for a big ask)."""
+    if limit is None:
+        return settings.default_limit
+    return max(0, min(limit, settings.max_limit))
+
+
+def page_links(request: Request, settings: Settings, offset: int, limit: int, returned: int,
+               matched: int | None, media_type: str = "application/geo+json") -> list[dict[str, Any]]:
+    """self, next (only when more rows exist) and prev links."""
+    url = public_url(request, settings)
+    links: list[dict[str, Any]] = [{"href": str(url), "rel": "self", "type": media_type}]
+    more = returned == limit and limit > 0 and (matched is None or offset + returned < matched)
+    if more:
+        links.append({"href": str(url.include_query_params(offset=offset + returned, limit=limit)),
+                      "rel": "next", "type": media_type})
+    if offset > 0:
+        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+                      "rel": "prev", "type": media_type})
+    return links

@@ -1,0 +1,94 @@
+"""The FastAPI application: `create_app(settings)` builds engine, routers and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+
+from app.audit.routes import router as audit_router
+from app.auth.routes import router as auth_router
+from app.auth.service import Authenticator
+from app.db import Database, create_engine
+from app.districts.routes import router as districts_router
+from app.errors import DomainError
+from app.observability import RequestIdMiddleware
+from app.parcels.routes import router as parcels_router
+from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
+from app.settings import Settings
+from app.zones.routes import router as zones_router
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app; tests hand in their own Settings and a Database bound to a test transaction."""
+    settings = settings or Settings()
+    db = database or Database(create_engine(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="Landcycle",
+        summary="Full-life-cycle management of a city's industrial land",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.authenticator = Authenticator(settings, db)
+
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, domain_error_handler)
+    app.add_middleware(RequestIdMiddleware)
+
+    api = APIRouter(prefix=API)
+    for router in (auth_router, districts_router, zones_router, parcels_router, audit_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_service_router(db))
+    return app
+
+
+def _service_router(db: Database) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def home() -> Response:
+        return RedirectResponse("/docs")
+
+    @router.get("/healthz")
+    async def healthz() -> Response:
+        """The process is up."""
+        return JSON({"status": "ok"})
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        """The database answers and the schema is at the migrations' head."""
+        from app.migrate import head_revision
+
+        try:
+            async with db.connection() as conn:
+                current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception:  # any failure to reach the database means not ready
+            return JSON({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        head = head_revision()
+        body: dict[str, Any] = {"status": "ok" if current == head else "migrations pending",
+                                "database": "ok", "revision": current, "head": head}
+        return JSON(body, status_code=200 if current == head else 503)
+
+    return router

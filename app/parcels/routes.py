@@ -1,0 +1,178 @@
+"""HTTP for parcels (SPEC §5): GeoJSON in and out; rules live in the service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
+from app.errors import NotFound
+from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_collection
+from app.features.paging import clamp_limit, page_links
+from app.features.params import as_of_param, bbox_param, etag, header_crs, if_match_version
+from app.parcels import service
+from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_rows
+from app.parcels.schemas import (
+    LandUse,
+    LegacyZone,
+    ParcelCollection,
+    ParcelCreate,
+    ParcelDelete,
+    ParcelFeature,
+    ParcelPatch,
+    Status,
+    Tier,
+)
+from app.settings import Settings
+from gis import geometry
+from gis.crs import CrsRef
+
+router = APIRouter(prefix="/parcels", tags=["parcels"])
+
+GEOJSON = "application/geo+json"
+STREAM_ABOVE = 1000  # pages larger than this are streamed from a server-side cursor
+
+ParcelId = Annotated[int, Path(ge=1, le=2**62, description="Parcel id")]
+CrsParam = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
+AsOf = Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")]
+
+
+def _crs_headers(crs: CrsRef) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs.uri}>"}
+
+
+def _features(query: ParcelQuery, crs: CrsRef) -> Any:
+    return select_rows(query, feature_text(parcel.c.id, parcel.c.geom, crs, property_columns()))
+
+
+@router.get("", response_model=None, summary="List parcels",
+            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}})
+async def list_parcels(
+    request: Request, session: SessionDep, db: DatabaseDep, actor: ActorDep, settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=0, description="Page size (default 100, clamped to 10,000)")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    crs: CrsParam = None,
+    as_of: AsOf = None,
+    tier: Tier | None = None,
+    land_use: LandUse | None = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    zone_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    status: Status | None = None,
+    legacy_zone: LegacyZone | None = None,
+) -> Response:
+    """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id."""
+    out_crs = header_crs(crs)
+    query = ParcelQuery(
+        filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
+                 "status": status, "legacy_zone": legacy_zone},
+        bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
+    )
+    size = clamp_limit(limit, settings)
+    matched = int(await session.scalar(count(query)) or 0)
+    stmt = _features(query, out_crs).limit(size).offset(offset)
+    headers = _crs_headers(out_crs)
+
+    def links(returned: int) -> list[dict[str, Any]]:
+        return page_links(request, settings, offset, size, returned, matched)
+
+    if size <= STREAM_ABOVE:
+        features = await fetch_texts(session, stmt)
+        return Response(collection_bytes(features, matched, links(len(features))), media_type=GEOJSON,
+                        headers=headers)
+    return StreamingResponse(stream_collection(db, stmt, matched, links), media_type=GEOJSON, headers=headers)
+
+
+@router.post("", status_code=201, response_model=None, summary="Create a parcel",
+             responses={201: {"model": ParcelFeature, "content": {GEOJSON: {}}}})
+async def create_parcel(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+    body: Annotated[ParcelCreate, Body()],
+    content_crs: Annotated[str | None, Header(alias="Content-Crs")] = None,
+) -> Response:
+    """Create an industrial (or reference) parcel; tier, zone, district, lock and cap are derived."""
+    crs = header_crs(content_crs)
+    props = body.properties
+    draft = service.ParcelDraft(
+        code=props.code, land_use=props.land_use, plot_ratio=props.plot_ratio,
+        plot_ratio_reference_id=props.plot_ratio_reference_id, legacy_zone=props.legacy_zone,
+        status=props.status, geom=_geometry(body.geometry.model_dump(), crs, settings),
+    )
+    override = body.override.to_rule() if body.override else None
+    parcel_id = await service.create_parcel(session, actor, settings.policy, draft, override)
+    response = await _feature_response(session, parcel_id, header_crs(None), status_code=201)
+    response.headers["Location"] = f"{request.url.path}/{parcel_id}"
+    return response
+
+
+@router.get("/{parcel_id}", response_model=None, summary="One parcel",
+            responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}})
+async def get_parcel(session: SessionDep, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
+                     as_of: AsOf = None) -> Response:
+    """A parcel as a GeoJSON Feature with its ETag (the version)."""
+    return await _feature_response(session, parcel_id, header_crs(crs), as_of=as_of)
+
+
+@router.patch("/{parcel_id}", response_model=None, summary="Change a parcel",
+              responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}})
+async def patch_parcel(
+    session: SessionDep, actor: ActorDep, settings: SettingsDep, parcel_id: ParcelId,
+    body: Annotated[ParcelPatch, Body()],
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    content_crs: Annotated[str | None, Header(alias="Content-Crs")] = None,
+) -> Response:
+    """Change members of a parcel (a new version); `If-Match` refuses a stale version with 412."""
+    crs = header_crs(content_crs)
+    values = body.properties.model_dump(include=body.properties.model_fields_set)
+    geom = _geometry(body.geometry.model_dump(), crs, settings) if body.geometry is not None else None
+    override = body.override.to_rule() if body.override else None
+    await service.update_parcel(session, actor, settings.policy, parcel_id,
+                                service.ParcelChanges(values=values, geom=geom), override,
+                                if_match=if_match_version(if_match))
+    return await _feature_response(session, parcel_id, header_crs(None))
+
+
+@router.delete("/{parcel_id}", status_code=204, response_model=None, summary="Retire a parcel")
+async def delete_parcel(
+    session: SessionDep, actor: ActorDep, settings: SettingsDep, parcel_id: ParcelId,
+    body: Annotated[ParcelDelete | None, Body()] = None,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Response:
+    """Close the parcel's current version (its history stays readable)."""
+    override = body.override.to_rule() if body and body.override else None
+    await service.delete_parcel(session, actor, settings.policy, parcel_id, override,
+                                if_match=if_match_version(if_match))
+    return Response(status_code=204)
+
+
+@router.get("/{parcel_id}/history", response_model=None, summary="Every version of a parcel",
+            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}})
+async def parcel_history(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                         parcel_id: ParcelId, crs: CrsParam = None) -> Response:
+    """Rule 10: all versions, oldest first, each with valid_from/valid_to."""
+    out_crs = header_crs(crs)
+    features = await fetch_texts(session, _features(ParcelQuery(history_of=parcel_id), out_crs))
+    if not features:
+        raise NotFound(f"parcel {parcel_id} does not exist", parcel_id=parcel_id)
+    links = page_links(request, settings, 0, len(features), len(features), len(features))
+    return Response(collection_bytes(features, len(features), links), media_type=GEOJSON,
+                    headers=_crs_headers(out_crs))
+
+
+def _geometry(obj: dict[str, Any], crs: CrsRef, settings: Settings) -> Any:
+    return geometry.from_geojson(obj, crs, settings.policy.extent)
+
+
+async def _feature_response(session: Any, parcel_id: int, crs: CrsRef, as_of: str | None = None,
+                            status_code: int = 200) -> Response:
+    query = ParcelQuery(ids=[parcel_id], as_of=as_of_param(as_of))
+    stmt = select_rows(query, parcel.c.version, feature_text(parcel.c.id, parcel.c.geom, crs, property_columns()))
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise NotFound(f"parcel {parcel_id} does not exist" + (f" as of {as_of}" if as_of else ""),
+                       parcel_id=parcel_id)
+    return Response(row.feature, status_code=status_code, media_type=GEOJSON,
+                    headers={"ETag": etag(row.version), **_crs_headers(crs)})

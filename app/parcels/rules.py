@@ -1,0 +1,198 @@
+"""Pure rules over plain data: tier (SPEC §2), planning lock (rule 1) and plot-ratio cap (rule 3).
+
+No database, no HTTP: facts in, a decision or a DomainError out. REST, WFS-T, import and the
+plot-ratio request workflow all call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.errors import FarCapExceeded, LockupPlanning, ValidationFailed
+from app.policy import INDUSTRIAL_USES, Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFacts:
+    """The zone that covers the majority of a parcel."""
+
+    id: int
+    code: str
+    kind: str  # base | community
+    advanced_manufacturing: bool
+    far_cap: float | None = None
+    far_min: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What geometry and land use make of a parcel."""
+
+    tier: str | None
+    zone_id: int | None
+    planning_locked: bool
+
+
+def classify(land_use: str, zone: ZoneFacts | None) -> Classification:
+    """SPEC §2 + rule 1: tier is the majority zone's kind (else `fragment`) for industrial/rnd land, null
+    for other uses; a base parcel in an advanced-manufacturing zone is planning-locked."""
+    if land_use not in INDUSTRIAL_USES:
+        return Classification(tier=None, zone_id=zone.id if zone else None, planning_locked=False)
+    if zone is None:
+        return Classification(tier="fragment", zone_id=None, planning_locked=False)
+    locked = zone.kind == "base" and zone.advanced_manufacturing
+    return Classification(tier=zone.kind, zone_id=zone.id, planning_locked=locked)
+
+
+def num(value: float | None) -> str:
+    """A plot ratio as people write it: 2.0, 2.5, 2.25."""
+    if value is None:
+        return "none"
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+# ---------------------------------------------------------------------------------------------- rule 1
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A bureau decision that lifts the planning lock for one change."""
+
+    decision_ref: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """The planning-lock facts of one parcel, before or after a change."""
+
+    parcel_id: int
+    planning_locked: bool
+    zone_id: int | None
+    land_use: str
+
+
+def lock_breaches(before: LockState, after: LockState | None) -> str | None:
+    """Why a change would take a locked parcel out of its lock (None when it does not).
+
+    Rule 1: a locked parcel may not change its use away from industrial/rnd, leave its zone (by its own
+    geometry or the zone's), lose the zone's advanced-manufacturing designation, or be deleted."""
+    if not before.planning_locked:
+        return None
+    if after is None:
+        return "it would be deleted"
+    if after.land_use not in INDUSTRIAL_USES:
+        return f"its land use would change to {after.land_use}"
+    if after.zone_id != before.zone_id:
+        return f"it would leave zone {before.zone_id}"
+    if not after.planning_locked:
+        return f"zone {before.zone_id} would no longer hold it as base land for advanced manufacturing"
+    return None
+
+
+def check_planning_lock(changes: list[tuple[LockState, LockState | None]], override: Override | None,
+                        actor_is_bureau: bool) -> list[tuple[int, str]]:
+    """Rule 1 over one write (a parcel edit touches one parcel, a zone edit many).
+
+    Returns the breaches that an override lifts (to be audited as overridden); raises LOCKUP_PLANNING
+    when there are breaches and no valid override. Only the caller decides who may override: a
+    non-bureau override is refused by `require_override_rights` before this is reached."""
+    breaches = [(b.parcel_id, why) for b, a in changes if (why := lock_breaches(b, a))]
+    if not breaches:
+        return []
+    if override is not None and actor_is_bureau:
+        return breaches
+    first_id, first_why = breaches[0]
+    more = f" (and {len(breaches) - 1} more parcels)" if len(breaches) > 1 else ""
+    raise LockupPlanning(
+        f"parcel {first_id} is planning-locked base land for advanced manufacturing: {first_why}{more}; "
+        "only a bureau override with a decision_ref may do this",
+        parcel_ids=[pid for pid, _ in breaches[:50]], reasons=[why for _, why in breaches[:50]],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- rule 3
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An office/commercial parcel considered as the reference for a plot ratio above the default cap."""
+
+    id: int
+    code: str
+    land_use: str
+    plot_ratio: float | None
+    distance_m: float
+    same_zone: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """The cap a parcel's plot ratio is held to, and where it comes from."""
+
+    value: float | None
+    source: str | None  # default | zone | reference
+    reference_id: int | None = None
+
+
+def base_cap(land_use: str, zone: ZoneFacts | None, policy: Policy) -> Cap:
+    """Rule 3 without a reference: the default cap, or the zone's lower one."""
+    default = policy.default_far_cap(land_use)
+    if default is None:
+        return Cap(None, None)
+    if zone is not None and zone.far_cap is not None and zone.far_cap < default:
+        return Cap(zone.far_cap, "zone")
+    return Cap(default, "default")
+
+
+def reference_qualifies(reference: Reference, requested: float, policy: Policy) -> bool:
+    """Rule 3: office/commercial, plot ratio ≥ requested, within the distance or in the same zone."""
+    return (
+        reference.land_use in ("office", "commercial")
+        and reference.plot_ratio is not None
+        and reference.plot_ratio >= requested
+        and (reference.same_zone or reference.distance_m <= policy.far_reference_distance_m)
+    )
+
+
+def check_far(land_use: str, requested: float | None, zone: ZoneFacts | None, policy: Policy,
+              reference: Reference | None = None, nearest: Reference | None = None) -> Cap:
+    """Rule 3: the cap that admits `requested`, or FAR_CAP_EXCEEDED naming cap, request and the nearest
+    candidate reference. `reference` is the one the client named; `nearest` the best one on the map."""
+    cap = base_cap(land_use, zone, policy)
+    if requested is None or cap.value is None:
+        return cap
+    if zone is not None and zone.far_min is not None and requested < zone.far_min:
+        raise ValidationFailed(
+            f"plot ratio {num(requested)} below the minimum {num(zone.far_min)} of zone {zone.code}",
+            far_min=zone.far_min, requested=requested, zone_id=zone.id,
+        )
+    if requested <= cap.value:
+        return cap
+    label = "R&D" if land_use == "rnd" else land_use
+    if cap.source == "zone":
+        raise FarCapExceeded(
+            f"plot ratio {num(requested)} above cap {num(cap.value)} of zone {zone.code if zone else ''} "
+            f"for {label} land; a zone's own cap is not lifted by reference parcels",
+            cap=cap.value, cap_source="zone", requested=requested, nearest_reference=None,
+        )
+    if reference is not None and reference_qualifies(reference, requested, policy):
+        return Cap(reference.plot_ratio, "reference", reference.id)
+    why = ""
+    if reference is not None:
+        why = (f"; reference parcel {reference.id} does not qualify (needs office/commercial land with plot "
+               f"ratio ≥ {num(requested)} within {policy.far_reference_distance_m:.0f} m or in the same zone)")
+    elif nearest is not None:
+        where = "same zone" if nearest.same_zone else f"{nearest.distance_m:.0f} m away"
+        ratio = num(nearest.plot_ratio)
+        hint = ("; name it as the reference parcel" if reference_qualifies(nearest, requested, policy)
+                else "")
+        why = f"; nearest candidate reference: parcel {nearest.id} ({nearest.land_use}, plot ratio {ratio}, {where}){hint}"
+    else:
+        why = "; no office or commercial parcel is a candidate reference"
+    raise FarCapExceeded(
+        f"plot ratio {num(requested)} above cap {num(cap.value)} for {label} land{why}",
+        cap=cap.value, cap_source=cap.source, requested=requested,
+        nearest_reference=None if nearest is None else {
+            "id": nearest.id, "code": nearest.code, "land_use": nearest.land_use,
+            "plot_ratio": nearest.plot_ratio, "distance_m": round(nearest.distance_m, 1),
+            "same_zone": nearest.same_zone, "qualifies": reference_qualifies(nearest, requested, policy),
+        },
+    )

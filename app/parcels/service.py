@@ -1,0 +1,385 @@
+"""Parcel writes: load, locate, apply the rules, write a new version, audit. Never commits.
+
+Every path that changes a parcel (REST, WFS-T, import, plot-ratio approval, zone edits) comes through
+`create_parcel`, `update_parcel`, `delete_parcel` or `reclassify_parcels`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from shapely import wkb as shapely_wkb
+from shapely.geometry import MultiPolygon
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import locks
+from app.audit import service as audit
+from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
+from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed, VersionConflict
+from app.parcels import rules
+from app.parcels.classify import Location, locate_geometries, locate_parcels
+from app.parcels.rules import Cap, LockState, Override, Reference
+from app.policy import INDUSTRIAL_USES, Policy
+from models import Parcel
+
+parcel = Parcel.__table__
+
+WRITABLE = ("code", "land_use", "plot_ratio", "plot_ratio_reference_id", "legacy_zone", "status")
+
+
+@dataclass(frozen=True)
+class ParcelDraft:
+    """A parcel as a write wants it: writable attributes and a storage-CRS geometry."""
+
+    code: str
+    land_use: str
+    geom: MultiPolygon
+    plot_ratio: float | None = None
+    plot_ratio_reference_id: int | None = None
+    legacy_zone: str | None = None
+    status: str = "planned"
+
+
+@dataclass(frozen=True)
+class ParcelChanges:
+    """What an update changes: `values` holds only members present (None clears); geom when moved."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    geom: MultiPolygon | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    """One version of a parcel with everything the rules look at."""
+
+    id: int
+    version: int
+    draft: ParcelDraft
+    district_code: str | None
+    tier: str | None
+    zone_id: int | None
+    planning_locked: bool
+    cap: Cap
+
+    def lock(self) -> LockState:
+        return LockState(self.id, self.planning_locked, self.zone_id, self.draft.land_use)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Audit view: attributes, derived facts and the version (geometry lives in the history rows)."""
+        data = {k: v for k, v in asdict(self.draft).items() if k != "geom"}
+        data.update(version=self.version, district_code=self.district_code, tier=self.tier,
+                    zone_id=self.zone_id, planning_locked=self.planning_locked,
+                    plot_ratio_cap=self.cap.value, plot_ratio_cap_source=self.cap.source)
+        return data
+
+
+def _float(value: Decimal | float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _state_of(row: Parcel) -> _State:
+    geom = shapely_wkb.loads(bytes(row.geom.data))
+    draft = ParcelDraft(code=row.code, land_use=row.land_use, geom=geom, plot_ratio=_float(row.plot_ratio),
+                        plot_ratio_reference_id=row.plot_ratio_reference_id, legacy_zone=row.legacy_zone,
+                        status=row.status)
+    return _State(row.id, row.version, draft, row.district_code, row.tier, row.zone_id, row.planning_locked,
+                  Cap(_float(row.plot_ratio_cap), row.plot_ratio_cap_source, row.plot_ratio_reference_id
+                      if row.plot_ratio_cap_source == "reference" else None))
+
+
+async def load_current(session: AsyncSession, parcel_id: int, *, lock: bool = False) -> Parcel:
+    """The current row of a parcel (NOT_FOUND otherwise); `lock` serialises writers of this parcel."""
+    if lock:
+        await locks.entity(session, "parcel", parcel_id)
+    row = await session.scalar(select(Parcel).where(Parcel.id == parcel_id, Parcel.valid_to.is_(None)))
+    if row is None:
+        raise NotFound(f"parcel {parcel_id} does not exist", parcel_id=parcel_id)
+    return row
+
+
+# ------------------------------------------------------------------------------------------ writes
+async def create_parcel(session: AsyncSession, actor: Actor, policy: Policy, draft: ParcelDraft,
+                        override: Override | None = None) -> int:
+    """Create a parcel (version 1) after the rules; returns its id."""
+    new_id = int(await session.scalar(select(func.nextval("parcel_id_seq"))) or 0)
+    try:
+        location = await _locate(session, draft.geom, policy)
+        state = await _decide(session, actor, policy, None, new_id, draft, location, override)
+        await _check_code_free(session, draft.code, new_id)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("parcel", None, "create", _attempt(draft))) from None
+    await _insert(session, [state], actor)
+    await audit.record(session, actor, "create", "parcel", new_id, after=state.snapshot())
+    return new_id
+
+
+async def update_parcel(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int,
+                        changes: ParcelChanges, override: Override | None = None,
+                        if_match: int | None = None) -> int:
+    """Apply changes as a new version after the rules; returns the new version number."""
+    row = await load_current(session, parcel_id, lock=True)
+    if if_match is not None and if_match != row.version:
+        raise VersionConflict(f"parcel {parcel_id} is at version {row.version}, not {if_match}",
+                              current_version=row.version, if_match=if_match)
+    before = _state_of(row)
+    unknown = set(changes.values) - set(WRITABLE)
+    if unknown:
+        raise ValidationFailed(f"not writable: {', '.join(sorted(unknown))}")
+    draft = replace(before.draft, **changes.values, **({"geom": changes.geom} if changes.geom is not None else {}))
+    try:
+        location = (await _locate(session, draft.geom, policy) if changes.geom is not None
+                    else Location(before.district_code, await _zone_facts(session, before.zone_id)))
+        state = await _decide(session, actor, policy, before, parcel_id, draft, location, override,
+                              geometry_changed=changes.geom is not None)
+        if draft.code != before.draft.code:
+            await _check_code_free(session, draft.code, parcel_id)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("parcel", parcel_id, "update", _attempt(draft))) from None
+    state = replace(state, version=before.version + 1)
+    await _close(session, parcel_id)
+    await _insert(session, [state], actor)
+    await audit.record(session, actor, "update", "parcel", parcel_id, before=before.snapshot(),
+                       after=state.snapshot())
+    return state.version
+
+
+async def delete_parcel(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int,
+                        override: Override | None = None, if_match: int | None = None) -> None:
+    """Close the current version without a successor (history keeps it); rule 1 guards locked land."""
+    row = await load_current(session, parcel_id, lock=True)
+    if if_match is not None and if_match != row.version:
+        raise VersionConflict(f"parcel {parcel_id} is at version {row.version}, not {if_match}",
+                              current_version=row.version, if_match=if_match)
+    before = _state_of(row)
+    try:
+        require_parcel_editor(actor, [before.district_code], "delete parcels")
+        if override is not None:
+            require_override_rights(actor)
+        overridden = rules.check_planning_lock([(before.lock(), None)], override, actor.is_bureau)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("parcel", parcel_id, "delete", {})) from None
+    await _close(session, parcel_id)
+    await _audit_override(session, actor, "parcel", parcel_id, overridden, override)
+    await audit.record(session, actor, "delete", "parcel", parcel_id, before=before.snapshot())
+
+
+async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy, parcel_ids: list[int],
+                             override: Override | None = None) -> list[int]:
+    """After a zone edit: locate the touched parcels again, apply rule 1 to all of them at once, and
+    write a new version of each whose tier, zone, lock or cap changed. Returns the changed ids."""
+    if not parcel_ids:
+        return []
+    rows = list(await session.scalars(
+        select(Parcel).where(Parcel.id.in_(parcel_ids), Parcel.valid_to.is_(None)).order_by(Parcel.id)))
+    located = await locate_parcels(session, [r.id for r in rows], policy.tier_majority_share)
+    changes: list[tuple[_State, _State]] = []
+    for row in rows:
+        before = _state_of(row)
+        loc = located.get(row.id, Location(None, None))
+        after = _derive(policy, before.id, before.version + 1, before.draft, loc, keep=before.cap)
+        if (after.tier, after.zone_id, after.planning_locked, after.district_code, after.cap) != (
+                before.tier, before.zone_id, before.planning_locked, before.district_code, before.cap):
+            changes.append((before, after))
+    if override is not None:
+        require_override_rights(actor)
+    overridden = rules.check_planning_lock([(b.lock(), a.lock()) for b, a in changes], override,
+                                           actor.is_bureau)
+    ids = [b.id for b, _ in changes]
+    if ids:
+        await session.execute(update(parcel).where(parcel.c.id.in_(ids), parcel.c.valid_to.is_(None))
+                              .values(valid_to=func.now()))
+        await _insert(session, [after for _, after in changes], actor)
+        for before, after in changes:
+            await audit.record(session, actor, "reclassify", "parcel", before.id, before=before.snapshot(),
+                               after=after.snapshot())
+    for pid, why in overridden:
+        await _audit_override(session, actor, "parcel", pid, [(pid, why)], override)
+    return ids
+
+
+# ------------------------------------------------------------------------------------------ the rules
+async def _decide(session: AsyncSession, actor: Actor, policy: Policy, before: _State | None, parcel_id: int,
+                  draft: ParcelDraft, location: Location, override: Override | None,
+                  geometry_changed: bool = True) -> _State:
+    """Permissions, rule 1, rule 3 and the overlap check for one parcel write; the resulting state."""
+    districts = [location.district_code] + ([before.district_code] if before else [])
+    require_parcel_editor(actor, districts, "edit parcels" if before else "create parcels")
+    if override is not None:
+        require_override_rights(actor)
+    after = _derive(policy, parcel_id, 1, draft, location, keep=before.cap if before else None)
+    overridden: list[tuple[int, str]] = []
+    if before is not None:
+        overridden = rules.check_planning_lock([(before.lock(), after.lock())], override, actor.is_bureau)
+    far_inputs_changed = before is None or geometry_changed or any(
+        getattr(draft, k) != getattr(before.draft, k) for k in ("plot_ratio", "plot_ratio_reference_id", "land_use"))
+    if far_inputs_changed:
+        after = replace(after, cap=await _check_far(session, policy, parcel_id, draft, location))
+    if draft.land_use in INDUSTRIAL_USES and (before is None or geometry_changed
+                                              or before.draft.land_use not in INDUSTRIAL_USES):
+        await _check_overlap(session, policy, parcel_id, draft.geom)
+    await _audit_override(session, actor, "parcel", parcel_id, overridden, override)
+    return after
+
+
+def _derive(policy: Policy, parcel_id: int, version: int, draft: ParcelDraft, location: Location,
+            keep: Cap | None) -> _State:
+    """Tier, zone, lock and cap from the location (a reference-backed cap is kept while it applies)."""
+    cls = rules.classify(draft.land_use, location.zone)
+    cap = rules.base_cap(draft.land_use, location.zone, policy)
+    if keep is not None and keep.source == "reference" and cap.source == "default":
+        cap = keep
+    return _State(parcel_id, version, draft, location.district_code, cls.tier, cls.zone_id,
+                  cls.planning_locked, cap)
+
+
+async def _check_far(session: AsyncSession, policy: Policy, parcel_id: int, draft: ParcelDraft,
+                     location: Location) -> Cap:
+    """Rule 3 with the named reference parcel and, when needed, the nearest candidate."""
+    requested = draft.plot_ratio
+    base = rules.base_cap(draft.land_use, location.zone, policy)
+    if requested is None or base.value is None or requested <= base.value:
+        return rules.check_far(draft.land_use, requested, location.zone, policy)
+    zone_id = location.zone.id if location.zone else None
+    named = nearest = None
+    if draft.plot_ratio_reference_id is not None:
+        named = await reference_facts(session, draft.geom, zone_id, draft.plot_ratio_reference_id)
+        if named is None:
+            raise NotFound(f"reference parcel {draft.plot_ratio_reference_id} does not exist",
+                           plot_ratio_reference_id=draft.plot_ratio_reference_id)
+    else:
+        nearest = await nearest_reference(session, policy, draft.geom, zone_id, requested, parcel_id)
+    return rules.check_far(draft.land_use, requested, location.zone, policy, reference=named, nearest=nearest)
+
+
+async def reference_facts(session: AsyncSession, geom: MultiPolygon, zone_id: int | None,
+                          reference_id: int) -> Reference | None:
+    """Rule 3 facts of one parcel as a reference for `geom`: use, ratio, distance, same zone."""
+    row = (await session.execute(text("""
+        SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
+               ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
+          FROM parcel WHERE id = :id AND valid_to IS NULL
+    """), {"g": _ewkb(geom), "id": reference_id})).first()
+    if row is None:
+        return None
+    return Reference(row.id, row.code, row.land_use, row.plot_ratio, row.distance_m,
+                     zone_id is not None and row.zone_id == zone_id)
+
+
+async def nearest_reference(session: AsyncSession, policy: Policy, geom: MultiPolygon, zone_id: int | None,
+                            requested: float, exclude_id: int | None = None) -> Reference | None:
+    """The best candidate reference: the nearest qualifying office/commercial parcel, else the nearest
+    office/commercial parcel at all (so the refusal can say what is missing)."""
+    params = {"g": _ewkb(geom), "zone": zone_id, "req": requested, "dist": policy.far_reference_distance_m,
+              "self": exclude_id or 0}
+    row = (await session.execute(text("""
+        SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
+               ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
+          FROM parcel
+         WHERE valid_to IS NULL AND land_use IN ('office', 'commercial') AND id <> :self
+           AND plot_ratio >= :req
+           AND ((CAST(:zone AS bigint) IS NOT NULL AND zone_id = CAST(:zone AS bigint))
+                OR ST_DWithin(geom::geography, ST_GeomFromEWKB(:g)::geography, :dist))
+         ORDER BY distance_m, id LIMIT 1
+    """), params)).first()
+    if row is None:
+        row = (await session.execute(text("""
+            SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
+                   ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
+              FROM parcel
+             WHERE valid_to IS NULL AND land_use IN ('office', 'commercial') AND id <> :self
+             ORDER BY geom <-> ST_GeomFromEWKB(:g), id LIMIT 1
+        """), params)).first()
+    if row is None:
+        return None
+    return Reference(row.id, row.code, row.land_use, row.plot_ratio, row.distance_m,
+                     zone_id is not None and row.zone_id == zone_id)
+
+
+async def _check_overlap(session: AsyncSession, policy: Policy, parcel_id: int, geom: MultiPolygon) -> None:
+    """SPEC §2: industrial/rnd parcels may not overlap each other by more than the tolerance."""
+    row = (await session.execute(text("""
+        SELECT id, code, ST_Area(ST_Intersection(geom, g)::geography) AS m2
+          FROM parcel, (SELECT ST_GeomFromEWKB(:g) AS g) AS c
+         WHERE valid_to IS NULL AND land_use IN ('industrial', 'rnd') AND id <> :id
+           AND ST_Intersects(geom, g) AND NOT ST_Touches(geom, g)
+         ORDER BY m2 DESC LIMIT 1
+    """), {"g": _ewkb(geom), "id": parcel_id})).first()
+    if row is not None and row.m2 > policy.overlap_tolerance_m2:
+        raise ParcelOverlap(
+            f"overlaps parcel {row.id} ({row.code}) by {row.m2:.1f} m² "
+            f"(industrial/R&D parcels may overlap by at most {policy.overlap_tolerance_m2:g} m²)",
+            other_parcel_id=row.id, other_parcel_code=row.code, overlap_m2=round(row.m2, 2),
+            tolerance_m2=policy.overlap_tolerance_m2,
+        )
+
+
+async def _check_code_free(session: AsyncSession, code: str, parcel_id: int) -> None:
+    other = await session.scalar(select(Parcel.id).where(Parcel.code == code, Parcel.valid_to.is_(None),
+                                                         Parcel.id != parcel_id))
+    if other is not None:
+        raise ValidationFailed(f"code {code} is already used by parcel {other}", field="code", existing_id=other)
+
+
+async def _zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFacts | None:
+    if zone_id is None:
+        return None
+    row = (await session.execute(text("""
+        SELECT id, code, kind, advanced_manufacturing, far_cap::float8 AS far_cap, far_min::float8 AS far_min
+          FROM zone WHERE id = :id AND valid_to IS NULL
+    """), {"id": zone_id})).first()
+    if row is None:
+        return None
+    return rules.ZoneFacts(row.id, row.code, row.kind, row.advanced_manufacturing, row.far_cap, row.far_min)
+
+
+async def _locate(session: AsyncSession, geom: MultiPolygon, policy: Policy) -> Location:
+    found = await locate_geometries(session, {"g": _ewkb(geom)}, policy.tier_majority_share)
+    return found.get("g", Location(None, None))
+
+
+# ------------------------------------------------------------------------------------------ persistence
+def _ewkb(geom: MultiPolygon) -> bytes:
+    return bytes(shapely_wkb.dumps(geom, srid=4490, include_srid=True))
+
+
+async def _close(session: AsyncSession, parcel_id: int) -> None:
+    await session.execute(update(parcel).where(parcel.c.id == parcel_id, parcel.c.valid_to.is_(None))
+                          .values(valid_to=func.now()))
+
+
+async def _insert(session: AsyncSession, states: list[_State], actor: Actor) -> None:
+    """Insert versions in one statement (the overlap guard then runs once for all of them)."""
+    rows = []
+    for state in states:
+        d = state.draft
+        rows.append(dict(
+            id=state.id, version=state.version, code=d.code, land_use=d.land_use, plot_ratio=d.plot_ratio,
+            plot_ratio_reference_id=state.cap.reference_id if state.cap.source == "reference" else None,
+            plot_ratio_cap=state.cap.value, plot_ratio_cap_source=state.cap.source, legacy_zone=d.legacy_zone,
+            status=d.status, district_code=state.district_code, tier=state.tier, zone_id=state.zone_id,
+            planning_locked=state.planning_locked, geom=from_shape(d.geom, srid=4490),
+            changed_by=actor.username,
+        ))
+    for start in range(0, len(rows), 1000):  # asyncpg takes at most 32,767 parameters a statement
+        await session.execute(parcel.insert().values(rows[start:start + 1000]))
+
+
+async def _audit_override(session: AsyncSession, actor: Actor, entity: str, entity_id: int,
+                          overridden: list[tuple[int, str]], override: Override | None) -> None:
+    """Rule 1: an overridden lock is audited with the decision and the reason."""
+    if not overridden or override is None:
+        return
+    await audit.record(session, actor, "override", entity, entity_id, outcome="overridden",
+                       code="LOCKUP_PLANNING",
+                       detail={"decision_ref": override.decision_ref, "reason": override.reason,
+                               "breaches": [{"parcel_id": pid, "why": why} for pid, why in overridden]})
+
+
+def _attempt(draft: ParcelDraft) -> dict[str, Any]:
+    data = {k: v for k, v in asdict(draft).items() if k != "geom"}
+    data["geometry_wkt"] = draft.geom.wkt[:2000]
+    return data

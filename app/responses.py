@@ -1,0 +1,151 @@
+"""JSON and problem+json responses (orjson), and the mapping of every failure to a SPEC code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.context import request_id
+from app.errors import (
+    DomainError,
+    GeometryInvalid,
+    HttpError,
+    NotFound,
+    ParcelOverlap,
+    ServiceUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+    VersionConflict,
+)
+from gis.errors import CrsError, GeometryError
+
+log = logging.getLogger("landcycle.errors")
+PROBLEM = "application/problem+json"
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def dumps(data: Any) -> bytes:
+    """orjson with dates, decimals and anything else rendered as text."""
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class JSON(Response):
+    """A JSON response serialised with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def problem_response(error: DomainError, request: Request | None = None) -> Response:
+    """An RFC 9457 problem+json response for a DomainError."""
+    body = error.problem()
+    if request is not None:
+        body["instance"] = request.url.path
+    rid = request_id.get()
+    if rid:
+        body["request_id"] = rid
+    headers: dict[str, str] = {}
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Basic realm="Landcycle", Bearer'
+    if "retry_after" in error.numbers:
+        headers["Retry-After"] = str(error.numbers["retry_after"])
+    return Response(dumps(body), status_code=error.status, media_type=PROBLEM, headers=headers)
+
+
+def as_domain_error(exc: BaseException) -> DomainError:
+    """Any exception → the DomainError a client should see (never the exception's own text for 500s)."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, CrsError):
+        from app.errors import CrsUnsupported
+
+        return CrsUnsupported(str(exc))
+    if isinstance(exc, GeometryError):
+        return GeometryInvalid(str(exc), reason=str(exc))
+    if isinstance(exc, IntegrityError):
+        return _integrity(exc)
+    if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
+        return ServiceUnavailable("the database is not reachable right now; retry shortly")
+    if isinstance(exc, DBAPIError):
+        sqlstate = _sqlstate(exc)
+        if sqlstate == "57014":
+            return ServiceUnavailable("the query took too long and was cancelled; narrow it down")
+        if sqlstate in ("40001", "40P01"):
+            return VersionConflict("a concurrent change won; reload and retry")
+        if sqlstate and sqlstate.startswith("08"):
+            return ServiceUnavailable("the database connection was lost; retry shortly")
+        if sqlstate == "22P02" or sqlstate == "22003":
+            return ValidationFailed("a value is out of range or malformed")
+    return DomainError("an internal error occurred; it was logged with the request id")
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import asyncpg
+
+    return isinstance(exc, OSError | ConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError
+                      | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.InterfaceError)
+
+
+def _integrity(exc: IntegrityError) -> DomainError:
+    sqlstate = _sqlstate(exc)
+    message = str(getattr(exc, "orig", exc)).split("\n")[0]
+    if sqlstate == "23P01":
+        return ParcelOverlap(message.split(": ", 1)[-1])
+    if sqlstate == "23505":
+        return VersionConflict("a concurrent change created the same record; reload and retry")
+    return ValidationFailed("the change breaks a constraint of the database")
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    """problem+json for everything; 500s are logged with their traceback and answered without it."""
+    error = as_domain_error(exc)
+    if error.status >= 500 and not isinstance(exc, DomainError):
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+                  exc_info=exc)
+    return problem_response(error, request)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    """FastAPI/pydantic shape errors → VALIDATION_ERROR with where and what (never the input echoed)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))[:200]}
+        for err in exc.errors()[:20]
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    detail = f"{'.'.join(first['loc'][1:] or first['loc'])}: {first['msg']}"
+    return problem_response(ValidationFailed(detail, errors=errors), request)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 as problem+json."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return problem_response(NotFound(f"no resource at {request.url.path}"), request)
+    allowed = exc.status_code == 405
+    error = HttpError(str(exc.detail), status=exc.status_code,
+                      code="METHOD_NOT_ALLOWED" if allowed else "HTTP_ERROR",
+                      title="Method not allowed" if allowed else "HTTP error")
+    response = problem_response(error, request)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response

@@ -1,0 +1,93 @@
+"""Settings from the environment (`DATABASE_URL`, `LANDCYCLE_*`); defaults are SPEC.md's numbers."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.policy import Policy
+
+
+class Settings(BaseSettings):
+    """Everything configurable; built once by `create_app` or the CLI, never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="LANDCYCLE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "postgresql://landcycle@127.0.0.1:55432/landcycle",
+        validation_alias=AliasChoices("DATABASE_URL", "LANDCYCLE_DATABASE_URL"),
+    )
+    db_pool_size: int = 10
+    db_statement_timeout_ms: int = 30_000
+
+    # Tokens are signed with this key; without one, `secret_key_file` is read, else a random key is
+    # made per process (tokens then die with the process: fine for tests, wrong for several workers).
+    secret_key: str | None = None
+    secret_key_file: Path | None = None
+    token_ttl_seconds: int = 3600
+    public_read: bool = False
+    # Failed logins allowed per user name and client address in a 15-minute window.
+    login_failures_allowed: int = 10
+
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    log_json: bool = True
+
+    default_limit: int = 100
+    max_limit: int = 10_000
+
+    # Service extent (SPEC §2): lon/lat, EPSG:4490.
+    extent_min_lon: float = 120.8
+    extent_min_lat: float = 30.6
+    extent_max_lon: float = 122.2
+    extent_max_lat: float = 31.9
+
+    # Rule numbers (SPEC §3); see app/policy.py.
+    far_cap_industrial: float = 2.0
+    far_cap_rnd: float = 3.0
+    far_reference_distance_m: float = 1000.0
+    overlap_tolerance_m2: float = 1.0
+    tier_majority_share: float = 0.5
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_url(cls, value: str) -> str:
+        return value.strip()
+
+    @cached_property
+    def async_database_url(self) -> str:
+        """The URL with the asyncpg driver, whatever scheme the operator wrote."""
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql+psycopg2://",
+                       "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix):]
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.split(':', 1)[0]}://…")
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """The token signing key (see `secret_key`)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if self.secret_key_file and self.secret_key_file.exists():
+            return self.secret_key_file.read_text().strip().encode()
+        return secrets.token_bytes(32)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The rule numbers as one frozen value for the pure rule functions."""
+        return Policy(
+            far_cap_industrial=self.far_cap_industrial,
+            far_cap_rnd=self.far_cap_rnd,
+            far_reference_distance_m=self.far_reference_distance_m,
+            overlap_tolerance_m2=self.overlap_tolerance_m2,
+            tier_majority_share=self.tier_majority_share,
+            extent=(self.extent_min_lon, self.extent_min_lat, self.extent_max_lon, self.extent_max_lat),
+        )

@@ -1,0 +1,1 @@
+"""Industrial zones (bases and communities): the polygons that give parcels their tier."""

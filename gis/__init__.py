@@ -1,0 +1,1 @@
+"""Spatial building blocks that know nothing of the application: CRS, geometry, encoders, file I/O."""

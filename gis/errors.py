@@ -1,0 +1,9 @@
+"""Errors raised by the spatial building blocks; the application maps them to SPEC codes."""
+
+
+class CrsError(ValueError):
+    """A CRS we cannot name or do not offer (the app answers CRS_UNSUPPORTED)."""
+
+
+class GeometryError(ValueError):
+    """A geometry we refuse, with the reason in the message (the app answers GEOMETRY_INVALID)."""

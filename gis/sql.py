@@ -1,0 +1,55 @@
+"""SQL expressions for PostGIS that encode and filter geometry in any supported CRS (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, literal
+
+from gis.crs import STORAGE_SRID, CrsRef
+from gis.errors import GeometryError
+
+
+def in_crs(geom: Any, crs: CrsRef) -> Any:
+    """The geometry transformed from storage to `crs` (no-op for storage)."""
+    return geom if crs.srid == STORAGE_SRID else func.ST_Transform(geom, crs.srid)
+
+
+def geojson(geom: Any, crs: CrsRef) -> ColumnElement[str]:
+    """GeoJSON geometry text, x/y order, ~1 cm precision, no `crs` member (RFC 7946)."""
+    return func.ST_AsGeoJSON(in_crs(geom, crs), crs.decimals, 0)
+
+
+def parse_bbox(text: str, name: str = "bbox") -> tuple[float, float, float, float]:
+    """`minx,miny,maxx,maxy` (or the 6-number 3D form) → four finite numbers, min ≤ max."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (4, 6):
+        raise GeometryError(f"{name} must be minx,miny,maxx,maxy")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise GeometryError(f"{name} must be four numbers") from None
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    if not all(math.isfinite(v) for v in values):
+        raise GeometryError(f"{name} must be finite numbers")
+    x0, y0, x1, y1 = values
+    if x0 > x1 or y0 > y1:
+        raise GeometryError(f"{name}: min must not exceed max ({text})")
+    return (x0, y0, x1, y1)
+
+
+def envelope(bbox: tuple[float, float, float, float], crs: CrsRef) -> Any:
+    """A storage-CRS polygon for an x/y bbox given in `crs` (edges densified before transforming)."""
+    x0, y0, x1, y1 = bbox
+    env = func.ST_MakeEnvelope(literal(x0), literal(y0), literal(x1), literal(y1), crs.srid)
+    if crs.srid == STORAGE_SRID:
+        return env
+    step = (x1 - x0) / 16 or 1.0
+    return func.ST_Transform(func.ST_Segmentize(env, step), STORAGE_SRID)
+
+
+def bbox_filter(geom: Any, bbox: tuple[float, float, float, float], crs: CrsRef) -> ColumnElement[bool]:
+    """Rows whose geometry intersects the bbox (GiST-indexed)."""
+    return func.ST_Intersects(geom, envelope(bbox, crs))

@@ -1,0 +1,11 @@
+"""SQLAlchemy 2 tables, one module per aggregate. Tables only: no rules, no API schemas."""
+
+from models.audit import AuditLog
+from models.base import Base, metadata
+from models.district import District
+from models.meta import CollectionVersion
+from models.parcel import Parcel
+from models.user import AppUser
+from models.zone import Zone
+
+__all__ = ["AppUser", "AuditLog", "Base", "CollectionVersion", "District", "Parcel", "Zone", "metadata"]

@@ -1,0 +1,73 @@
+"""Parcels: the unit that is supplied, contracted and evaluated (SPEC §1, §5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Float,
+    Index,
+    Numeric,
+    Sequence,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import CURRENT, Base, Versioned, multipolygon
+
+parcel_id_seq = Sequence("parcel_id_seq", metadata=Base.metadata)
+
+LAND_USES = ("industrial", "rnd", "office", "commercial", "other")
+STATUSES = ("planned", "supplied", "under_construction", "operating", "rectification", "exiting", "recovered")
+TIERS = ("base", "community", "fragment")
+LEGACY_ZONES = ("104", "195", "198")
+CAP_SOURCES = ("default", "zone", "reference")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Parcel(Versioned, Base):
+    """One version of a parcel; derived columns (tier, zone, district, lock, cap) are set by the service."""
+
+    __tablename__ = "parcel"
+
+    code: Mapped[str] = mapped_column(String(40))
+    land_use: Mapped[str] = mapped_column(String(16))
+    plot_ratio: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    plot_ratio_reference_id: Mapped[int | None] = mapped_column(BigInteger)
+    plot_ratio_cap: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    plot_ratio_cap_source: Mapped[str | None] = mapped_column(String(16))
+    legacy_zone: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24), default="planned")
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    zone_id: Mapped[int | None] = mapped_column(BigInteger)
+    planning_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SPEC §2: measured on the ellipsoid, in m², by PostGIS itself so no path can store another number.
+    area_m2: Mapped[float] = mapped_column(Float, Computed("ST_Area(geom::geography)", persisted=True))
+    geom = mapped_column(multipolygon(), nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_in("land_use", LAND_USES), name="land_use"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(f"tier IS NULL OR {_in('tier', TIERS)}", name="tier"),
+        CheckConstraint(f"legacy_zone IS NULL OR {_in('legacy_zone', LEGACY_ZONES)}", name="legacy_zone"),
+        CheckConstraint(f"plot_ratio_cap_source IS NULL OR {_in('plot_ratio_cap_source', CAP_SOURCES)}",
+                        name="cap_source"),
+        CheckConstraint("plot_ratio IS NULL OR (plot_ratio > 0 AND plot_ratio < 100)", name="plot_ratio_range"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+        # Rule 10: exactly one current row per parcel; codes unique among current parcels.
+        Index("uq_parcel_current_id", "id", unique=True, postgresql_where=CURRENT),
+        Index("uq_parcel_current_code", "code", unique=True, postgresql_where=CURRENT),
+        Index("ix_parcel_current_geom", "geom", postgresql_using="gist", postgresql_where=CURRENT),
+        Index("ix_parcel_geom", "geom", postgresql_using="gist"),
+        Index("ix_parcel_current_district", "district_code", postgresql_where=CURRENT),
+        Index("ix_parcel_current_zone", "zone_id", postgresql_where=CURRENT),
+        Index("ix_parcel_valid_from", "valid_from"),
+    )
