@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
@@ -23,6 +24,7 @@ from app.parcels.routes import router as parcels_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
 from app.zones.routes import router as zones_router
+from gis.errors import CrsError, GeometryError
 
 API = "/api/v1"
 
@@ -50,7 +52,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.authenticator = Authenticator(settings, db)
 
-    app.add_exception_handler(DomainError, domain_error_handler)
+    # Errors with a SPEC code of their own are mapped here; `Exception` last, for the true 500s.
+    for error in (DomainError, CrsError, GeometryError, DBAPIError):
+        app.add_exception_handler(error, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, domain_error_handler)

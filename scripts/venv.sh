@@ -28,8 +28,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV with $PY"
   "$PY" -m venv "$VENV"
 fi
-say "installing dependencies (pinned by constraints.txt)"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 \
-  | grep -v '^WARNING: Location' || true
-"$VENV/bin/python" -c 'import app, fastapi, geopandas, asyncpg' || { echo "dependency installation failed" >&2; exit 1; }
+say "installing dependencies (pinned by constraints.txt; log in $VENV/pip.log)"
+if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check -c constraints.txt -e '.[dev]'; } \
+     >"$VENV/pip.log" 2>&1; then
+  tail -n 30 "$VENV/pip.log" >&2
+  echo "dependency installation failed (full log: $VENV/pip.log)" >&2
+  exit 1
+fi

@@ -76,8 +76,10 @@ async def engine() -> AsyncIterator[AsyncEngine]:
             raise RuntimeError(f"PostGIS is not available in {make_url(TEST_URL).database}: {exc}") from exc
         has_schema = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
     await probe.dispose()
-    if has_schema:
-        await asyncio.to_thread(migrate.downgrade, TEST_URL, "base")
+    # Every session proves the migrations both ways: (up to head,) down to empty, up to head again.
+    if not has_schema:
+        await asyncio.to_thread(migrate.upgrade, TEST_URL, "head")
+    await asyncio.to_thread(migrate.downgrade, TEST_URL, "base")
     await asyncio.to_thread(migrate.upgrade, TEST_URL, "head")
     eng = create_engine(make_settings())
     yield eng

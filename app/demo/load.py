@@ -56,8 +56,8 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
         """))
         progress(f"{len(city.districts)} districts, {len(city.zones)} zones; loading parcels")
         p = city.parcels
-        # Reference parcels first, so industrial rows above the default cap could find them.
-        order = sorted(range(len(p.codes)), key=lambda i: p.land_uses[i] in ("industrial", "rnd"))
+        # Industrial and R&D parcels first (ids 1…N), then the office/commercial reference parcels.
+        order = sorted(range(len(p.codes)), key=lambda i: p.land_uses[i] not in ("industrial", "rnd"))
         drafts = [ParcelDraft(code=p.codes[i], land_use=p.land_uses[i], geom=as_multipolygon(p.geoms[i]),
                               plot_ratio=p.plot_ratios[i], legacy_zone=p.legacy_zones[i], status=p.statuses[i])
                   for i in order]
