@@ -21,6 +21,7 @@ from app.districts.routes import router as districts_router
 from app.errors import DomainError
 from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
+from app.requests.routes import router as requests_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
 from app.zones.routes import router as zones_router
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API)
-    for router in (auth_router, districts_router, zones_router, parcels_router, audit_router):
+    for router in (auth_router, districts_router, zones_router, parcels_router, requests_router, audit_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_service_router(db))

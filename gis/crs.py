@@ -27,7 +27,8 @@ _PATTERNS = (
     (re.compile(r"^urn:(?:x-)?ogc:def:crs:EPSG:[^:]*:(\d+)$", re.I), True),
     (re.compile(r"^https?://www\.opengis\.net/gml/srs/epsg\.xml#(\d+)$", re.I), False),
 )
-_CRS84 = re.compile(r"^(?:https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84|urn:ogc:def:crs:OGC:1\.3:CRS84|CRS84|OGC:CRS84)$", re.I)
+_CRS84 = re.compile(
+    r"^(?:https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84|urn:ogc:def:crs:OGC:1\.3:CRS84|CRS84|OGC:CRS84)$", re.I)
 
 
 @dataclass(frozen=True, slots=True)

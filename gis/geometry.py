@@ -29,7 +29,8 @@ def problems(geoms: Sequence[BaseGeometry | None] | np.ndarray, extent: Extent) 
     if not len(arr):
         return out
     missing = shapely.is_missing(arr)
-    safe = np.where(missing, None, arr)
+    safe = arr.copy()
+    safe[missing] = None
     types = shapely.get_type_id(safe)
     empty = shapely.is_empty(safe) | missing
     # Non-finite coordinates: count per geometry of non-finite ordinates.

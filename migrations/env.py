@@ -16,9 +16,7 @@ config = context.config
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
     """Compare only what our metadata knows: PostGIS's tables (spatial_ref_sys, …) are not ours."""
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return True
+    return not (type_ == "table" and reflected and compare_to is None)
 
 
 def _configure(connection: Connection) -> None:

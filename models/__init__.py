@@ -5,7 +5,10 @@ from models.base import Base, metadata
 from models.district import District
 from models.meta import CollectionVersion
 from models.parcel import Parcel
+from models.plot_ratio_request import PlotRatioRequest
 from models.user import AppUser
 from models.zone import Zone
 
-__all__ = ["AppUser", "AuditLog", "Base", "CollectionVersion", "District", "Parcel", "Zone", "metadata"]
+__all__ = [
+    "AppUser", "AuditLog", "Base", "CollectionVersion", "District", "Parcel", "PlotRatioRequest", "Zone", "metadata",
+]

@@ -43,7 +43,7 @@ async def _ensure_database(url: str) -> None:
             await conn.execute(text("SELECT 1"))
         await engine.dispose()
         return
-    except Exception as exc:  # noqa: BLE001 (any failure: try to create it)
+    except Exception as exc:
         if "does not exist" not in str(exc):
             raise
     admin = create_async_engine(target.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
@@ -72,7 +72,7 @@ async def engine() -> AsyncIterator[AsyncEngine]:
         try:
             await conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             await conn.commit()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise RuntimeError(f"PostGIS is not available in {make_url(TEST_URL).database}: {exc}") from exc
         has_schema = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
     await probe.dispose()

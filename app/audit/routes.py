@@ -39,8 +39,8 @@ class AuditPage(BaseModel):
     """A page of the audit log, newest first."""
 
     items: list[AuditEntry]
-    numberMatched: int  # noqa: N815
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]
 
 

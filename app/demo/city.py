@@ -284,7 +284,12 @@ def generate(parcels: int = 5000, seed: int = 2018) -> DemoCity:
 
     is_reference = np.zeros(wanted, dtype=bool)
     is_reference[rng.choice(wanted, size=references, replace=False)] = True
-    codes, uses, ratios, legacy, statuses, region_codes = [], [], [], [], [], []
+    codes: list[str] = []
+    uses: list[str] = []
+    ratios: list[float] = []
+    legacy: list[str | None] = []
+    statuses: list[str] = []
+    region_codes: list[str] = []
     status_names = ["planned", "supplied", "under_construction", "operating"]
     status_p = [0.08, 0.12, 0.10, 0.70]
     for i in range(wanted):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select, text
@@ -77,7 +77,7 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
 
 
 # Later slices (contracts, evaluations, requests) append async hooks(session, settings, seed, progress).
-EXTENSIONS: list[Callable[..., object]] = []
+EXTENSIONS: list[Callable[..., Awaitable[None]]] = []
 
 
 async def _users(session: AsyncSession, district_codes: list[str], names: dict[str, str]) -> None:

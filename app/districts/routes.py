@@ -43,8 +43,8 @@ class DistrictCollection(BaseModel):
     """All districts."""
 
     type: Literal["FeatureCollection"]
-    numberMatched: int  # noqa: N815
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     features: list[DistrictFeature]
     links: list[Link]
 

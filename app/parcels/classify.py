@@ -46,7 +46,8 @@ SELECT s.key, bd.code AS district_code, bz.id AS zone_id, bz.code AS zone_code, 
 """
 
 # Sources: candidate geometries given as EWKB, or current parcels by id, or a staging table.
-FROM_WKB = "SELECT k AS key, ST_GeomFromEWKB(g) AS geom FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[])) AS t(k, g)"
+FROM_WKB = ("SELECT k AS key, ST_GeomFromEWKB(g) AS geom "
+            "FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[])) AS t(k, g)")
 FROM_PARCELS = "SELECT id::text AS key, geom FROM parcel WHERE valid_to IS NULL AND id = ANY(CAST(:ids AS bigint[]))"
 
 

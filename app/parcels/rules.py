@@ -184,7 +184,8 @@ def check_far(land_use: str, requested: float | None, zone: ZoneFacts | None, po
         ratio = num(nearest.plot_ratio)
         hint = ("; name it as the reference parcel" if reference_qualifies(nearest, requested, policy)
                 else "")
-        why = f"; nearest candidate reference: parcel {nearest.id} ({nearest.land_use}, plot ratio {ratio}, {where}){hint}"
+        why = (f"; nearest candidate reference: parcel {nearest.id} ({nearest.land_use}, plot ratio {ratio}, "
+               f"{where}){hint}")
     else:
         why = "; no office or commercial parcel is a candidate reference"
     raise FarCapExceeded(

@@ -95,7 +95,7 @@ class ParcelPatch(BaseModel):
 
     type: Literal["Feature"] = "Feature"
     geometry: GeometryIn | None = None
-    properties: ParcelPropertiesPatch = Field(default_factory=ParcelPropertiesPatch)
+    properties: ParcelPropertiesPatch = Field(default_factory=lambda: ParcelPropertiesPatch())
     override: OverrideIn | None = None
 
 
@@ -157,7 +157,7 @@ class ParcelCollection(BaseModel):
     """A page of parcels."""
 
     type: Literal["FeatureCollection"]
-    numberMatched: int | None = None  # noqa: N815 (OGC API member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int | None = None
+    numberReturned: int
     features: list[ParcelFeature]
     links: list[Link]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from geoalchemy2.shape import from_shape
 from shapely import wkb as shapely_wkb
 from shapely.geometry import MultiPolygon
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
@@ -26,7 +26,7 @@ from app.parcels.rules import Cap, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
 from models import Parcel
 
-parcel = Parcel.__table__
+parcel = cast(Table, Parcel.__table__)
 
 WRITABLE = ("code", "land_use", "plot_ratio", "plot_ratio_reference_id", "legacy_zone", "status")
 
@@ -81,8 +81,14 @@ def _float(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
+def geometry_of(row: Parcel) -> MultiPolygon:
+    """A parcel row's geometry as shapely (storage CRS)."""
+    geom: MultiPolygon = shapely_wkb.loads(bytes(row.geom.data))
+    return geom
+
+
 def _state_of(row: Parcel) -> _State:
-    geom = shapely_wkb.loads(bytes(row.geom.data))
+    geom = geometry_of(row)
     draft = ParcelDraft(code=row.code, land_use=row.land_use, geom=geom, plot_ratio=_float(row.plot_ratio),
                         plot_ratio_reference_id=row.plot_ratio_reference_id, legacy_zone=row.legacy_zone,
                         status=row.status)
@@ -132,7 +138,7 @@ async def update_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
     draft = replace(before.draft, **changes.values, **({"geom": changes.geom} if changes.geom is not None else {}))
     try:
         location = (await _locate(session, draft.geom, policy) if changes.geom is not None
-                    else Location(before.district_code, await _zone_facts(session, before.zone_id)))
+                    else Location(before.district_code, await zone_facts(session, before.zone_id)))
         state = await _decide(session, actor, policy, before, parcel_id, draft, location, override,
                               geometry_changed=changes.geom is not None)
         if draft.code != before.draft.code:
@@ -324,7 +330,8 @@ async def _check_code_free(session: AsyncSession, code: str, parcel_id: int) -> 
         raise ValidationFailed(f"code {code} is already used by parcel {other}", field="code", existing_id=other)
 
 
-async def _zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFacts | None:
+async def zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFacts | None:
+    """The rule-3 facts of a current zone (None for no zone)."""
     if zone_id is None:
         return None
     row = (await session.execute(text("""

@@ -64,7 +64,7 @@ class ZonePatch(BaseModel):
 
     type: Literal["Feature"] = "Feature"
     geometry: GeometryIn | None = None
-    properties: ZonePropertiesPatch = Field(default_factory=ZonePropertiesPatch)
+    properties: ZonePropertiesPatch = Field(default_factory=lambda: ZonePropertiesPatch())
     override: OverrideIn | None = None
 
 
@@ -105,7 +105,7 @@ class ZoneCollection(BaseModel):
     """Zones."""
 
     type: Literal["FeatureCollection"]
-    numberMatched: int | None = None  # noqa: N815
-    numberReturned: int  # noqa: N815
+    numberMatched: int | None = None
+    numberReturned: int
     features: list[ZoneFeature]
     links: list[Link]

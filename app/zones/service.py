@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from geoalchemy2.shape import from_shape
 from shapely import wkb as shapely_wkb
 from shapely.geometry import MultiPolygon
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Table, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
@@ -23,7 +23,7 @@ from app.parcels.service import reclassify_parcels
 from app.policy import Policy
 from models import Parcel, Zone
 
-zone = Zone.__table__
+zone = cast(Table, Zone.__table__)
 WRITABLE = ("code", "name", "kind", "advanced_manufacturing", "far_cap", "far_min")
 
 
@@ -165,15 +165,15 @@ async def _touched(session: AsyncSession, geoms: list[MultiPolygon], zone_id: in
     """Current parcels a zone change may re-derive: those in its old/new footprint or assigned to it."""
     parcel = Parcel.__table__
     shapes = [func.ST_GeomFromEWKB(_ewkb(g)) for g in geoms]
+    inside = [func.ST_Intersects(parcel.c.geom, shape) for shape in shapes]
     rows = await session.scalars(
-        select(parcel.c.id).where(parcel.c.valid_to.is_(None),
-                                  or_(parcel.c.zone_id == zone_id, *[func.ST_Intersects(parcel.c.geom, s) for s in shapes]))
-    )
+        select(parcel.c.id).where(parcel.c.valid_to.is_(None), or_(parcel.c.zone_id == zone_id, *inside)))
     return list(rows)
 
 
 async def _close(session: AsyncSession, zone_id: int) -> None:
-    await session.execute(update(zone).where(zone.c.id == zone_id, zone.c.valid_to.is_(None)).values(valid_to=func.now()))
+    await session.execute(update(zone).where(zone.c.id == zone_id, zone.c.valid_to.is_(None))
+                          .values(valid_to=func.now()))
 
 
 async def _insert(session: AsyncSession, zone_id: int, version: int, draft: ZoneDraft, district: str | None,

@@ -18,8 +18,8 @@ def landcycle(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
 
 @pytest.mark.live
 async def test_users_add_creates_a_hashed_user_who_can_log_in(live_db):
-    from app.auth.service import find_user
     from app.auth.security import verify_password
+    from app.auth.service import find_user
     from tests.builders import build_city
 
     await build_city(live_db)

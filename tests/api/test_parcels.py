@@ -18,7 +18,8 @@ async def test_a_new_parcel_gets_tier_zone_district_lock_area_and_cap_from_geome
     p = body["properties"]
     assert set(p) == PROPERTIES
     assert body["type"] == "Feature" and body["geometry"]["type"] == "MultiPolygon"
-    assert (p["tier"], p["zone_id"], p["district_code"], p["planning_locked"]) == ("base", city.base_zone_id, EAST, True)
+    derived = (p["tier"], p["zone_id"], p["district_code"], p["planning_locked"])
+    assert derived == ("base", city.base_zone_id, EAST, True)
     assert (p["plot_ratio_cap"], p["plot_ratio_cap_source"], p["version"]) == (2.0, "default", 1)
     assert abs(p["area_m2"] - 40_000) < 400  # 200 m × 200 m on the ellipsoid
 
@@ -149,7 +150,8 @@ async def test_shape_errors_are_validation_errors_not_500s(client, city):
     for body in cases:
         r = await client.post("/api/v1/parcels", json=body, headers=BUREAU)
         assert (r.status_code, r.json()["code"]) == (422, "VALIDATION_ERROR"), body
-    r = await client.post("/api/v1/parcels", content=b"{not json", headers={**BUREAU, "Content-Type": "application/json"})
+    r = await client.post("/api/v1/parcels", content=b"{not json",
+                          headers={**BUREAU, "Content-Type": "application/json"})
     assert (r.status_code, r.json()["code"]) == (422, "VALIDATION_ERROR")
 
 
@@ -227,16 +229,18 @@ async def test_delete_retires_a_parcel_and_keeps_its_history(client, city):
 
 
 async def test_large_pages_are_streamed_completely(client, city, db, settings):
+    from shapely.geometry import box
+
     from app.auth.permissions import Actor
     from app.parcels.bulk import bulk_create
     from app.parcels.service import ParcelDraft
     from gis.geometry import as_multipolygon
-    from shapely.geometry import box
 
     drafts = []
     for i in range(1500):
         x, y = 121.31 + (i % 50) * 0.002, 30.96 + (i // 50) * 0.002
-        drafts.append(ParcelDraft(code=f"S-{i:04d}", land_use="industrial", geom=as_multipolygon(box(x, y, x + 0.001, y + 0.001))))
+        geom = as_multipolygon(box(x, y, x + 0.001, y + 0.001))
+        drafts.append(ParcelDraft(code=f"S-{i:04d}", land_use="industrial", geom=geom))
     async with db.session() as session:
         result = await bulk_create(session, Actor(1, "bureau", "bureau"), settings.policy, drafts)
     assert not result.refused and len(result.ids) == 1500

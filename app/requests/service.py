@@ -1,0 +1,276 @@
+"""Plot-ratio requests: load facts, apply rule 9 (workflow.py) and rule 3 (parcels/rules.py), write,
+audit. Approval changes the parcel through `app.parcels.service.update_parcel` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import locks
+from app.audit import service as audit
+from app.auth.permissions import DISTRICT_ROLES, Actor, require_district
+from app.errors import (
+    ContractInRectification,
+    DomainError,
+    FarNotIncreased,
+    NotFound,
+    Refusal,
+    RequestConflict,
+    ValidationFailed,
+    VersionConflict,
+)
+from app.features.params import CITY_TZ
+from app.parcels import rules
+from app.parcels import service as parcels
+from app.policy import INDUSTRIAL_USES, Policy
+from app.requests import workflow
+from models import PlotRatioRequest
+
+OPEN = workflow.OPEN
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """Queue filters of GET /plot-ratio-requests."""
+
+    status: str | None = None
+    route: str | None = None
+    district_code: str | None = None
+    parcel_id: int | None = None
+
+
+def today() -> date:
+    """The city's date (notice periods and ages are counted in Shanghai days)."""
+    return datetime.now(CITY_TZ).date()
+
+
+def _facts(row: PlotRatioRequest) -> workflow.RequestFacts:
+    return workflow.RequestFacts(status=row.status, route=row.route, district_code=row.district_code,
+                                 submitted_by=row.submitted_by, notice_ends_on=row.notice_ends_on)
+
+
+def snapshot(row: PlotRatioRequest) -> dict[str, Any]:
+    """Audit view of a request."""
+    return {
+        "status": row.status, "route": row.route, "parcel_id": row.parcel_id,
+        "requested_plot_ratio": _float(row.requested_plot_ratio),
+        "current_plot_ratio": _float(row.current_plot_ratio),
+        "reference_parcel_id": row.reference_parcel_id,
+        "notice_starts_on": _iso(row.notice_starts_on), "notice_ends_on": _iso(row.notice_ends_on),
+        "decided_by": row.decided_by, "version": row.version,
+    }
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def contract_in_force(session: AsyncSession, parcel_id: int) -> tuple[int, str] | None:
+    """(id, status) of the contract holding the parcel (active, rectification or exiting), if any."""
+    row = (await session.execute(text("""
+        SELECT id, status FROM contract
+         WHERE parcel_id = :pid AND valid_to IS NULL AND status IN ('active', 'rectification', 'exiting')
+    """), {"pid": parcel_id})).first()
+    return None if row is None else (row.id, row.status)
+
+
+async def _open_request(session: AsyncSession, parcel_id: int) -> int | None:
+    found: int | None = await session.scalar(
+        select(PlotRatioRequest.id).where(PlotRatioRequest.parcel_id == parcel_id,
+                                          PlotRatioRequest.status.in_(OPEN)))
+    return found
+
+
+async def _check_contract(session: AsyncSession, parcel_id: int) -> None:
+    """Rule 9: only parcels under an active contract; not while it is in rectification or exit."""
+    held = await contract_in_force(session, parcel_id)
+    if held is None:
+        raise ValidationFailed(f"parcel {parcel_id} has no contract in force; plot-ratio requests are for "
+                               "contracted industrial land", parcel_id=parcel_id)
+    contract_id, status = held
+    if status != "active":
+        raise ContractInRectification(
+            f"contract {contract_id} of parcel {parcel_id} is in {status}; no plot-ratio request until it is "
+            "active again", contract_id=contract_id, contract_status=status)
+
+
+async def _decide_cap(session: AsyncSession, policy: Policy, parcel_id: int, geom: Any, land_use: str,
+                      zone_id: int | None, requested: float, reference_id: int | None) -> rules.Cap:
+    """Rule 3 for the requested ratio: a named reference, else the nearest qualifying one on the map."""
+    zone = await parcels.zone_facts(session, zone_id)
+    base = rules.base_cap(land_use, zone, policy)
+    if base.value is None or requested <= base.value:
+        return rules.check_far(land_use, requested, zone, policy)
+    named = nearest = None
+    if reference_id is not None:
+        named = await parcels.reference_facts(session, geom, zone_id, reference_id)
+        if named is None:
+            raise NotFound(f"reference parcel {reference_id} does not exist", reference_parcel_id=reference_id)
+    else:
+        nearest = await parcels.nearest_reference(session, policy, geom, zone_id, requested, parcel_id)
+        if nearest is not None and rules.reference_qualifies(nearest, requested, policy):
+            named, nearest = nearest, None  # the nearest qualifying office/commercial parcel serves
+    return rules.check_far(land_use, requested, zone, policy, reference=named, nearest=nearest)
+
+
+async def submit(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int, requested: float,
+                 reason: str, reference_id: int | None = None) -> PlotRatioRequest:
+    """Rule 9 submission: scope, contract, no open request, an increase, rule 3, the route."""
+    await locks.entity(session, "parcel_requests", parcel_id)  # one submission per parcel at a time
+    parcel = await parcels.load_current(session, parcel_id)
+    current = _float(parcel.plot_ratio)
+    attempted = {"parcel_id": parcel_id, "requested_plot_ratio": requested, "reference_parcel_id": reference_id}
+    try:
+        workflow.check_submitter(actor, parcel.district_code)
+        if parcel.land_use not in INDUSTRIAL_USES:
+            raise ValidationFailed(f"parcel {parcel_id} is {parcel.land_use} land; requests are for industrial and "
+                                   "R&D parcels", land_use=parcel.land_use)
+        await _check_contract(session, parcel_id)
+        open_id = await _open_request(session, parcel_id)
+        if open_id is not None:
+            raise RequestConflict(f"request {open_id} for parcel {parcel_id} is still open", open_request_id=open_id)
+        if current is not None and requested <= current:
+            raise FarNotIncreased(
+                f"requested plot ratio {rules.num(requested)} is not above the current {rules.num(current)}",
+                current=current, requested=requested)
+        geom = parcels.geometry_of(parcel)
+        cap = await _decide_cap(session, policy, parcel_id, geom, parcel.land_use, parcel.zone_id, requested,
+                                reference_id)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("plot_ratio_request", None, "submit", attempted)) from None
+    default_cap = policy.default_far_cap(parcel.land_use) or 0.0
+    row = PlotRatioRequest(
+        parcel_id=parcel_id, parcel_code=parcel.code, district_code=parcel.district_code,
+        route=workflow.route_for(requested, default_cap), status="submitted", current_plot_ratio=current,
+        requested_plot_ratio=requested, default_cap=default_cap, reference_parcel_id=cap.reference_id,
+        reason=reason, submitted_by=actor.username, version=1,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    await audit.record(session, actor, "submit", "plot_ratio_request", row.id, after=snapshot(row))
+    return row
+
+
+async def load(session: AsyncSession, request_id: int, *, lock: bool = False) -> PlotRatioRequest:
+    """One request (NOT_FOUND otherwise); `lock` serialises its transitions."""
+    if lock:
+        await locks.entity(session, "plot_ratio_request", request_id)
+    row = await session.get(PlotRatioRequest, request_id, populate_existing=True)
+    if row is None:
+        raise NotFound(f"plot-ratio request {request_id} does not exist", request_id=request_id)
+    return row
+
+
+async def _begin(session: AsyncSession, request_id: int, if_match: int | None) -> PlotRatioRequest:
+    row = await load(session, request_id, lock=True)
+    if if_match is not None and if_match != row.version:
+        raise VersionConflict(f"request {request_id} is at version {row.version}, not {if_match}",
+                              current_version=row.version, if_match=if_match)
+    return row
+
+
+async def record_notice(session: AsyncSession, actor: Actor, request_id: int, starts_on: date, ends_on: date,
+                        if_match: int | None = None) -> PlotRatioRequest:
+    """submitted → public_notice with the notice's dates (7–30 days; past dates allowed)."""
+    row = await _begin(session, request_id, if_match)
+    before = snapshot(row)
+    try:
+        status = workflow.transition(row.status, "record_notice")
+        workflow.check_notice_recorder(actor, _facts(row))
+        workflow.check_notice_period(starts_on, ends_on)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, "record_notice",
+                                       {"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})) from None
+    row.status, row.notice_starts_on, row.notice_ends_on = status, starts_on, ends_on
+    row.notice_recorded_by, row.notice_recorded_at = actor.username, func.now()
+    await _bump(session, row)
+    await audit.record(session, actor, "record_notice", "plot_ratio_request", row.id, before=before,
+                       after=snapshot(row))
+    return row
+
+
+async def decide(session: AsyncSession, actor: Actor, policy: Policy, request_id: int, approve: bool,
+                 note: str | None, if_match: int | None = None) -> PlotRatioRequest:
+    """public_notice → approved | rejected. Approval re-checks rules 3 and 9 and sets the parcel's plot
+    ratio (a new parcel version with its cap source and reference) in the same transaction."""
+    row = await _begin(session, request_id, if_match)
+    before = snapshot(row)
+    action = "approve" if approve else "reject"
+    try:
+        status = workflow.transition(row.status, action)
+        facts = _facts(row)
+        workflow.check_decider(actor, facts)
+        workflow.check_notice_over(facts, today())
+        if approve:
+            await _check_contract(session, row.parcel_id)
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
+    if approve:
+        requested = float(row.requested_plot_ratio)
+        try:
+            row.parcel_version_applied = await parcels.update_parcel(
+                session, actor, policy, row.parcel_id,
+                parcels.ParcelChanges(values={"plot_ratio": requested,
+                                              "plot_ratio_reference_id": row.reference_parcel_id}))
+        except DomainError as exc:
+            raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
+    row.status, row.decided_by, row.decided_at, row.decision_note = status, actor.username, func.now(), note
+    await _bump(session, row)
+    await audit.record(session, actor, action, "plot_ratio_request", row.id, before=before, after=snapshot(row))
+    return row
+
+
+async def withdraw(session: AsyncSession, actor: Actor, request_id: int,
+                   if_match: int | None = None) -> PlotRatioRequest:
+    """The submitter withdraws an open request."""
+    row = await _begin(session, request_id, if_match)
+    before = snapshot(row)
+    try:
+        status = workflow.transition(row.status, "withdraw")
+        workflow.check_withdrawer(actor, _facts(row))
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, "withdraw", {})) from None
+    row.status, row.withdrawn_at = status, func.now()
+    await _bump(session, row)
+    await audit.record(session, actor, "withdraw", "plot_ratio_request", row.id, before=before, after=snapshot(row))
+    return row
+
+
+async def _bump(session: AsyncSession, row: PlotRatioRequest) -> None:
+    row.version += 1
+    row.updated_at = func.now()
+    await session.flush()
+    await session.refresh(row)
+
+
+def visible_to(actor: Actor, flt: RequestFilter) -> RequestFilter:
+    """District-scoped roles see their district's queue; the bureau, admins and viewers see all."""
+    if actor.role not in DISTRICT_ROLES:
+        return flt
+    require_district(actor, [flt.district_code or actor.district_code], "read plot-ratio requests")
+    return RequestFilter(flt.status, flt.route, actor.district_code, flt.parcel_id)
+
+
+async def list_requests(session: AsyncSession, actor: Actor, flt: RequestFilter, limit: int,
+                        offset: int) -> tuple[int, list[PlotRatioRequest]]:
+    """A page of the queue, oldest first, with the total."""
+    flt = visible_to(actor, flt)
+    stmt = select(PlotRatioRequest)
+    for column, value in (("status", flt.status), ("route", flt.route), ("district_code", flt.district_code),
+                          ("parcel_id", flt.parcel_id)):
+        if value is not None:
+            stmt = stmt.where(getattr(PlotRatioRequest, column) == value)
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = await session.scalars(stmt.order_by(PlotRatioRequest.submitted_at, PlotRatioRequest.id)
+                                 .limit(limit).offset(offset))
+    return total, list(rows)
