@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -12,13 +13,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.policy import Policy
 
 
+def _local_url() -> str:
+    return f"postgresql://landcycle@127.0.0.1:{os.environ.get('LANDCYCLE_PG_PORT', '55432')}/landcycle"
+
+
 class Settings(BaseSettings):
     """Everything configurable; built once by `create_app` or the CLI, never at import time."""
 
     model_config = SettingsConfigDict(env_prefix="LANDCYCLE_", extra="ignore", frozen=True)
 
+    # Default: the project's own cluster (scripts/localdb.sh), on LANDCYCLE_PG_PORT when set.
     database_url: str = Field(
-        "postgresql://landcycle@127.0.0.1:55432/landcycle",
+        default_factory=lambda: _local_url(),
         validation_alias=AliasChoices("DATABASE_URL", "LANDCYCLE_DATABASE_URL"),
     )
     db_pool_size: int = 10
