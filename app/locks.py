@@ -1,15 +1,38 @@
-"""Transaction-scoped advisory locks that serialise writers of one entity (released at commit)."""
+"""Transaction-scoped advisory locks that serialise writers of one entity (released at commit), and
+the change time of a write.
+
+Versioned rows are closed and opened at the *change time*: `clock_timestamp()` read after the lock is
+held, so a writer that waited for another one always stamps its version after the version it closes
+(`now()`, the transaction's start, would not: ck_*_valid_range would refuse the write).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
 _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5, "evaluation": 6}
+_CHANGE_AT = "landcycle.change_at"
 
 
-async def entity(session: AsyncSession, kind: str, entity_id: int) -> None:
-    """Wait until no other transaction writes this entity; later statements then see its last commit."""
+async def entity(session: AsyncSession, kind: str, entity_id: int) -> datetime:
+    """Wait until no other transaction writes this entity; later statements then see its last commit.
+    Returns the change time for this entity's new version."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:cls, :id)"),
                           {"cls": _CLASSES[kind], "id": int(entity_id) & 0x7FFFFFFF})
+    return await _stamp(session)
+
+
+async def change_time(session: AsyncSession) -> datetime:
+    """The change time of this transaction's writes (taken at the last lock, or now)."""
+    stamped: datetime | None = session.info.get(_CHANGE_AT)
+    return stamped if stamped is not None else await _stamp(session)
+
+
+async def _stamp(session: AsyncSession) -> datetime:
+    at: datetime = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    session.info[_CHANGE_AT] = at
+    return at

@@ -19,6 +19,7 @@ from app.auth.service import Authenticator
 from app.db import Database, create_engine
 from app.districts.routes import router as districts_router
 from app.errors import DomainError
+from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
 from app.requests.routes import router as requests_router
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, domain_error_handler)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides={f"{API}/imports": settings.max_upload_bytes},
+                       timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
 
+    # Issue 9 resource bounds.
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
+    body_timeout_seconds: float = 30.0
+    max_bbox_degrees: float = 5.0
+
     default_limit: int = 100
     max_limit: int = 10_000
 

@@ -20,9 +20,18 @@ def header_crs(value: str | None) -> CrsRef:
     return CrsRef(parse_crs(value.strip().strip("<>")).srid)
 
 
-def bbox_param(value: str | None) -> tuple[float, float, float, float] | None:
-    """The `bbox` parameter (x/y order in `bbox-crs`)."""
-    return None if value is None else parse_bbox(value)
+def bbox_param(value: str | None, crs: CrsRef, max_degrees: float) -> tuple[float, float, float, float] | None:
+    """The `bbox` parameter (x/y order in `bbox-crs`), at most `max_degrees` wide and high (issue 9:
+    a bounded query; metres for projected CRSs, at 111 km a degree)."""
+    if value is None:
+        return None
+    bbox = parse_bbox(value)
+    limit = max_degrees if crs.is_geographic else max_degrees * 111_000
+    if bbox[2] - bbox[0] > limit or bbox[3] - bbox[1] > limit:
+        unit = "degrees" if crs.is_geographic else "metres"
+        raise ValidationFailed(f"bbox is larger than {limit:g} {unit} across; ask for a smaller window",
+                               field="bbox", max_span=limit)
+    return bbox
 
 
 def as_of_param(value: str | None) -> datetime | None:

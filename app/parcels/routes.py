@@ -66,10 +66,11 @@ async def list_parcels(
 ) -> Response:
     """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id."""
     out_crs = header_crs(crs)
+    in_crs = header_crs(bbox_crs)
     query = ParcelQuery(
         filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
                  "status": status, "legacy_zone": legacy_zone},
-        bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
+        bbox=bbox_param(bbox, in_crs, settings.max_bbox_degrees), bbox_crs=in_crs, as_of=as_of_param(as_of),
     )
     size = clamp_limit(limit, settings)
     matched = int(await session.scalar(count(query)) or 0)

@@ -196,8 +196,9 @@ async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy
                                            actor.is_bureau)
     ids = [b.id for b, _ in changes]
     if ids:
+        at = await locks.change_time(session)
         await session.execute(update(parcel).where(parcel.c.id.in_(ids), parcel.c.valid_to.is_(None))
-                              .values(valid_to=func.now()))
+                              .values(valid_to=at))
         await _insert(session, [after for _, after in changes], actor)
         for before, after in changes:
             await audit.record(session, actor, "reclassify", "parcel", before.id, before=before.snapshot(),
@@ -354,12 +355,14 @@ def _ewkb(geom: MultiPolygon) -> bytes:
 
 
 async def _close(session: AsyncSession, parcel_id: int) -> None:
+    at = await locks.change_time(session)
     await session.execute(update(parcel).where(parcel.c.id == parcel_id, parcel.c.valid_to.is_(None))
-                          .values(valid_to=func.now()))
+                          .values(valid_to=at))
 
 
 async def _insert(session: AsyncSession, states: list[_State], actor: Actor) -> None:
     """Insert versions in one statement (the overlap guard then runs once for all of them)."""
+    at = await locks.change_time(session)
     rows = []
     for state in states:
         d = state.draft
@@ -369,7 +372,7 @@ async def _insert(session: AsyncSession, states: list[_State], actor: Actor) -> 
             plot_ratio_cap=state.cap.value, plot_ratio_cap_source=state.cap.source, legacy_zone=d.legacy_zone,
             status=d.status, district_code=state.district_code, tier=state.tier, zone_id=state.zone_id,
             planning_locked=state.planning_locked, geom=from_shape(d.geom, srid=4490),
-            changed_by=actor.username,
+            changed_by=actor.username, valid_from=at,
         ))
     for start in range(0, len(rows), 1000):  # asyncpg takes at most 32,767 parameters a statement
         await session.execute(parcel.insert().values(rows[start:start + 1000]))

@@ -43,9 +43,10 @@ async def list_zones(
 ) -> Response:
     """Current zones (or as of a date)."""
     out_crs = header_crs(crs)
+    in_crs = header_crs(bbox_crs)
     q = ZoneQuery(filters={"kind": kind, "district_code": district_code,
                            "advanced_manufacturing": advanced_manufacturing},
-                  bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of))
+                  bbox=bbox_param(bbox, in_crs, settings.max_bbox_degrees), bbox_crs=in_crs, as_of=as_of_param(as_of))
     size = clamp_limit(limit, settings)
     matched = int(await session.scalar(count(q)) or 0)
     rows = (await session.execute(_features(q, out_crs).limit(size).offset(offset))).all()

@@ -172,8 +172,8 @@ async def _touched(session: AsyncSession, geoms: list[MultiPolygon], zone_id: in
 
 
 async def _close(session: AsyncSession, zone_id: int) -> None:
-    await session.execute(update(zone).where(zone.c.id == zone_id, zone.c.valid_to.is_(None))
-                          .values(valid_to=func.now()))
+    at = await locks.change_time(session)
+    await session.execute(update(zone).where(zone.c.id == zone_id, zone.c.valid_to.is_(None)).values(valid_to=at))
 
 
 async def _insert(session: AsyncSession, zone_id: int, version: int, draft: ZoneDraft, district: str | None,
@@ -182,6 +182,7 @@ async def _insert(session: AsyncSession, zone_id: int, version: int, draft: Zone
         id=zone_id, version=version, code=draft.code, name=draft.name, kind=draft.kind,
         advanced_manufacturing=draft.advanced_manufacturing, far_cap=draft.far_cap, far_min=draft.far_min,
         district_code=district, geom=from_shape(draft.geom, srid=4490), changed_by=actor.username,
+        valid_from=await locks.change_time(session),
     ))
 
 

@@ -1,0 +1,83 @@
+"""Resource bounds at the HTTP edge (issue 9): request body size and body read timeout.
+
+A client that sends more than the limit gets 413 before the body is read into memory; one that stops
+sending its body mid-way gets 408 instead of pinning a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.responses import dumps
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> bytes:
+    return dumps({"type": f"urn:landcycle:problem:{code}", "title": title, "status": status, "detail": detail,
+                  "code": code})
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies above `max_bytes` (per path prefix overrides) and bodies that stall."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None,
+                 timeout_seconds: float = 30.0) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.overrides = overrides or {}
+        self.timeout = timeout_seconds
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, 413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
+            return
+        received = 0
+        rejected = False
+
+        async def limited_receive() -> Message:
+            # On a violation we answer at once and tell the app the client left; whatever the app then
+            # tries to send is dropped (it may not even have started reading the body).
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                rejected = True
+                await self._reject(send, 408, f"the request body did not arrive within {self.timeout:g} s")
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    rejected = True
+                    await self._reject(send, 413, f"the request body is larger than the limit of {limit:,} bytes")
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+    @staticmethod
+    async def _reject(send: Send, status: int, detail: str) -> None:
+        code, title = ("PAYLOAD_TOO_LARGE", "Request body too large") if status == 413 else \
+            ("REQUEST_TIMEOUT", "Request body too slow")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": _problem(status, code, title, detail)})
+
