@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -69,11 +69,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in (auth_router, districts_router, zones_router, parcels_router, requests_router, audit_router):
         api.include_router(router)
     app.include_router(api)
-    app.include_router(_service_router(db))
+    app.include_router(_service_router())
     return app
 
 
-def _service_router(db: Database) -> APIRouter:
+def _service_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
@@ -86,10 +86,11 @@ def _service_router(db: Database) -> APIRouter:
         return JSON({"status": "ok"})
 
     @router.get("/readyz")
-    async def readyz() -> Response:
+    async def readyz(request: Request) -> Response:
         """The database answers and the schema is at the migrations' head."""
         from app.migrate import head_revision
 
+        db: Database = request.app.state.db
         try:
             async with db.connection() as conn:
                 current = await conn.scalar(text("SELECT version_num FROM alembic_version"))

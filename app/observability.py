@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -32,9 +33,26 @@ class JsonFormatter(logging.Formatter):
         for key in ("method", "path", "status", "ms", "user"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["error"] = describe(record.exc_info[1])
         return json.dumps(entry, ensure_ascii=False)
+
+
+_CREDENTIALS = re.compile(r"(\w+://)[^/\s:@]+(:[^/\s@]*)?@")
+
+
+def describe(exc: BaseException) -> str:
+    """One line about an exception: type, message (credentials in URLs masked) and where it was raised —
+    no stack trace, no secrets (issue 9)."""
+    message = _CREDENTIALS.sub(r"\1***@", str(exc).splitlines()[0] if str(exc) else "")[:300]
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        if "/site-packages/" not in tb.tb_frame.f_code.co_filename:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-2:][0]}/" \
+                    f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 def configure_logging(level: str, as_json: bool) -> None:

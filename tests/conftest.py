@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from app import migrate
+from app.auth.service import Authenticator
 from app.db import BoundDatabase, Database, create_engine
 from app.main import create_app
 from app.settings import Settings
@@ -110,10 +111,19 @@ def settings() -> Settings:
     return make_settings()
 
 
+@pytest.fixture(scope="session")
+def _shared_app() -> Any:
+    """One app for the session (building the routes costs ~0.3 s); each test rebinds its database."""
+    return create_app(make_settings(), Database(create_engine(make_settings())))
+
+
 @pytest.fixture
-async def app(settings: Settings, db: Database) -> Any:
-    """The app wired to the rolled-back test transaction."""
-    return create_app(settings, db)
+async def app(_shared_app: Any, settings: Settings, db: Database) -> Any:
+    """The app wired to the rolled-back test transaction, with fresh credential caches."""
+    _shared_app.state.settings = settings
+    _shared_app.state.db = db
+    _shared_app.state.authenticator = Authenticator(settings, db)
+    return _shared_app
 
 
 @pytest.fixture

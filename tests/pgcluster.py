@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -78,8 +79,6 @@ def create() -> Cluster | None:
 
 def destroy(cluster: Cluster) -> None:
     """Stop the cluster and remove its files."""
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):
         cluster.stop()
-    except subprocess.CalledProcessError:
-        pass
     shutil.rmtree(cluster.data.parent, ignore_errors=True)

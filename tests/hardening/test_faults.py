@@ -1,6 +1,7 @@
 """Faults: the database restarts under a running server; the server is killed mid-write (issue 9)."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -103,15 +104,13 @@ def test_requests_fail_cleanly_while_the_database_is_down_and_succeed_after(clus
 def test_killing_the_server_mid_write_leaves_no_partial_state(cluster):
     zone_id = asyncio.run(_seed(cluster.url, 4000))
     proc, base = _serve(cluster.url)
-    smaller = {"type": "Polygon", "coordinates": [[[CZ[0] + 0.04, CZ[1] + 0.04], [CZ[2], CZ[1] + 0.04],
-                                                   [CZ[2], CZ[3]], [CZ[0] + 0.04, CZ[3]], [CZ[0] + 0.04, CZ[1] + 0.04]]]}
+    x0, y0 = CZ[0] + 0.04, CZ[1] + 0.04
+    smaller = {"type": "Polygon", "coordinates": [[[x0, y0], [CZ[2], y0], [CZ[2], CZ[3]], [x0, CZ[3]], [x0, y0]]]}
 
     def shrink() -> None:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             httpx.patch(f"{base}/api/v1/zones/{zone_id}", json={"geometry": smaller}, headers=basic("bureau"),
                         timeout=60)
-        except httpx.HTTPError:
-            pass
 
     import threading
 
@@ -124,7 +123,8 @@ def test_killing_the_server_mid_write_leaves_no_partial_state(cluster):
     while time.monotonic() < deadline and not killed:
         out = subprocess.run(
             ["psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-d", "landcycle",
-             "-c", f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 2 AND objid = {zone_id}"],
+             "-c", "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 2 "
+                   f"AND objid = {int(zone_id)}"],
             capture_output=True, text=True, check=False)
         if out.stdout.strip() not in ("", "0"):
             os.kill(proc.pid, signal.SIGKILL)
