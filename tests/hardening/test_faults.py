@@ -118,13 +118,13 @@ def test_killing_the_server_mid_write_leaves_no_partial_state(cluster):
     writer.start()
     # Kill -9 while the zone edit's transaction holds the zone's advisory lock (class 2): it has
     # begun writing and cannot have committed (the lock is released at commit).
+    held = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 2 AND objid = {int(zone_id)}"  # noqa: S608
     deadline = time.monotonic() + 30
     killed = False
     while time.monotonic() < deadline and not killed:
         out = subprocess.run(
             ["psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-d", "landcycle",
-             "-c", "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 2 "
-                   f"AND objid = {int(zone_id)}"],
+             "-c", held],
             capture_output=True, text=True, check=False)
         if out.stdout.strip() not in ("", "0"):
             os.kill(proc.pid, signal.SIGKILL)
