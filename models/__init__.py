@@ -3,9 +3,10 @@
 from models.audit import AuditLog
 from models.base import Base, metadata
 from models.district import District
+from models.import_job import ImportJob
 from models.meta import CollectionVersion
 from models.parcel import Parcel
 from models.user import AppUser
 from models.zone import Zone
 
-__all__ = ["AppUser", "AuditLog", "Base", "CollectionVersion", "District", "Parcel", "Zone", "metadata"]
+__all__ = ["AppUser", "AuditLog", "Base", "CollectionVersion", "District", "ImportJob", "Parcel", "Zone", "metadata"]
