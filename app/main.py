@@ -18,6 +18,9 @@ from app.auth.service import Authenticator
 from app.db import Database, create_engine
 from app.districts.routes import router as districts_router
 from app.errors import DomainError
+from app.exports.routes import router as exports_router
+from app.imports.jobs import runner_of
+from app.imports.routes import router as imports_router
 from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await runner_of(app.state).shutdown()  # running imports roll back (issue 7)
         await db.dispose()
 
     app = FastAPI(
@@ -57,7 +61,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API)
-    for router in (auth_router, districts_router, zones_router, parcels_router, audit_router):
+    # exports_router before parcels_router: /parcels/export must not be taken for /parcels/{parcel_id}.
+    for router in (auth_router, districts_router, zones_router, exports_router, parcels_router, audit_router,
+                   imports_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_service_router(db))

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
 
+    # Largest file POST /imports accepts, in MiB (issue 7).
+    import_max_mb: int = 1024
+
     default_limit: int = 100
     max_limit: int = 10_000
 

@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("plot_ratio", "number", ("far", "rjl")),
         FieldSpec("plot_ratio_reference_id", "integer", ("ref_id",)),
         FieldSpec("plot_ratio_reference_code", "text", ("ref_code",)),
-        FieldSpec("legacy_zone", "text", ("legacy_zn",)),
+        FieldSpec("legacy_zone", "text", ("legacy_zn", "legacy_zon")),
         FieldSpec("status", "text", ()),
     ),
     "zones": (

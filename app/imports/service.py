@@ -92,6 +92,7 @@ class _RollBack(Exception):
 
 
 Hook = Callable[[AsyncSession], Awaitable[None]]
+FinalHook = Callable[[AsyncSession, "ImportOutcome"], Awaitable[None]]
 
 
 def check_rights(actor: Actor, kind: str) -> None:
@@ -101,26 +102,27 @@ def check_rights(actor: Actor, kind: str) -> None:
 
 async def run_import(db: Database, settings: Settings, actor: Actor, path: Path, options: ImportOptions, *,
                      filename: str | None = None, progress: Progress | None = None,
-                     on_begin: Hook | None = None, before_commit: Hook | None = None) -> ImportOutcome:
+                     on_begin: Hook | None = None, before_commit: FinalHook | None = None) -> ImportOutcome:
     """Import one file; `on_begin`/`before_commit` run inside the import's transaction (a job's lock and
     final state commit with the data)."""
     started = time.perf_counter()
     check_rights(actor, options.kind)
     outcome = ImportOutcome(kind=options.kind, filename=filename or path.name, dry_run=options.dry_run)
-    await report(progress, "reading", 0, 0)
-    source = await asyncio.to_thread(load, path, options, settings.policy)
-    outcome.source, outcome.layer, outcome.read = source, source.layer, len(source)
-    outcome.crs, outcome.notes = f"EPSG:{source.crs.srid}", list(source.notes)
-    refused: list[RowRefusal] = [RowRefusal(source.rows[i], code, reason, source.keys[i])
-                                 for i, (code, reason) in source.refused.items()]
     try:
         async with db.session() as session:
             await session.execute(text(f"SET LOCAL statement_timeout = '{BATCH_TIMEOUT}'"))
             await session.execute(text("SET LOCAL application_name = 'landcycle import'"))
             if on_begin is not None:
                 await on_begin(session)
+            await report(progress, "reading", 0, 0)
+            source = await asyncio.to_thread(load, path, options, settings.policy)
+            outcome.source, outcome.layer, outcome.read = source, source.layer, len(source)
+            outcome.crs, outcome.notes = f"EPSG:{source.crs.srid}", list(source.notes)
+            refused = [RowRefusal(source.rows[i], code, reason, source.keys[i])
+                       for i, (code, reason) in source.refused.items()]
             detail = {"file": outcome.filename, "layer": source.layer}
-            accepted, created, more = await _write(session, actor, settings.policy, source, options, progress, detail)
+            accepted, created, more = await _write(session, actor, settings.policy, source, options, progress,
+                                                   detail)
             refused.extend(more)
             refused.sort(key=lambda r: r.row)
             outcome.accepted, outcome.refused = accepted, refused
@@ -129,7 +131,7 @@ async def run_import(db: Database, settings: Settings, actor: Actor, path: Path,
             outcome.committed, outcome.created = True, created
             outcome.seconds = time.perf_counter() - started
             if before_commit is not None:
-                await before_commit(session)
+                await before_commit(session, outcome)
     except _RollBack:
         pass
     outcome.seconds = time.perf_counter() - started
