@@ -27,7 +27,9 @@ from app.features.geojson import feature_text, stream_collection
 from app.features.params import as_of_param, bbox_param, header_crs
 from app.parcels.query import ParcelQuery, parcel, select_rows
 from app.parcels.schemas import LandUse, LegacyZone, Status, Tier
+from app.responses import as_domain_error
 from gis.crs import CrsRef, crs_urn
+from gis.errors import CrsError, GeometryError
 from gis.sql import in_crs
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
@@ -51,12 +53,15 @@ async def export_parcels(
     legacy_zone: LegacyZone | None = None,
 ) -> Response:
     """Every parcel the REST list would match (no paging), as GeoPackage, GeoJSON or CSV (geometry as WKT)."""
-    out_crs = header_crs(crs)
-    query = ParcelQuery(
-        filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
-                 "status": status, "legacy_zone": legacy_zone},
-        bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
-    )
+    try:  # CrsError and GeometryError are not DomainErrors: answered here, not by the catch-all handler
+        out_crs = header_crs(crs)
+        query = ParcelQuery(
+            filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
+                     "status": status, "legacy_zone": legacy_zone},
+            bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
+        )
+    except (CrsError, GeometryError) as exc:
+        raise as_domain_error(exc) from None
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
     headers = {"Content-Crs": f"<{out_crs.uri}>",
                "Content-Disposition": f'attachment; filename="parcels.{f}"'}

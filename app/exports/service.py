@@ -116,8 +116,11 @@ def parse_where(kind: str, items: list[str]) -> dict[str, Any]:
 async def stream_chunks(conn: AsyncConnection, stmt: Select[Any]) -> AsyncIterator[list[Any]]:
     """Rows of a select through a server-side cursor, a chunk at a time."""
     result = await conn.stream(stmt.execution_options(yield_per=CHUNK_ROWS))
-    async for part in result.partitions(CHUNK_ROWS):
-        yield list(part)
+    try:
+        async for part in result.partitions(CHUNK_ROWS):
+            yield list(part)
+    finally:
+        await result.close()  # the server-side cursor, also when the consumer stops early
 
 
 def file_fields(export: Export, path: Path) -> list[tuple[str, str, str]]:

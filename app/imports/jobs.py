@@ -49,6 +49,10 @@ class JobRunner:
         self._tasks[job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
 
+    async def start(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        """`submit` as a coroutine (a response's background task runs it on the event loop)."""
+        self.submit(job_id, work)
+
     async def drain(self) -> None:
         """Wait until every running job has ended."""
         while self._tasks:

@@ -71,7 +71,7 @@ async def create_import(
     job = await jobs.create_job(session, actor, options, path.name)
     runner = jobs.runner_of(request.app.state)
     # Started once the response is on its way, i.e. after the request's transaction committed the job.
-    background.add_task(runner.submit, job.id,
+    background.add_task(runner.start, job.id,
                         jobs.execute(db, settings, actor, job.id, path, workdir, options))
     location = f"{request.url.path}/{job.id}"
     body = job_read(job, str(public_url(request, settings).replace(path=location, query="")))
