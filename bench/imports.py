@@ -42,8 +42,8 @@ async def _sql(url: str, *statements: str, autocommit: bool = False) -> list[obj
     out: list[object] = []
     async with engine.connect() as conn:
         for statement in statements:
-            out.append((await conn.execute(text(statement))).all() if statement.lstrip().upper().startswith(
-                "SELECT") else None)
+            result = await conn.execute(text(statement))
+            out.append(result.all() if result.returns_rows else None)
         await conn.commit()
     await engine.dispose()
     return out
@@ -59,7 +59,12 @@ def ensure_database(url: str) -> None:
             raise
         admin = target.set(database="postgres").render_as_string(hide_password=False)
         asyncio.run(_sql(admin, f'CREATE DATABASE "{target.database}"', autocommit=True))
-    asyncio.run(_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
+    try:
+        asyncio.run(_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as exc:  # noqa: BLE001 (not a superuser: say what to do)
+        raise SystemExit(f"PostGIS is missing in {target.database} and we may not create it ({exc.__class__.__name__});"
+                         " a superuser must run CREATE EXTENSION postgis there (scripts/localdb.sh does it for "
+                         "the local cluster)") from None
     migrate.upgrade(url, "head")
 
 

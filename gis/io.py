@@ -96,20 +96,41 @@ def list_layers(path: Path | str) -> list[str]:
         raise VectorFileError(f"cannot open {Path(path).name}: {_first_line(exc)}") from None
 
 
-def read_table(path: Path | str, layer: str | None = None, encoding: str | None = None) -> Table:
-    """Read one layer (the only one, or `layer`); CSV is read as text columns without geometry."""
-    source, driver = dataset_path(path)
+def choose_layer(path: Path | str, layer: str | None = None) -> str:
+    """`layer` if the file has it, else its only layer; VectorFileError naming the layers otherwise."""
     layers = list_layers(path)
     if layer is None:
         if len(layers) != 1:
             raise VectorFileError(f"{Path(path).name} holds the layers {', '.join(layers)}: choose one")
-        layer = layers[0]
-    elif layer not in layers:
+        return layers[0]
+    if layer not in layers:
         raise VectorFileError(f"{Path(path).name} has no layer {layer!r}; it holds {', '.join(layers)}")
+    return layer
+
+
+def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
+    """The attribute fields of a layer, without reading its features."""
+    try:
+        return [str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]]
+    except UnicodeDecodeError:
+        raise VectorFileError(f"the text in {Path(path).name} is not UTF-8: name its encoding "
+                              "(e.g. GB18030 or GBK)") from None
+    except LookupError:
+        raise VectorFileError(f"unknown text encoding {encoding!r}") from None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
+
+
+def read_table(path: Path | str, layer: str | None = None, encoding: str | None = None,
+               columns: Sequence[str] | None = None) -> Table:
+    """Read one layer (the only one, or `layer`), only `columns` when given; CSV is read as text columns
+    without geometry."""
+    source, driver = dataset_path(path)
+    layer = choose_layer(path, layer)
     tabular = driver == "CSV"
     try:
         read = pyogrio.read_dataframe(source, layer=layer, encoding=encoding, read_geometry=not tabular,
-                                      force_2d=True)
+                                      force_2d=True, columns=None if columns is None else list(columns))
     except UnicodeDecodeError:
         raise VectorFileError(f"the text in {Path(path).name} is not UTF-8: name its encoding "
                               "(e.g. GB18030 or GBK)") from None

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.errors import ValidationFailed
 from app.parcels.schemas import ParcelPropertiesIn
@@ -127,10 +128,10 @@ def resolve_columns(kind: str, columns: Sequence[str], overrides: Mapping[str, s
 def _missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if isinstance(value, str) and not value.strip():
-        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
     try:
         return bool(value != value)  # pandas NA / NaT
     except (TypeError, ValueError):
@@ -145,6 +146,11 @@ def _text(value: Any) -> str:
 
 def normalise(spec: FieldSpec, value: Any) -> Any:
     """One cell as the schema expects it (None when empty); raises ValueError when it cannot be."""
+    if value.__class__ is str and spec.type == "text":  # the common case first
+        text = value.strip()
+        if spec.name == "land_use":
+            return LAND_USE_WORDS.get(text.lower(), text) or None
+        return text or None
     if _missing(value):
         return None
     if spec.type == "text":
@@ -168,44 +174,61 @@ def normalise(spec: FieldSpec, value: Any) -> Any:
         raise ValueError(f"{spec.name}: {value!r} is not a number") from None
 
 
+@cache
+def _many(kind: str) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[SCHEMAS[kind]])  # type: ignore[valid-type]
+
+
 def validate_rows(kind: str, frame_columns: Mapping[str, Sequence[Any]], mapping: Mapping[str, str], n: int,
-                  defaults: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any] | None], list[str | None]]:
-    """Per row: the validated values (None when refused) and the reason it was refused."""
+                  defaults: Mapping[str, Any] | None = None,
+                  ) -> tuple[list[dict[str, Any] | None], list[str | None]]:
+    """Per row: the validated values (None when refused) and the reason it was refused. The rows are
+    validated as one list (pydantic's loop, not Python's); a refused row is then named by its index."""
     specs = [s for s in FIELDS[kind] if s.name in mapping]
     schema = SCHEMAS[kind]
     # Fields the schema does not know (the reference by code) are checked here and passed through.
-    extra = {s.name for s in specs} - set(schema.model_fields)
-    columns = {s.name: list(frame_columns[mapping[s.name]]) for s in specs}
-    values: list[dict[str, Any] | None] = []
-    reasons: list[str | None] = []
+    extra = [s.name for s in specs if s.name not in schema.model_fields]
+    reasons: list[str | None] = [None] * n
+    columns: dict[str, list[Any]] = {}
+    for spec in specs:
+        column: list[Any] = []
+        for i, value in enumerate(frame_columns[mapping[spec.name]]):
+            try:
+                column.append(normalise(spec, value))
+            except ValueError as exc:
+                column.append(None)
+                reasons[i] = reasons[i] or str(exc)
+        columns[spec.name] = column
+    fill = {k: v for k, v in (defaults or {}).items() if v is not None}
+    rows: list[dict[str, Any]] = []
     for i in range(n):
-        row: dict[str, Any] = {}
-        try:
-            for spec in specs:
-                value = normalise(spec, columns[spec.name][i])
-                if value is not None:
-                    row[spec.name] = value
-        except ValueError as exc:
-            values.append(None)
-            reasons.append(str(exc))
-            continue
-        for key, value in (defaults or {}).items():
-            if value is not None and key not in row:
-                row[key] = value
-        passed = {k: v for k, v in row.items() if k not in extra}
-        try:
-            checked = schema.model_validate(passed).model_dump()
-        except ValidationError as exc:
-            values.append(None)
-            reasons.append(_first_error(exc))
-            continue
-        checked.update({k: row.get(k) for k in extra})
-        values.append(checked)
-        reasons.append(None)
+        row = {name: column[i] for name, column in columns.items() if column[i] is not None}
+        for key, value in fill.items():
+            row.setdefault(key, value)
+        rows.append(row)
+    todo = [i for i in range(n) if reasons[i] is None]
+    checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+    if isinstance(checked, dict):  # some rows refused: name them, validate the others again
+        for position, reason in checked.items():
+            reasons[todo[position]] = reason
+        todo = [i for i in todo if reasons[i] is None]
+        checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+        assert isinstance(checked, list)
+    values: list[dict[str, Any] | None] = [None] * n
+    for i, model in zip(todo, checked, strict=True):
+        values[i] = {**dict(model), **{k: rows[i].get(k) for k in extra}}
     return values, reasons
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "row"
-    return f"{where}: {err.get('msg', 'invalid')}"
+def _validate(kind: str, rows: list[dict[str, Any]]) -> list[BaseModel] | dict[int, str]:
+    """The models, or the first error of each refused row by position."""
+    try:
+        return _many(kind).validate_python(rows)
+    except ValidationError as exc:
+        found: dict[int, str] = {}
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            position = loc[0] if loc and isinstance(loc[0], int) else 0
+            where = ".".join(str(p) for p in loc[1:]) or "row"
+            found.setdefault(position, f"{where}: {err.get('msg', 'invalid')}")
+        return found

@@ -74,11 +74,14 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
         layers = io.list_layers(path)
         if len(layers) > 1 and options.kind in layers:
             layer = options.kind
-    table = io.read_table(path, layer, options.encoding)
+    layer = io.choose_layer(path, layer)
+    names = io.field_names(path, layer, options.encoding)
+    tabular = io.dataset_path(path)[1] == "CSV"
+    mapping = fields.resolve_columns(options.kind, names, options.mapping, geometry_columns=tabular)
+    _require(options, mapping, names)
+    # Only the columns that feed a field are read (an export's derived columns are not).
+    table = io.read_table(path, layer, options.encoding, columns=sorted(set(mapping.values())))
     notes: list[str] = []
-    tabular = table.geoms is None
-    mapping = fields.resolve_columns(options.kind, table.columns, options.mapping, geometry_columns=tabular)
-    _require(options, mapping, table.columns)
     columns: dict[str, list[Any]] = {c: table.frame[c].tolist() for c in table.columns}
     n = len(table)
     rows = list(range(1, n + 1))

@@ -191,6 +191,11 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
+    # The overlap guard (a statement trigger) joins the inserted rows to `parcel`, whose statistics do not
+    # know them yet: after a TRUNCATE or into an empty table the planner would scan it once per new row.
+    # Its GiST index is always right here, so the planner is told to use it for this one statement.
+    seqscan = await session.scalar(text("SELECT current_setting('enable_seqscan')"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
     await session.execute(text(f"""
         INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id, plot_ratio_cap,
                             plot_ratio_cap_source, legacy_zone, status, district_code, tier, zone_id,
@@ -200,6 +205,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
           FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
          ORDER BY d.id
     """), {"actor": actor.username})  # noqa: S608 (constant table name)
+    await session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": seqscan})
     await session.execute(text(f"DROP TABLE {STAGE}"))
     await session.execute(text("DROP TABLE bulk_parcel_derived"))
     result.ids = ids
