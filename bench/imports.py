@@ -38,7 +38,9 @@ def bench_url() -> str:
 
 
 async def _sql(url: str, *statements: str, autocommit: bool = False) -> list[object]:
-    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT" if autocommit else None)
+    engine = create_async_engine(
+        url, poolclass=NullPool, isolation_level="AUTOCOMMIT" if autocommit else None
+    )
     out: list[object] = []
     async with engine.connect() as conn:
         for statement in statements:
@@ -54,25 +56,31 @@ def ensure_database(url: str) -> None:
     target = make_url(url)
     try:
         asyncio.run(_sql(url, "SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 (missing database: create it)
+    except Exception as exc:
         if "does not exist" not in str(exc):
             raise
         admin = target.set(database="postgres").render_as_string(hide_password=False)
         asyncio.run(_sql(admin, f'CREATE DATABASE "{target.database}"', autocommit=True))
     try:
         asyncio.run(_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
-    except Exception as exc:  # noqa: BLE001 (not a superuser: say what to do)
-        raise SystemExit(f"PostGIS is missing in {target.database} and we may not create it ({exc.__class__.__name__});"
-                         " a superuser must run CREATE EXTENSION postgis there (scripts/localdb.sh does it for "
-                         "the local cluster)") from None
+    except Exception as exc:
+        raise SystemExit(
+            f"PostGIS is missing in {target.database} and we may not create it ({exc.__class__.__name__});"
+            " a superuser must run CREATE EXTENSION postgis there (scripts/localdb.sh does it for "
+            "the local cluster)"
+        ) from None
     migrate.upgrade(url, "head")
 
 
 def pg_dsn(url: str) -> str:
     """The URL as a GDAL `PG:` connection string."""
     u = make_url(url)
-    parts = [f"host={u.host or '127.0.0.1'}", f"port={u.port or 5432}", f"dbname={u.database}",
-             f"user={u.username or 'postgres'}"]
+    parts = [
+        f"host={u.host or '127.0.0.1'}",
+        f"port={u.port or 5432}",
+        f"dbname={u.database}",
+        f"user={u.username or 'postgres'}",
+    ]
     if u.password:
         parts.append(f"password={u.password}")
     return "PG:" + " ".join(parts)
@@ -116,24 +124,49 @@ def main(argv: list[str]) -> int:
     timed([*landcycle, "export", str(gpkg)], env)
     count = asyncio.run(_sql(url, "SELECT count(*) FROM parcel"))[0]
     rows = int(count[0][0])  # type: ignore[index]
-    asyncio.run(_sql(url, "TRUNCATE parcel", "DROP TABLE IF EXISTS bench_ogr2ogr", "VACUUM ANALYZE",
-                     autocommit=True))
-    print(f"[bench] {rows:,} parcels in {gpkg.name} ({gpkg.stat().st_size / 1e6:.0f} MB); ogr2ogr load",
-          file=sys.stderr)
-    ogr_s, _ = timed(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(url), str(gpkg), "-nln", "bench_ogr2ogr",
-                      "-nlt", "MULTIPOLYGON", "-lco", "GEOMETRY_NAME=geom", "-overwrite"], env)
+    asyncio.run(
+        _sql(url, "TRUNCATE parcel", "DROP TABLE IF EXISTS bench_ogr2ogr", "VACUUM ANALYZE", autocommit=True)
+    )
+    print(
+        f"[bench] {rows:,} parcels in {gpkg.name} ({gpkg.stat().st_size / 1e6:.0f} MB); ogr2ogr load",
+        file=sys.stderr,
+    )
+    ogr_s, _ = timed(
+        [
+            "ogr2ogr",
+            "-f",
+            "PostgreSQL",
+            pg_dsn(url),
+            str(gpkg),
+            "-nln",
+            "bench_ogr2ogr",
+            "-nlt",
+            "MULTIPOLYGON",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "-overwrite",
+        ],
+        env,
+    )
     print("[bench] landcycle import", file=sys.stderr)
     imp_s, out = timed([*landcycle, "import", str(gpkg)], env)
     inner = re.search(r", ([\d.]+) s;", out)
-    check = asyncio.run(_sql(url, "SELECT count(*), count(tier) FROM parcel WHERE valid_to IS NULL",
-                             "SELECT count(*) FROM bench_ogr2ogr"))
+    check = asyncio.run(
+        _sql(
+            url,
+            "SELECT count(*), count(tier) FROM parcel WHERE valid_to IS NULL",
+            "SELECT count(*) FROM bench_ogr2ogr",
+        )
+    )
     imported, tiered = check[0][0]  # type: ignore[index]
     loaded = check[1][0][0]  # type: ignore[index]
     asyncio.run(_sql(url, "DROP TABLE IF EXISTS bench_ogr2ogr", autocommit=True))
     if imported != rows or loaded != rows:
         raise SystemExit(f"counts differ: file {rows}, imported {imported}, ogr2ogr {loaded}")
-    line = (f"| {datetime.now(UTC):%Y-%m-%d} | {rows:,} | {ogr_s:.1f} s | {imp_s:.1f} s "
-            f"({inner.group(1) if inner else '?'} s in the import) | {imp_s / ogr_s:.2f} | {tiered:,} tiered |")
+    line = (
+        f"| {datetime.now(UTC):%Y-%m-%d} | {rows:,} | {ogr_s:.1f} s | {imp_s:.1f} s "
+        f"({inner.group(1) if inner else '?'} s in the import) | {imp_s / ogr_s:.2f} | {tiered:,} tiered |"
+    )
     print(line)
     print(f"machine: {machine()}")
     return 0

@@ -26,8 +26,14 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from gis.errors import VectorFileError
 
-READABLE = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".zip": "ESRI Shapefile", ".geojson": "GeoJSON",
-            ".json": "GeoJSON", ".csv": "CSV"}
+READABLE = {
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".zip": "ESRI Shapefile",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".csv": "CSV",
+}
 WRITABLE = READABLE
 _DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv")
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
@@ -57,8 +63,10 @@ def driver_of(path: Path | str) -> str:
     """The GDAL driver for a file name (by suffix), or VectorFileError naming the formats offered."""
     suffix = Path(path).suffix.lower()
     if suffix not in READABLE:
-        raise VectorFileError(f"{Path(path).name}: unknown format {suffix or '(no suffix)'}; use one of "
-                              f"{', '.join(sorted(READABLE))}")
+        raise VectorFileError(
+            f"{Path(path).name}: unknown format {suffix or '(no suffix)'}; use one of "
+            f"{', '.join(sorted(READABLE))}"
+        )
     return READABLE[suffix]
 
 
@@ -111,29 +119,43 @@ def choose_layer(path: Path | str, layer: str | None = None) -> str:
 def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
     """The attribute fields of a layer, without reading its features."""
     try:
-        return [str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]]
+        return [
+            str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]
+        ]
     except UnicodeDecodeError:
-        raise VectorFileError(f"the text in {Path(path).name} is not UTF-8: name its encoding "
-                              "(e.g. GB18030 or GBK)") from None
+        raise VectorFileError(
+            f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
+        ) from None
     except LookupError:
         raise VectorFileError(f"unknown text encoding {encoding!r}") from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
 
 
-def read_table(path: Path | str, layer: str | None = None, encoding: str | None = None,
-               columns: Sequence[str] | None = None) -> Table:
+def read_table(
+    path: Path | str,
+    layer: str | None = None,
+    encoding: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> Table:
     """Read one layer (the only one, or `layer`), only `columns` when given; CSV is read as text columns
     without geometry."""
     source, driver = dataset_path(path)
     layer = choose_layer(path, layer)
     tabular = driver == "CSV"
     try:
-        read = pyogrio.read_dataframe(source, layer=layer, encoding=encoding, read_geometry=not tabular,
-                                      force_2d=True, columns=None if columns is None else list(columns))
+        read = pyogrio.read_dataframe(
+            source,
+            layer=layer,
+            encoding=encoding,
+            read_geometry=not tabular,
+            force_2d=True,
+            columns=None if columns is None else list(columns),
+        )
     except UnicodeDecodeError:
-        raise VectorFileError(f"the text in {Path(path).name} is not UTF-8: name its encoding "
-                              "(e.g. GB18030 or GBK)") from None
+        raise VectorFileError(
+            f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
+        ) from None
     except LookupError:
         raise VectorFileError(f"unknown text encoding {encoding!r}") from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
@@ -179,22 +201,28 @@ def geometries_from_text(values: Sequence[Any]) -> tuple[np.ndarray, list[str | 
     return np.asarray(geoms, dtype=object), reasons, srids
 
 
-def polygons_from_points(keys: Sequence[Any], xs: Sequence[Any], ys: Sequence[Any],
-                         parts: Sequence[Any] | None = None, rings: Sequence[Any] | None = None,
-                         ) -> tuple[list[int], np.ndarray, list[str | None]]:
+def polygons_from_points(
+    keys: Sequence[Any],
+    xs: Sequence[Any],
+    ys: Sequence[Any],
+    parts: Sequence[Any] | None = None,
+    rings: Sequence[Any] | None = None,
+) -> tuple[list[int], np.ndarray, list[str | None]]:
     """Boundary points, one row per vertex, grouped by key in file order: the rows of one key (and
     part, ring) form a ring, the first ring of a part its shell; a ring is closed when its last point
     does not repeat the first. Returns, per key in order of first appearance, the index of its first
     row, the Polygon or MultiPolygon (None when it cannot be built) and the reason it could not."""
     n = len(keys)
-    frame = pd.DataFrame({
-        "key": list(keys),
-        "x": pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce"),
-        "y": pd.to_numeric(pd.Series(list(ys), dtype=object), errors="coerce"),
-        "part": list(parts) if parts is not None else [0] * n,
-        "ring": list(rings) if rings is not None else [0] * n,
-        "row": np.arange(n),
-    })
+    frame = pd.DataFrame(
+        {
+            "key": list(keys),
+            "x": pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce"),
+            "y": pd.to_numeric(pd.Series(list(ys), dtype=object), errors="coerce"),
+            "part": list(parts) if parts is not None else [0] * n,
+            "ring": list(rings) if rings is not None else [0] * n,
+            "row": np.arange(n),
+        }
+    )
     firsts: list[int] = []
     shapes: list[Polygon | MultiPolygon | None] = []
     reasons: list[str | None] = []
@@ -234,8 +262,14 @@ class LayerWriter:
     CSV (geometry as WKT). `fields` are (name, kind) with kind one of FIELD_KINDS; geometries are WKB
     in the CRS `srid`. Call `close()` (or use it as a context manager) to finish the file."""
 
-    def __init__(self, path: Path | str, layer: str, srid: int, fields: Sequence[tuple[str, str]],
-                 geometry_type: str = "MultiPolygon") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        layer: str,
+        srid: int,
+        fields: Sequence[tuple[str, str]],
+        geometry_type: str = "MultiPolygon",
+    ) -> None:
         self.path = Path(path)
         self.driver = driver_of(self.path)
         self.layer = layer
@@ -261,8 +295,15 @@ class LayerWriter:
             options["layer_options"] = {"GEOMETRY": "AS_WKT"}
         if self.driver == "ESRI Shapefile":
             options["encoding"] = "UTF-8"
-        pyogrio.write_dataframe(frame, self._target, layer=self.layer, driver=self.driver,
-                                geometry_type=self.geometry_type, append=self.rows > 0, **options)
+        pyogrio.write_dataframe(
+            frame,
+            self._target,
+            layer=self.layer,
+            driver=self.driver,
+            geometry_type=self.geometry_type,
+            append=self.rows > 0,
+            **options,
+        )
         self.rows += len(frame)
 
     def close(self) -> Path:

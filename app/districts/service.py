@@ -32,8 +32,14 @@ class DistrictDraft:
     geom: MultiPolygon
 
 
-async def upsert_districts(session: AsyncSession, actor: Actor, policy: Policy,
-                           drafts: Sequence[DistrictDraft], *, progress: Progress | None = None) -> BulkResult:
+async def upsert_districts(
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    drafts: Sequence[DistrictDraft],
+    *,
+    progress: Progress | None = None,
+) -> BulkResult:
     """Insert new districts and replace existing ones (by code); then re-derive the parcels concerned."""
     require_role(actor, ("bureau", "admin"), "import districts")
     result = BulkResult()
@@ -44,8 +50,11 @@ async def upsert_districts(session: AsyncSession, actor: Actor, policy: Policy,
         if reasons[i]:
             result.refused.append(Refused(i, "GEOMETRY_INVALID", str(reasons[i])))
         elif seen[draft.code] > 1:
-            result.refused.append(Refused(i, "VALIDATION_ERROR",
-                                          f"code {draft.code} appears {seen[draft.code]} times in the file"))
+            result.refused.append(
+                Refused(
+                    i, "VALIDATION_ERROR", f"code {draft.code} appears {seen[draft.code]} times in the file"
+                )
+            )
         else:
             accepted.append(draft)
     result.accepted = len(accepted)
@@ -57,13 +66,26 @@ async def upsert_districts(session: AsyncSession, actor: Actor, policy: Policy,
         row = before.get(draft.code)
         old = None if row is None else {"name_zh": row.name_zh, "name_en": row.name_en}
         if row is None:
-            session.add(District(code=draft.code, name_zh=draft.name_zh, name_en=draft.name_en,
-                                 geom=from_shape(draft.geom, srid=4490)))
+            session.add(
+                District(
+                    code=draft.code,
+                    name_zh=draft.name_zh,
+                    name_en=draft.name_en,
+                    geom=from_shape(draft.geom, srid=4490),
+                )
+            )
         else:
             row.name_zh, row.name_en = draft.name_zh, draft.name_en
             row.geom = from_shape(draft.geom, srid=4490)
-        await audit.record(session, actor, "import", "district", draft.code, before=old,
-                           after={"name_zh": draft.name_zh, "name_en": draft.name_en})
+        await audit.record(
+            session,
+            actor,
+            "import",
+            "district",
+            draft.code,
+            before=old,
+            after={"name_zh": draft.name_zh, "name_en": draft.name_en},
+        )
     await session.flush()
     if accepted:
         await _rederive(session, actor, policy, codes)
@@ -73,16 +95,22 @@ async def upsert_districts(session: AsyncSession, actor: Actor, policy: Policy,
 
 async def _rederive(session: AsyncSession, actor: Actor, policy: Policy, codes: list[str]) -> None:
     """Parcels and zones in or formerly of the imported districts take their district again."""
-    touched = list(await session.scalars(text("""
+    touched = list(
+        await session.scalars(
+            text("""
         SELECT p.id FROM parcel p
          WHERE p.valid_to IS NULL
            AND (p.district_code = ANY(:codes)
                 OR EXISTS (SELECT 1 FROM district d
                             WHERE d.code = ANY(:codes) AND ST_Intersects(d.geom, p.geom)))
-    """), {"codes": codes}))
+    """),
+            {"codes": codes},
+        )
+    )
     await reclassify_parcels(session, actor, policy, touched)
     # A zone's district is a derived label of its current row (as the demo loader sets it).
-    await session.execute(text("""
+    await session.execute(
+        text("""
         UPDATE zone z SET district_code = (
           SELECT d.code FROM district d WHERE ST_Intersects(d.geom, z.geom)
            ORDER BY ST_Area(ST_Intersection(d.geom, z.geom)::geography) DESC, d.code LIMIT 1)
@@ -90,4 +118,6 @@ async def _rederive(session: AsyncSession, actor: Actor, policy: Policy, codes: 
            AND (z.district_code = ANY(:codes)
                 OR EXISTS (SELECT 1 FROM district d
                             WHERE d.code = ANY(:codes) AND ST_Intersects(d.geom, z.geom)))
-    """), {"codes": codes})
+    """),
+        {"codes": codes},
+    )

@@ -28,8 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `landcycle export`."""
     parser.add_argument("file", help="output: .gpkg, .geojson, .csv (WKT), .shp or .zip (zipped Shapefile)")
     parser.add_argument("--kind", choices=list(KINDS), default="parcels")
-    parser.add_argument("--where", action="extend", nargs="+", default=[], metavar="FIELD=VALUE",
-                        help="filters of the REST list, e.g. --where tier=base district_code=310115")
+    parser.add_argument(
+        "--where",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="filters of the REST list, e.g. --where tier=base district_code=310115",
+    )
     parser.add_argument("--crs", help="output CRS (default EPSG:4490)")
     parser.add_argument("--bbox", help="minx,miny,maxx,maxy in the output CRS")
     parser.add_argument("--as-of", help="the data as of a date (YYYY-MM-DD) or date-time (rule 10)")
@@ -49,15 +55,21 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
         raise GeometryInvalid(str(exc)) from None
     filters = parse_where(args.kind, args.where)
     as_of = as_of_param(args.as_of)
-    export = Export(kind=args.kind, crs=crs,
-                    parcel_query=ParcelQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of),
-                    zone_query=ZoneQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of))
+    export = Export(
+        kind=args.kind,
+        crs=crs,
+        parcel_query=ParcelQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of),
+        zone_query=ZoneQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of),
+    )
     started = time.perf_counter()
 
     async def work(db: Database) -> int:
         return await export_to_file(db, export, path, args.layer)
 
     count = run(settings, work)
-    print(f"exported {count:,} {args.kind} to {path} (EPSG:{crs.srid}) in {time.perf_counter() - started:.1f} s",
-          file=sys.stderr)
+    print(
+        f"exported {count:,} {args.kind} to {path} (EPSG:{crs.srid}) "
+        f"in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0

@@ -33,16 +33,28 @@ from gis.errors import CrsError, GeometryError
 from gis.sql import in_crs
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
-MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json", "csv": "text/csv; charset=utf-8"}
+MEDIA = {
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
-@router.get("/export", response_model=None, summary="Export parcels as a file",
-            responses={200: {"content": {m: {} for m in MEDIA.values()}}})
+@router.get(
+    "/export",
+    response_model=None,
+    summary="Export parcels as a file",
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
 async def export_parcels(
-    db: DatabaseDep, actor: ActorDep, settings: SettingsDep,
+    db: DatabaseDep,
+    actor: ActorDep,
+    settings: SettingsDep,
     f: Annotated[Literal["gpkg", "geojson", "csv"], Query(description="File format")] = "gpkg",
     crs: Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")] = None,
-    as_of: Annotated[str | None, Query(description="A date or date-time: the parcels as they were (rule 10)")] = None,
+    as_of: Annotated[
+        str | None, Query(description="A date or date-time: the parcels as they were (rule 10)")
+    ] = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     tier: Tier | None = None,
@@ -56,21 +68,34 @@ async def export_parcels(
     try:  # CrsError and GeometryError are not DomainErrors: answered here, not by the catch-all handler
         out_crs = header_crs(crs)
         query = ParcelQuery(
-            filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
-                     "status": status, "legacy_zone": legacy_zone},
-            bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
+            filters={
+                "tier": tier,
+                "land_use": land_use,
+                "district_code": district_code,
+                "zone_id": zone_id,
+                "status": status,
+                "legacy_zone": legacy_zone,
+            },
+            bbox=bbox_param(bbox),
+            bbox_crs=header_crs(bbox_crs),
+            as_of=as_of_param(as_of),
         )
     except (CrsError, GeometryError) as exc:
         raise as_domain_error(exc) from None
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
-    headers = {"Content-Crs": f"<{out_crs.uri}>",
-               "Content-Disposition": f'attachment; filename="parcels.{f}"'}
+    headers = {
+        "Content-Crs": f"<{out_crs.uri}>",
+        "Content-Disposition": f'attachment; filename="parcels.{f}"',
+    }
     if f == "geojson":
         props = [(name, col) for name, _, col in columns(export) if name != "id"]
         stmt = select_rows(query, feature_text(parcel.c.id, parcel.c.geom, out_crs, props))
         extra = {"name": "parcels", "crs": {"type": "name", "properties": {"name": crs_urn(out_crs.srid)}}}
-        return StreamingResponse(stream_collection(db, stmt, None, lambda _: [], head_extra=extra),
-                                 media_type=MEDIA["geojson"], headers=headers)
+        return StreamingResponse(
+            stream_collection(db, stmt, None, lambda _: [], head_extra=extra),
+            media_type=MEDIA["geojson"],
+            headers=headers,
+        )
     if f == "csv":
         return StreamingResponse(_csv(db, export, out_crs), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
@@ -80,8 +105,12 @@ async def export_parcels(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(path, media_type=MEDIA["gpkg"], headers=headers,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    return FileResponse(
+        path,
+        media_type=MEDIA["gpkg"],
+        headers=headers,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
 
 
 async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes]:

@@ -29,12 +29,24 @@ KINDS = ("parcels", "zones", "districts")
 CHUNK_ROWS = 5000
 # Shapefile field names have at most 10 characters; these short names are read back by the import.
 SHAPEFILE_NAMES = {
-    "plot_ratio_reference_id": "ref_id", "plot_ratio_reference_code": "ref_code", "legacy_zone": "legacy_zn",
-    "district_code": "district", "planning_locked": "locked", "plot_ratio_cap": "ratio_cap",
-    "plot_ratio_cap_source": "cap_source", "advanced_manufacturing": "adv_mfg",
+    "plot_ratio_reference_id": "ref_id",
+    "plot_ratio_reference_code": "ref_code",
+    "legacy_zone": "legacy_zn",
+    "district_code": "district",
+    "planning_locked": "locked",
+    "plot_ratio_cap": "ratio_cap",
+    "plot_ratio_cap_source": "cap_source",
+    "advanced_manufacturing": "adv_mfg",
 }
-_KIND_OF = {"string": "string", "decimal": "float", "double": "float", "long": "int", "int": "int",
-            "boolean": "bool", "dateTime": "datetime"}
+_KIND_OF = {
+    "string": "string",
+    "decimal": "float",
+    "double": "float",
+    "long": "int",
+    "int": "int",
+    "boolean": "bool",
+    "dateTime": "datetime",
+}
 _FILTER_TYPES = {"zone_id": int, "advanced_manufacturing": bool}
 
 
@@ -52,15 +64,20 @@ def reference_code() -> ColumnElement[Any]:
     """The code of a parcel's rule-3 reference parcel (its latest version)."""
     ref = Parcel.__table__.alias("ref")
     table = parcels.parcel
-    return (select(ref.c.code).where(ref.c.id == table.c.plot_ratio_reference_id)
-            .order_by(ref.c.version.desc()).limit(1).scalar_subquery())
+    return (
+        select(ref.c.code)
+        .where(ref.c.id == table.c.plot_ratio_reference_id)
+        .order_by(ref.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def columns(export: Export) -> list[tuple[str, str, ColumnElement[Any]]]:
     """(name, field kind, column) of each exported attribute, id first."""
     if export.kind == "parcels":
         table = parcels.parcel
-        out = [("id", "int", table.c.id)]
+        out: list[tuple[str, str, ColumnElement[Any]]] = [("id", "int", table.c.id)]
         types = dict(parcels.PROPERTIES)
         for name, col in parcels.property_columns():
             out.append((name, _KIND_OF[types[name]], col))
@@ -69,7 +86,9 @@ def columns(export: Export) -> list[tuple[str, str, ColumnElement[Any]]]:
         return out
     if export.kind == "zones":
         types = dict(zones.PROPERTIES)
-        return [("id", "int", zones.zone.c.id)] + [(n, _KIND_OF[types[n]], c) for n, c in zones.property_columns()]
+        return [("id", "int", zones.zone.c.id)] + [
+            (n, _KIND_OF[types[n]], c) for n, c in zones.property_columns()
+        ]
     table = District.__table__
     return [(name, "string", table.c[name]) for name in ("code", "name_zh", "name_en")]
 
@@ -78,10 +97,13 @@ def statement(export: Export, geometry: Callable[[Any], ColumnElement[Any]]) -> 
     """SELECT the attributes and `geometry(geom)` labelled `geom`, ordered by key."""
     cols = [c.label(name) for name, _, c in columns(export)]
     if export.kind == "parcels":
-        return parcels.select_rows(export.parcel_query or parcels.ParcelQuery(), *cols,
-                                   geometry(parcels.parcel.c.geom).label("geom"))
+        return parcels.select_rows(
+            export.parcel_query or parcels.ParcelQuery(), *cols, geometry(parcels.parcel.c.geom).label("geom")
+        )
     if export.kind == "zones":
-        return zones.select_rows(export.zone_query or zones.ZoneQuery(), *cols, geometry(zones.zone.c.geom).label("geom"))
+        return zones.select_rows(
+            export.zone_query or zones.ZoneQuery(), *cols, geometry(zones.zone.c.geom).label("geom")
+        )
     table = District.__table__
     return select(*cols, geometry(table.c.geom).label("geom")).order_by(table.c.code)
 
@@ -99,8 +121,11 @@ def parse_where(kind: str, items: list[str]) -> dict[str, Any]:
         name, sep, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or name not in allowed:
-            raise ValidationFailed(f"--where takes field=value with a field of {kind}: "
-                                   f"{', '.join(allowed) or '(none)'}; not {item!r}", field="where")
+            raise ValidationFailed(
+                f"--where takes field=value with a field of {kind}: "
+                f"{', '.join(allowed) or '(none)'}; not {item!r}",
+                field="where",
+            )
         kind_of = _FILTER_TYPES.get(name, str)
         if kind_of is int:
             if not value.isdigit():
@@ -136,8 +161,13 @@ def file_fields(export: Export, path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-async def export_to_file(db: Database, export: Export, path: Path, layer: str | None = None,
-                         progress: Callable[[int], None] | None = None) -> int:
+async def export_to_file(
+    db: Database,
+    export: Export,
+    path: Path,
+    layer: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write the export to `path` (.gpkg, .shp, .zip, .geojson, .json, .csv); returns the row count."""
     fields = file_fields(export, path)
     writer = LayerWriter(path, layer or export.kind, export.crs.srid, [(f, k) for _, f, k in fields])
@@ -146,7 +176,8 @@ async def export_to_file(db: Database, export: Export, path: Path, layer: str | 
         async with db.connection() as conn:
             async for rows in stream_chunks(conn, statement(export, wkb_in(export.crs))):
                 data: Mapping[str, list[Any]] = {
-                    f: [_value(r._mapping[name], k) for r in rows] for name, f, k in fields}
+                    f: [_value(r._mapping[name], k) for r in rows] for name, f, k in fields
+                }
                 await asyncio.to_thread(writer.write, data, [r.geom for r in rows])
                 written += len(rows)
                 if progress is not None:

@@ -75,13 +75,23 @@ GEOMETRY_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("ring", "integer", ()),
 )
 SCHEMAS: dict[str, type[BaseModel]] = {
-    "parcels": ParcelPropertiesIn, "zones": ZonePropertiesIn, "districts": DistrictPropertiesIn,
+    "parcels": ParcelPropertiesIn,
+    "zones": ZonePropertiesIn,
+    "districts": DistrictPropertiesIn,
 }
 # Land-use words planners write (SPEC §1: Shanghai codes M1 and C65).
 LAND_USE_WORDS = {
-    "m1": "industrial", "工业": "industrial", "工业用地": "industrial",
-    "c65": "rnd", "研发": "rnd", "科研设计": "rnd", "r&d": "rnd",
-    "办公": "office", "商办": "office", "商业": "commercial", "其他": "other",
+    "m1": "industrial",
+    "工业": "industrial",
+    "工业用地": "industrial",
+    "c65": "rnd",
+    "研发": "rnd",
+    "科研设计": "rnd",
+    "r&d": "rnd",
+    "办公": "office",
+    "商办": "office",
+    "商业": "commercial",
+    "其他": "other",
 }
 _TRUE = {"true", "t", "yes", "y", "1", "是", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "off"}
@@ -98,19 +108,25 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def resolve_columns(kind: str, columns: Sequence[str], overrides: Mapping[str, str],
-                    geometry_columns: bool = False) -> dict[str, str]:
+def resolve_columns(
+    kind: str, columns: Sequence[str], overrides: Mapping[str, str], geometry_columns: bool = False
+) -> dict[str, str]:
     """{field: column} for every field the file can fill; refuses unknown fields and missing columns."""
     specs = FIELDS[kind] + (GEOMETRY_FIELDS if geometry_columns else ())
     names = {s.name for s in specs}
     for field, column in overrides.items():
         if field not in names:
-            raise ValidationFailed(f"--map {field}=…: {field} is not a field of {kind}; fields: "
-                                   f"{', '.join(sorted(names))}", field="map")
+            raise ValidationFailed(
+                f"--map {field}=…: {field} is not a field of {kind}; fields: {', '.join(sorted(names))}",
+                field="map",
+            )
         if column not in columns:
-            raise ValidationFailed(f"--map {field}={column}: the file has no column {column!r}; its columns: "
-                                   f"{', '.join(columns)}", field="map")
-    lower = {}
+            raise ValidationFailed(
+                f"--map {field}={column}: the file has no column {column!r}; its columns: "
+                f"{', '.join(columns)}",
+                field="map",
+            )
+    lower: dict[str, str] = {}
     for column in columns:
         lower.setdefault(column.strip().lower(), column)
     found: dict[str, str] = {}
@@ -179,9 +195,13 @@ def _many(kind: str) -> TypeAdapter[list[BaseModel]]:
     return TypeAdapter(list[SCHEMAS[kind]])  # type: ignore[valid-type]
 
 
-def validate_rows(kind: str, frame_columns: Mapping[str, Sequence[Any]], mapping: Mapping[str, str], n: int,
-                  defaults: Mapping[str, Any] | None = None,
-                  ) -> tuple[list[dict[str, Any] | None], list[str | None]]:
+def validate_rows(
+    kind: str,
+    frame_columns: Mapping[str, Sequence[Any]],
+    mapping: Mapping[str, str],
+    n: int,
+    defaults: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any] | None], list[str | None]]:
     """Per row: the validated values (None when refused) and the reason it was refused. The rows are
     validated as one list (pydantic's loop, not Python's); a refused row is then named by its index."""
     specs = [s for s in FIELDS[kind] if s.name in mapping]

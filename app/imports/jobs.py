@@ -33,7 +33,6 @@ log = logging.getLogger("landcycle.imports")
 REPORT_ROWS = 100_000  # refused rows kept with a job (its JSON shows the first 1,000)
 PROGRESS_EVERY = 1.0  # seconds between progress writes within one phase
 STALE_QUEUED = 60.0  # seconds a job may wait for its task before it counts as lost
-job_table = ImportJob.__table__
 
 
 class JobRunner:
@@ -76,18 +75,37 @@ def runner_of(state: Any) -> JobRunner:
 
 async def create_job(session: AsyncSession, actor: Actor, options: ImportOptions, filename: str) -> ImportJob:
     """Record a queued job (committed with the request, before its task starts)."""
-    job = ImportJob(kind=options.kind, filename=filename, dry_run=options.dry_run, status="queued",
-                    committed=False, created_by=actor.username,
-                    options={"layer": options.layer, "land_use": options.land_use, "crs": options.crs,
-                             "map": options.mapping, "encoding": options.encoding,
-                             "dry_run": options.dry_run, "skip_invalid": options.skip_invalid})
+    job = ImportJob(
+        kind=options.kind,
+        filename=filename,
+        dry_run=options.dry_run,
+        status="queued",
+        committed=False,
+        created_by=actor.username,
+        options={
+            "layer": options.layer,
+            "land_use": options.land_use,
+            "crs": options.crs,
+            "map": options.mapping,
+            "encoding": options.encoding,
+            "dry_run": options.dry_run,
+            "skip_invalid": options.skip_invalid,
+        },
+    )
     session.add(job)
     await session.flush()
     return job
 
 
-async def execute(db: Database, settings: Settings, actor: Actor, job_id: int, path: Path, workdir: Path,
-                  options: ImportOptions) -> None:
+async def execute(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    job_id: int,
+    path: Path,
+    workdir: Path,
+    options: ImportOptions,
+) -> None:
     """Run one job to its end and record how it ended; the upload is removed afterwards."""
     progress = _ProgressWriter(db, job_id)
 
@@ -96,16 +114,28 @@ async def execute(db: Database, settings: Settings, actor: Actor, job_id: int, p
         await _set(db, job_id, status="running", started_at=func.now(), phase="reading")
 
     async def before_commit(session: AsyncSession, outcome: ImportOutcome) -> None:
-        await session.execute(update(job_table).where(job_table.c.id == job_id).values(**_final(outcome)))
+        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_final(outcome)))
 
     try:
-        outcome = await run_import(db, settings, actor, path, options, filename=path.name, progress=progress,
-                                   on_begin=on_begin, before_commit=before_commit)
+        outcome = await run_import(
+            db,
+            settings,
+            actor,
+            path,
+            options,
+            filename=path.name,
+            progress=progress,
+            on_begin=on_begin,
+            before_commit=before_commit,
+        )
         if not outcome.committed:
             await _set(db, job_id, **_final(outcome))
     except asyncio.CancelledError:
-        await _failed(db, job_id, {"code": "INTERRUPTED", "detail": "the server stopped during the import; "
-                                                                    "nothing was written"})
+        await _failed(
+            db,
+            job_id,
+            {"code": "INTERRUPTED", "detail": "the server stopped during the import; nothing was written"},
+        )
         raise
     except Exception as exc:  # any failure ends the job as failed with a problem the client can read
         error = as_domain_error(exc)
@@ -123,12 +153,15 @@ async def load_job(session: AsyncSession, job_id: int) -> ImportJob | None:
         return job
     if await locks.held(session, "import_job", job_id):
         return job
-    waited = await session.scalar(select(func.extract("epoch", func.now() - ImportJob.created_at))
-                                  .where(ImportJob.id == job_id))
+    waited = await session.scalar(
+        select(func.extract("epoch", func.now() - ImportJob.created_at)).where(ImportJob.id == job_id)
+    )
     if job.status == "running" or float(waited or 0) > STALE_QUEUED:
         job.status, job.finished_at = "failed", func.now()
-        job.error = {"code": "INTERRUPTED", "detail": "the import stopped with its server process; "
-                                                      "nothing was written"}
+        job.error = {
+            "code": "INTERRUPTED",
+            "detail": "the import stopped with its server process; nothing was written",
+        }
         await session.flush()
         await session.refresh(job)
     return job
@@ -136,22 +169,30 @@ async def load_job(session: AsyncSession, job_id: int) -> ImportJob | None:
 
 def _final(outcome: ImportOutcome) -> dict[str, Any]:
     return {
-        "status": outcome.status, "phase": "done", "progress": 1.0, "read_count": outcome.read,
-        "accepted_count": outcome.accepted, "refused_count": len(outcome.refused),
-        "committed": outcome.committed, "seconds": round(outcome.seconds, 3), "notes": outcome.notes,
-        "refused": [r.as_dict() for r in outcome.refused[:REPORT_ROWS]], "finished_at": func.now(),
+        "status": outcome.status,
+        "phase": "done",
+        "progress": 1.0,
+        "read_count": outcome.read,
+        "accepted_count": outcome.accepted,
+        "refused_count": len(outcome.refused),
+        "committed": outcome.committed,
+        "seconds": round(outcome.seconds, 3),
+        "notes": outcome.notes,
+        "refused": [r.as_dict() for r in outcome.refused[:REPORT_ROWS]],
+        "finished_at": func.now(),
     }
 
 
 async def _set(db: Database, job_id: int, **values: Any) -> None:
     async with db.session() as session:
-        await session.execute(update(job_table).where(job_table.c.id == job_id).values(**values))
+        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
 
 
 async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> None:
     try:
-        await asyncio.shield(_set(db, job_id, status="failed", phase="done", error=problem,
-                                  finished_at=func.now()))
+        await asyncio.shield(
+            _set(db, job_id, status="failed", phase="done", error=problem, finished_at=func.now())
+        )
     except Exception:  # the database itself is gone; GET /imports/{id} will find the lock free
         log.warning("could not record the failure of import job %s", job_id)
 

@@ -6,9 +6,17 @@ import sys
 import time
 from typing import TextIO
 
-PHASES = {"reading": "reading the file", "geometry": "checking geometry", "staging": "staging (COPY)",
-          "locating": "locating zones and districts", "overlaps": "checking overlaps", "rules": "applying the rules",
-          "inserting": "inserting", "zones": "writing zones", "districts": "writing districts"}
+PHASES = {
+    "reading": "reading the file",
+    "geometry": "checking geometry",
+    "staging": "staging (COPY)",
+    "locating": "locating zones and districts",
+    "overlaps": "checking overlaps",
+    "rules": "applying the rules",
+    "inserting": "inserting",
+    "zones": "writing zones",
+    "districts": "writing districts",
+}
 
 
 class TerminalProgress:

@@ -4,6 +4,7 @@ to look at beside the source) or a CSV, each row with its file row number, SPEC 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import shapely
 
@@ -28,8 +29,12 @@ def write_report(path: Path, outcome: ImportOutcome) -> Path:
         i = by_row.get(refusal.row)
         geom = None if source is None or i is None else source.original[i]
         geoms.append(None if geom is None else shapely.to_wkb(geom))
-    columns = {"row": [r.row for r in outcome.refused], "code": [r.code for r in outcome.refused],
-               "reason": [r.reason for r in outcome.refused], "feature_code": [r.key for r in outcome.refused]}
+    columns: dict[str, list[Any]] = {
+        "row": [r.row for r in outcome.refused],
+        "code": [r.code for r in outcome.refused],
+        "reason": [r.reason for r in outcome.refused],
+        "feature_code": [r.key for r in outcome.refused],
+    }
     with LayerWriter(path, "refused", srid, FIELDS, geometry_type="Unknown") as writer:
         writer.write(columns, geoms)
     return path

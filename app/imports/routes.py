@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Path as PathParam, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from sqlalchemy import func, select
 from starlette.responses import Response
 
@@ -22,6 +23,7 @@ from app.imports import jobs
 from app.imports.fields import parse_map
 from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
 from app.imports.service import ImportOptions, check_rights
+from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
 from gis.errors import CrsError
@@ -37,15 +39,24 @@ _CHUNK = 1 << 20
 
 @router.post("", status_code=202, response_model=ImportJobRead, summary="Import a file (background job)")
 async def create_import(
-    request: Request, background: BackgroundTasks, session: SessionDep, db: DatabaseDep, actor: ActorDep,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    db: DatabaseDep,
+    actor: ActorDep,
     settings: SettingsDep,
-    file: Annotated[list[UploadFile], File(description="GeoPackage, GeoJSON, CSV, zipped Shapefile, or a "
-                                                      "Shapefile's .shp with its .dbf/.shx/.prj/.cpg parts")],
+    file: Annotated[
+        list[UploadFile],
+        File(
+            description="GeoPackage, GeoJSON, CSV, zipped Shapefile, or a "
+            "Shapefile's .shp with its .dbf/.shx/.prj/.cpg parts"
+        ),
+    ],
     kind: Annotated[Literal["parcels", "zones", "districts"], Form()] = "parcels",
     layer: Annotated[str | None, Form(max_length=200)] = None,
     land_use: Annotated[str | None, Form(max_length=40)] = None,
     crs: Annotated[str | None, Form(max_length=200)] = None,
-    map: Annotated[list[str] | None, Form(description="field=column, repeatable")] = None,  # noqa: A002
+    map: Annotated[list[str] | None, Form(description="field=column, repeatable")] = None,
     encoding: Annotated[str | None, Form(max_length=40)] = None,
     dry_run: Annotated[bool, Form()] = False,
     skip_invalid: Annotated[bool, Form()] = False,
@@ -57,9 +68,16 @@ async def create_import(
             parse_crs(crs)
         except CrsError as exc:
             raise CrsUnsupported(str(exc)) from None
-    options = ImportOptions(kind=kind, layer=layer or None, land_use=land_use or None, crs=crs or None,
-                            mapping=parse_map(map or []), encoding=encoding or None, dry_run=dry_run,
-                            skip_invalid=skip_invalid)
+    options = ImportOptions(
+        kind=kind,
+        layer=layer or None,
+        land_use=land_use or None,
+        crs=crs or None,
+        mapping=parse_map(map or []),
+        encoding=encoding or None,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+    )
     workdir = Path(tempfile.mkdtemp(prefix="landcycle-import-"))
     try:
         path = await _store(file, workdir, settings.import_max_mb)
@@ -71,17 +89,23 @@ async def create_import(
     job = await jobs.create_job(session, actor, options, path.name)
     runner = jobs.runner_of(request.app.state)
     # Started once the response is on its way, i.e. after the request's transaction committed the job.
-    background.add_task(runner.start, job.id,
-                        jobs.execute(db, settings, actor, job.id, path, workdir, options))
+    background.add_task(
+        runner.start, job.id, jobs.execute(db, settings, actor, job.id, path, workdir, options)
+    )
     location = f"{request.url.path}/{job.id}"
     body = job_read(job, str(public_url(request, settings).replace(path=location, query="")))
     return JSON(body.model_dump(mode="json"), status_code=202, headers={"Location": location})
 
 
 @router.get("", response_model=ImportJobPage, summary="Import jobs")
-async def list_imports(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
-                       limit: Annotated[int | None, Query(ge=0)] = None,
-                       offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> Response:
+async def list_imports(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
     """Your import jobs (the bureau and admins see everyone's), newest first."""
     size = clamp_limit(limit, settings)
     stmt = select(ImportJob)
@@ -91,24 +115,36 @@ async def list_imports(request: Request, session: SessionDep, actor: ActorDep, s
     rows = list(await session.scalars(stmt.order_by(ImportJob.id.desc()).limit(size).offset(offset)))
     base = str(public_url(request, settings).replace(query=""))
     items = [job_read(r, f"{base}/{r.id}") for r in rows]
-    page = ImportJobPage(items=items, numberMatched=matched, numberReturned=len(items),
-                         links=page_links(request, settings, offset, size, len(items), matched, "application/json"))
+    page = ImportJobPage(
+        items=items,
+        numberMatched=matched,
+        numberReturned=len(items),
+        links=[
+            Link(**link)
+            for link in page_links(request, settings, offset, size, len(items), matched, "application/json")
+        ],
+    )
     return JSON(page.model_dump(mode="json"))
 
 
 @router.get("/{job_id}", response_model=ImportJobRead, summary="One import job")
-async def get_import(request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
-                     job_id: JobId) -> Response:
+async def get_import(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, job_id: JobId
+) -> Response:
     """A job: status, phase and progress while it runs; counts and refused rows when it ended."""
     job = await _job(session, actor, job_id)
     body = job_read(job, str(public_url(request, settings).replace(query="")))
     return JSON(body.model_dump(mode="json"))
 
 
-@router.get("/{job_id}/report", summary="Every refused row of an import job",
-            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-async def import_report(session: SessionDep, actor: ActorDep, job_id: JobId,
-                        f: Annotated[Literal["csv", "json"], Query()] = "csv") -> Response:
+@router.get(
+    "/{job_id}/report",
+    summary="Every refused row of an import job",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+async def import_report(
+    session: SessionDep, actor: ActorDep, job_id: JobId, f: Annotated[Literal["csv", "json"], Query()] = "csv"
+) -> Response:
     """The refused rows: row, code, reason and the row's code, as CSV (default) or JSON."""
     job = await _job(session, actor, job_id)
     rows = job.refused or []
@@ -119,8 +155,11 @@ async def import_report(session: SessionDep, actor: ActorDep, job_id: JobId,
     writer.writerow(["row", "code", "reason", "feature_code"])
     for r in rows:
         writer.writerow([r.get("row"), r.get("code"), r.get("reason"), r.get("key")])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="import-{job_id}-refused.csv"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{job_id}-refused.csv"'},
+    )
 
 
 def _sees_all(actor: Actor) -> bool:
@@ -147,14 +186,18 @@ async def _store(files: list[UploadFile], workdir: Path, max_mb: int) -> Path:
             while chunk := await upload.read(_CHUNK):
                 budget -= len(chunk)
                 if budget < 0:
-                    raise ValidationFailed(f"the upload is larger than {max_mb} MiB", field="file",
-                                           max_mb=max_mb)
+                    raise ValidationFailed(
+                        f"the upload is larger than {max_mb} MiB", field="file", max_mb=max_mb
+                    )
                 out.write(chunk)
         saved.append(target)
     data = [p for p in saved if p.suffix.lower() in READABLE]
     others = [p for p in saved if p.suffix.lower() not in READABLE and p.suffix.lower() not in _SIDECARS]
     if others or len(data) != 1:
-        raise ValidationFailed("send one GeoPackage (.gpkg), GeoJSON, CSV or zipped Shapefile (.zip), or one .shp "
-                               "with its .dbf, .shx, .prj and .cpg parts", field="file",
-                               received=[p.name for p in saved])
+        raise ValidationFailed(
+            "send one GeoPackage (.gpkg), GeoJSON, CSV or zipped Shapefile (.zip), or one .shp "
+            "with its .dbf, .shx, .prj and .cpg parts",
+            field="file",
+            received=[p.name for p in saved],
+        )
     return data[0]

@@ -59,8 +59,8 @@ class ImportJobPage(BaseModel):
     """A page of import jobs, newest first."""
 
     items: list[ImportJobRead]
-    numberMatched: int  # noqa: N815
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]
 
 
@@ -68,14 +68,27 @@ def job_read(job: Any, base: str) -> ImportJobRead:
     """The API view of an ImportJob row; `base` is the job's URL."""
     refused = job.refused or []
     return ImportJobRead(
-        id=job.id, kind=job.kind, filename=job.filename, status=job.status, dry_run=job.dry_run,
-        committed=job.committed, phase=job.phase, progress=job.progress,
+        id=job.id,
+        kind=job.kind,
+        filename=job.filename,
+        status=job.status,
+        dry_run=job.dry_run,
+        committed=job.committed,
+        phase=job.phase,
+        progress=job.progress,
         counts=Counts(read=job.read_count, accepted=job.accepted_count, refused=job.refused_count),
-        seconds=job.seconds, options=job.options or {}, notes=job.notes or [],
+        seconds=job.seconds,
+        options=job.options or {},
+        notes=job.notes or [],
         refused=[RefusedRow(**r) for r in refused[:SHOWN_REFUSED]],
         refused_truncated=(job.refused_count or 0) > min(len(refused), SHOWN_REFUSED),
-        error=job.error, created_by=job.created_by, created_at=job.created_at, started_at=job.started_at,
+        error=job.error,
+        created_by=job.created_by,
+        created_at=job.created_at,
+        started_at=job.started_at,
         finished_at=job.finished_at,
-        links=[Link(href=base, rel="self", type="application/json"),
-               Link(href=f"{base}/report?f=csv", rel="report", type="text/csv")],
+        links=[
+            Link(href=base, rel="self", type="application/json"),
+            Link(href=f"{base}/report?f=csv", rel="report", type="text/csv"),
+        ],
     )

@@ -83,8 +83,10 @@ class ImportOutcome:
             what = f"committed {self.created:,} {self.kind}"
         else:
             what = "refused: nothing written"
-        return (f"read {self.read:,}, accepted {self.accepted:,}, refused {len(self.refused):,}, "
-                f"{self.seconds:.1f} s; {what}")
+        return (
+            f"read {self.read:,}, accepted {self.accepted:,}, refused {len(self.refused):,}, "
+            f"{self.seconds:.1f} s; {what}"
+        )
 
 
 class _RollBack(Exception):
@@ -100,9 +102,18 @@ def check_rights(actor: Actor, kind: str) -> None:
     require_role(actor, EDITORS.get(kind, ("bureau",)), f"import {kind}")
 
 
-async def run_import(db: Database, settings: Settings, actor: Actor, path: Path, options: ImportOptions, *,
-                     filename: str | None = None, progress: Progress | None = None,
-                     on_begin: Hook | None = None, before_commit: FinalHook | None = None) -> ImportOutcome:
+async def run_import(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    path: Path,
+    options: ImportOptions,
+    *,
+    filename: str | None = None,
+    progress: Progress | None = None,
+    on_begin: Hook | None = None,
+    before_commit: FinalHook | None = None,
+) -> ImportOutcome:
     """Import one file; `on_begin`/`before_commit` run inside the import's transaction (a job's lock and
     final state commit with the data)."""
     started = time.perf_counter()
@@ -118,11 +129,14 @@ async def run_import(db: Database, settings: Settings, actor: Actor, path: Path,
             source = await asyncio.to_thread(load, path, options, settings.policy)
             outcome.source, outcome.layer, outcome.read = source, source.layer, len(source)
             outcome.crs, outcome.notes = f"EPSG:{source.crs.srid}", list(source.notes)
-            refused = [RowRefusal(source.rows[i], code, reason, source.keys[i])
-                       for i, (code, reason) in source.refused.items()]
+            refused = [
+                RowRefusal(source.rows[i], code, reason, source.keys[i])
+                for i, (code, reason) in source.refused.items()
+            ]
             detail = {"file": outcome.filename, "layer": source.layer}
-            accepted, created, more = await _write(session, actor, settings.policy, source, options, progress,
-                                                   detail)
+            accepted, created, more = await _write(
+                session, actor, settings.policy, source, options, progress, detail
+            )
             refused.extend(more)
             refused.sort(key=lambda r: r.row)
             outcome.accepted, outcome.refused = accepted, refused
@@ -140,8 +154,15 @@ async def run_import(db: Database, settings: Settings, actor: Actor, path: Path,
     return outcome
 
 
-async def _write(session: AsyncSession, actor: Actor, policy: Policy, source: Source, options: ImportOptions,
-                 progress: Progress | None, detail: dict[str, Any]) -> tuple[int, int, list[RowRefusal]]:
+async def _write(
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    source: Source,
+    options: ImportOptions,
+    progress: Progress | None,
+    detail: dict[str, Any],
+) -> tuple[int, int, list[RowRefusal]]:
     """Write the rows through the kind's bulk path: (accepted, created, refused rows)."""
     todo = [i for i in range(len(source)) if i not in source.refused]
     if options.kind == "parcels":
@@ -149,20 +170,40 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, source: So
     values = [source.values[i] or {} for i in todo]
     result: BulkResult
     if options.kind == "zones":
-        zones = [ZoneDraft(code=v["code"], name=v["name"], kind=v["kind"], geom=source.geoms[i],
-                           advanced_manufacturing=v["advanced_manufacturing"], far_cap=v["far_cap"],
-                           far_min=v["far_min"]) for i, v in zip(todo, values, strict=True)]
-        result = await bulk_create_zones(session, actor, policy, zones, progress=progress, audit_detail=detail)
+        zones = [
+            ZoneDraft(
+                code=v["code"],
+                name=v["name"],
+                kind=v["kind"],
+                geom=source.geoms[i],
+                advanced_manufacturing=v["advanced_manufacturing"],
+                far_cap=v["far_cap"],
+                far_min=v["far_min"],
+            )
+            for i, v in zip(todo, values, strict=True)
+        ]
+        result = await bulk_create_zones(
+            session, actor, policy, zones, progress=progress, audit_detail=detail
+        )
     else:
-        districts = [DistrictDraft(code=v["code"], name_zh=v["name_zh"], name_en=v["name_en"], geom=source.geoms[i])
-                     for i, v in zip(todo, values, strict=True)]
+        districts = [
+            DistrictDraft(code=v["code"], name_zh=v["name_zh"], name_en=v["name_en"], geom=source.geoms[i])
+            for i, v in zip(todo, values, strict=True)
+        ]
         result = await upsert_districts(session, actor, policy, districts, progress=progress)
     return result.accepted, result.accepted, _refusals(source, todo, result)
 
 
-async def _parcels(session: AsyncSession, actor: Actor, policy: Policy, source: Source, todo: list[int],
-                   options: ImportOptions, progress: Progress | None,
-                   detail: dict[str, Any]) -> tuple[int, int, list[RowRefusal]]:
+async def _parcels(
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    source: Source,
+    todo: list[int],
+    options: ImportOptions,
+    progress: Progress | None,
+    detail: dict[str, Any],
+) -> tuple[int, int, list[RowRefusal]]:
     """Reference land (office, commercial, other) first, so industrial rows of the same file can name it
     as their rule-3 reference parcel by code; the overlap rule concerns industrial/R&D rows only, which
     all go in the second batch, so splitting loses no check."""
@@ -178,10 +219,17 @@ async def _parcels(session: AsyncSession, actor: Actor, policy: Policy, source: 
         refused.extend(missing)
         drafts = [_parcel_draft(source, i) for i in batch]
         result = await bulk_create(
-            session, actor, policy, drafts, action="import", row_numbers=[source.rows[i] for i in batch],
-            progress=progress, audit_detail=detail,
+            session,
+            actor,
+            policy,
+            drafts,
+            action="import",
+            row_numbers=[source.rows[i] for i in batch],
+            progress=progress,
+            audit_detail=detail,
             # The first batch is always written, so the second sees it; the transaction decides at the end.
-            all_or_nothing=last and not options.skip_invalid)
+            all_or_nothing=last and not options.skip_invalid,
+        )
         refused.extend(_refusals(source, batch, result))
         accepted += result.accepted
         created += len(result.ids)
@@ -190,20 +238,28 @@ async def _parcels(session: AsyncSession, actor: Actor, policy: Policy, source: 
 
 def _parcel_draft(source: Source, i: int) -> ParcelDraft:
     v = source.values[i] or {}
-    return ParcelDraft(code=v["code"], land_use=v["land_use"], geom=source.geoms[i], plot_ratio=v.get("plot_ratio"),
-                       plot_ratio_reference_id=v.get("plot_ratio_reference_id"), legacy_zone=v.get("legacy_zone"),
-                       status=v.get("status") or "planned")
+    return ParcelDraft(
+        code=v["code"],
+        land_use=v["land_use"],
+        geom=source.geoms[i],
+        plot_ratio=v.get("plot_ratio"),
+        plot_ratio_reference_id=v.get("plot_ratio_reference_id"),
+        legacy_zone=v.get("legacy_zone"),
+        status=v.get("status") or "planned",
+    )
 
 
-async def _resolve_references(session: AsyncSession, source: Source,
-                              batch: list[int]) -> tuple[list[int], list[RowRefusal]]:
+async def _resolve_references(
+    session: AsyncSession, source: Source, batch: list[int]
+) -> tuple[list[int], list[RowRefusal]]:
     """`plot_ratio_reference_code` → the id of the current parcel with that code (an export names its
     references by code, since ids differ between databases); the code wins over an id."""
     wanted = {str(c) for i in batch if (c := (source.values[i] or {}).get("plot_ratio_reference_code"))}
     if not wanted:
         return batch, []
-    rows = await session.execute(text("SELECT code, id FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
-                                 {"c": sorted(wanted)})
+    rows = await session.execute(
+        text("SELECT code, id FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"), {"c": sorted(wanted)}
+    )
     ids = {code: pid for code, pid in rows}
     kept: list[int] = []
     refused: list[RowRefusal] = []
@@ -216,21 +272,38 @@ async def _resolve_references(session: AsyncSession, source: Source,
             values["plot_ratio_reference_id"] = ids[code]
             kept.append(i)
         else:
-            refused.append(RowRefusal(source.rows[i], "NOT_FOUND", f"reference parcel {code} does not exist",
-                                      source.keys[i]))
+            refused.append(
+                RowRefusal(
+                    source.rows[i], "NOT_FOUND", f"reference parcel {code} does not exist", source.keys[i]
+                )
+            )
     return kept, refused
 
 
 def _refusals(source: Source, batch: Sequence[int], result: BulkResult) -> list[RowRefusal]:
-    return [RowRefusal(source.rows[batch[r.row]], r.code, r.reason, source.keys[batch[r.row]])
-            for r in result.refused]
+    return [
+        RowRefusal(source.rows[batch[r.row]], r.code, r.reason, source.keys[batch[r.row]])
+        for r in result.refused
+    ]
 
 
 async def _audit_refused(db: Database, actor: Actor, outcome: ImportOutcome) -> None:
     """Rule 10: a refused import is a refused write attempt; it is audited after the rollback."""
     first = outcome.refused[:20]
     async with db.session() as session:
-        await audit.record(session, actor, "import", outcome.kind, None, outcome="refused",
-                           code=first[0].code if first else None,
-                           detail={"file": outcome.filename, "read": outcome.read, "accepted": outcome.accepted,
-                                   "refused": len(outcome.refused), "rows": [r.as_dict() for r in first]})
+        await audit.record(
+            session,
+            actor,
+            "import",
+            outcome.kind,
+            None,
+            outcome="refused",
+            code=first[0].code if first else None,
+            detail={
+                "file": outcome.filename,
+                "read": outcome.read,
+                "accepted": outcome.accepted,
+                "refused": len(outcome.refused),
+                "rows": [r.as_dict() for r in first],
+            },
+        )

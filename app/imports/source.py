@@ -93,21 +93,29 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
         original, read_reasons, srids = io.geometries_from_text(columns[mapping["wkt"]])
         named = {s for s in srids if s is not None}
         if len(named) > 1:
-            raise ValidationFailed(f"the EWKT in the file names several SRIDs ({sorted(named)}); one file, one CRS")
+            raise ValidationFailed(
+                f"the EWKT in the file names several SRIDs ({sorted(named)}); one file, one CRS"
+            )
         if named:
             declared = f"EPSG:{named.pop()}"
     elif "x" in mapping and "y" in mapping:
         firsts, original, read_reasons = io.polygons_from_points(
-            columns[mapping["code"]], columns[mapping["x"]], columns[mapping["y"]],
+            columns[mapping["code"]],
+            columns[mapping["x"]],
+            columns[mapping["y"]],
             columns[mapping["part"]] if "part" in mapping else None,
-            columns[mapping["ring"]] if "ring" in mapping else None)
+            columns[mapping["ring"]] if "ring" in mapping else None,
+        )
         columns = {c: [values[i] for i in firsts] for c, values in columns.items()}
         rows = [i + 1 for i in firsts]
         n = len(firsts)
         notes.append(f"{len(table):,} boundary points make {n:,} polygons (one per {mapping['code']})")
     else:
-        raise ValidationFailed("the CSV has neither a WKT column (wkt, geometry, geom…) nor lon/lat (x/y) columns; "
-                               "name them with --map wkt=COLUMN or --map x=COLUMN --map y=COLUMN", field="file")
+        raise ValidationFailed(
+            "the CSV has neither a WKT column (wkt, geometry, geom…) nor lon/lat (x/y) columns; "
+            "name them with --map wkt=COLUMN or --map x=COLUMN --map y=COLUMN",
+            field="file",
+        )
     crs = _crs(options, declared, original, notes)
     defaults = {"land_use": _land_use(options.land_use)} if options.kind == "parcels" else None
     values, reasons = fields.validate_rows(options.kind, columns, mapping, n, defaults)
@@ -122,8 +130,17 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
         elif reasons[i]:
             refused[i] = ("VALIDATION_ERROR", str(reasons[i]))
     geoms = _storage(original, crs, refused)
-    return Source(layer=table.layer, crs=crs, rows=rows, values=values, geoms=geoms, original=original,
-                  refused=refused, keys=keys, notes=notes)
+    return Source(
+        layer=table.layer,
+        crs=crs,
+        rows=rows,
+        values=values,
+        geoms=geoms,
+        original=original,
+        refused=refused,
+        keys=keys,
+        notes=notes,
+    )
 
 
 def _require(options: ImportOptions, mapping: dict[str, str], columns: list[str]) -> None:
@@ -136,9 +153,11 @@ def _require(options: ImportOptions, mapping: dict[str, str], columns: list[str]
             continue
         hint = " or give --land-use" if spec.name == "land_use" else ""
         names = ", ".join((spec.name, *spec.aliases))
-        raise ValidationFailed(f"the file has no column for {spec.name} (looked for {names}); map one with "
-                               f"--map {spec.name}=COLUMN{hint}. Its columns: {', '.join(columns)}",
-                               field=spec.name)
+        raise ValidationFailed(
+            f"the file has no column for {spec.name} (looked for {names}); map one with "
+            f"--map {spec.name}=COLUMN{hint}. Its columns: {', '.join(columns)}",
+            field=spec.name,
+        )
 
 
 def _land_use(value: str | None) -> str | None:
@@ -146,8 +165,10 @@ def _land_use(value: str | None) -> str | None:
         return None
     word = fields.LAND_USE_WORDS.get(value.strip().lower(), value.strip())
     if word not in ("industrial", "rnd", "office", "commercial", "other"):
-        raise ValidationFailed(f"--land-use must be industrial, rnd, office, commercial or other, not {value!r}",
-                               field="land_use")
+        raise ValidationFailed(
+            f"--land-use must be industrial, rnd, office, commercial or other, not {value!r}",
+            field="land_use",
+        )
     return word
 
 
@@ -165,8 +186,11 @@ def _crs(options: ImportOptions, declared: str | None, geoms: np.ndarray, notes:
     if len(present):
         x0, y0, x1, y1 = shapely.total_bounds(present)
         if min(x0, y0) < -360 or max(x1, y1) > 360:
-            raise ValidationFailed("the file names no CRS and its coordinates are not degrees; name it with "
-                                   f"--crs (one of {supported_names()})", field="crs")
+            raise ValidationFailed(
+                "the file names no CRS and its coordinates are not degrees; name it with "
+                f"--crs (one of {supported_names()})",
+                field="crs",
+            )
     notes.append("the file names no CRS: read as EPSG:4490 (CGCS2000 lon/lat)")
     return STORAGE
 

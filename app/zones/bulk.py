@@ -22,9 +22,15 @@ from app.zones.service import ZoneDraft, create_zone
 from gis.geometry import problems
 
 
-async def bulk_create_zones(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ZoneDraft],
-                            *, progress: Progress | None = None,
-                            audit_detail: Mapping[str, Any] | None = None) -> BulkResult:
+async def bulk_create_zones(
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    drafts: Sequence[ZoneDraft],
+    *,
+    progress: Progress | None = None,
+    audit_detail: Mapping[str, Any] | None = None,
+) -> BulkResult:
     """Create zones row by row with the REST rules; refused rows are returned, accepted ones written."""
     require_role(actor, ("bureau",), "import zones")
     result = BulkResult()
@@ -36,8 +42,11 @@ async def bulk_create_zones(session: AsyncSession, actor: Actor, policy: Policy,
             result.refused.append(Refused(i, "GEOMETRY_INVALID", str(reasons[i])))
             continue
         if seen[draft.code] > 1:
-            result.refused.append(Refused(i, "VALIDATION_ERROR",
-                                          f"code {draft.code} appears {seen[draft.code]} times in the file"))
+            result.refused.append(
+                Refused(
+                    i, "VALIDATION_ERROR", f"code {draft.code} appears {seen[draft.code]} times in the file"
+                )
+            )
             continue
         try:
             async with session.begin_nested():

@@ -40,8 +40,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('queued', 'running', 'succeeded', 'refused', 'failed')",
-                           name=op.f("ck_import_job_status")),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'refused', 'failed')",
+            name=op.f("ck_import_job_status"),
+        ),
         sa.CheckConstraint("kind IN ('parcels', 'zones', 'districts')", name=op.f("ck_import_job_kind")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_job")),
     )

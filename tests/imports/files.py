@@ -45,7 +45,15 @@ def city_rows(prefix: str = "F") -> list[Row]:
     return [
         Row(f"{prefix}-B1", "industrial", square(BZ[0] + 0.01, BZ[1] + 0.01), "base", 1.5, "104", "supplied"),
         Row(f"{prefix}-B2", "rnd", square(BZ[0] + 0.02, BZ[1] + 0.01, 150), "base", 2.5, None, "planned"),
-        Row(f"{prefix}-C1", "industrial", square(CZ[0] + 0.01, CZ[1] + 0.01), "community", 1.2, "195", "operating"),
+        Row(
+            f"{prefix}-C1",
+            "industrial",
+            square(CZ[0] + 0.01, CZ[1] + 0.01),
+            "community",
+            1.2,
+            "195",
+            "operating",
+        ),
         Row(f"{prefix}-X1", "industrial", square(121.45, 31.15), "fragment", None, "198", "planned"),
         Row(f"{prefix}-O1", "office", square(121.45, 31.16), None, 3.5, None, "operating"),
     ]

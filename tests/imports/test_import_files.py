@@ -21,10 +21,18 @@ pytestmark = pytest.mark.usefixtures("city")
 async def stored(db: Any) -> dict[str, dict[str, Any]]:
     """Current parcels by code, with the geometry as shapely (EPSG:4490)."""
     async with db.session() as session:
-        rows = (await session.execute(text("""
+        rows = (
+            (
+                await session.execute(
+                    text("""
             SELECT code, land_use, plot_ratio::float8 AS plot_ratio, legacy_zone, status, tier, district_code,
                    plot_ratio_cap_source, plot_ratio_reference_id, ST_AsBinary(geom) AS wkb
-              FROM parcel WHERE valid_to IS NULL ORDER BY code"""))).mappings().all()
+              FROM parcel WHERE valid_to IS NULL ORDER BY code""")
+                )
+            )
+            .mappings()
+            .all()
+        )
     return {r["code"]: {**r, "geom": shapely.from_wkb(bytes(r["wkb"]))} for r in rows}
 
 
@@ -34,7 +42,12 @@ def assert_imported(found: dict[str, dict[str, Any]], rows: list[Row]) -> None:
     for r in rows:
         got = found[r.code]
         assert (got["land_use"], got["plot_ratio"], got["legacy_zone"], got["status"], got["tier"]) == (
-            r.land_use, r.plot_ratio, r.legacy_zone, r.status, r.tier), r.code
+            r.land_use,
+            r.plot_ratio,
+            r.legacy_zone,
+            r.status,
+            r.tier,
+        ), r.code
         assert offset_m(got["geom"], 4490, r.geom, 4490) < 0.01, r.code
 
 
@@ -50,8 +63,10 @@ async def test_geopackage_in_gauss_kruger_is_imported_with_tiers(db, settings, t
 
 
 async def test_gbk_shapefile_with_cpg_zipped_in_wgs84_reads_chinese(db, settings, tmp_path: Path):
-    rows = [Row("闵行-工业-001", "industrial", square(121.36, 31.06), "community", 1.8, None, "supplied"),
-            Row("浦东-研发-002", "rnd", square(121.56, 31.06), "base", 2.2, "104", "planned")]
+    rows = [
+        Row("闵行-工业-001", "industrial", square(121.36, 31.06), "community", 1.8, None, "supplied"),
+        Row("浦东-研发-002", "rnd", square(121.56, 31.06), "base", 2.2, "104", "planned"),
+    ]
     gdf = frame(rows, 4326, {"code": "地块编码", "land_use": "用地性质", "plot_ratio": "容积率"})
     gdf["用地性质"] = ["工业", "研发"]  # written as planners write them
     shp = write(gdf, tmp_path / "gbk.shp", encoding="GBK")
@@ -99,10 +114,21 @@ async def test_csv_of_boundary_points_in_lon_lat_makes_polygons(db, settings, tm
     points = []
     for r in rows:
         for x, y in list(r.geom.exterior.coords)[:-1]:  # each vertex once; the ring is closed on import
-            points.append({"code": r.code, "land_use": r.land_use, "plot_ratio": r.plot_ratio,
-                           "legacy_zone": r.legacy_zone, "status": r.status, "lon": repr(x), "lat": repr(y)})
+            points.append(
+                {
+                    "code": r.code,
+                    "land_use": r.land_use,
+                    "plot_ratio": r.plot_ratio,
+                    "legacy_zone": r.legacy_zone,
+                    "status": r.status,
+                    "lon": repr(x),
+                    "lat": repr(y),
+                }
+            )
     pd.DataFrame(points).to_csv(tmp_path / "points.csv", index=False, encoding="gb18030")
-    outcome = await run_import(db, settings, BUREAU, tmp_path / "points.csv", ImportOptions(encoding="GB18030"))
+    outcome = await run_import(
+        db, settings, BUREAU, tmp_path / "points.csv", ImportOptions(encoding="GB18030")
+    )
     assert outcome.status == "succeeded", outcome.refused
     assert outcome.read == 3
     assert_imported(await stored(db), rows)
@@ -110,10 +136,12 @@ async def test_csv_of_boundary_points_in_lon_lat_makes_polygons(db, settings, tm
 
 async def test_self_intersection_and_overlap_refuse_the_whole_file(db, settings, tmp_path: Path):
     bowtie = shapely.Polygon([(121.45, 31.17), (121.451, 31.171), (121.451, 31.17), (121.45, 31.171)])
-    rows = [Row("OK-1", "industrial", square(121.45, 31.15), "fragment"),
-            Row("BAD-2", "industrial", bowtie, None),
-            Row("OV-3", "industrial", square(121.46, 31.15), "fragment"),
-            Row("OV-4", "industrial", square(121.4605, 31.1505), None)]
+    rows = [
+        Row("OK-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("BAD-2", "industrial", bowtie, None),
+        Row("OV-3", "industrial", square(121.46, 31.15), "fragment"),
+        Row("OV-4", "industrial", square(121.4605, 31.1505), None),
+    ]
     path = write(frame(rows, 4490), tmp_path / "bad.gpkg")
     outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
     assert outcome.status == "refused" and not outcome.committed
@@ -126,15 +154,23 @@ async def test_self_intersection_and_overlap_refuse_the_whole_file(db, settings,
     assert lines[0].split(",")[:3] == ["WKT", "row", "code"] or "row" in lines[0]
     assert len(lines) == 3 and "BAD-2" in lines[1] and "OV-4" in lines[2]
     async with db.session() as session:
-        audited = (await session.execute(text(
-            "SELECT outcome, detail->>'refused' FROM audit_log WHERE action = 'import' ORDER BY id DESC LIMIT 1"))).one()
+        audited = (
+            await session.execute(
+                text(
+                    "SELECT outcome, detail->>'refused' FROM audit_log WHERE action = 'import' "
+                    "ORDER BY id DESC LIMIT 1"
+                )
+            )
+        ).one()
     assert audited == ("refused", "2")
 
 
 async def test_skip_invalid_commits_the_accepted_rows(db, settings, tmp_path: Path):
-    rows = [Row("S-1", "industrial", square(121.45, 31.15), "fragment"),
-            Row("S-2", "industrial", square(121.4505, 31.1505), None),
-            Row("S-3", "industrial", square(121.47, 31.15), "fragment", plot_ratio=9.0)]
+    rows = [
+        Row("S-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("S-2", "industrial", square(121.4505, 31.1505), None),
+        Row("S-3", "industrial", square(121.47, 31.15), "fragment", plot_ratio=9.0),
+    ]
     path = write(frame(rows, 4490), tmp_path / "some.gpkg")
     outcome = await run_import(db, settings, BUREAU, path, ImportOptions(skip_invalid=True))
     assert outcome.committed and outcome.created == 1
@@ -181,12 +217,15 @@ async def test_bad_attribute_values_are_refused_with_the_field(db, settings, tmp
     assert outcome.refused[0].reason.startswith("land_use")
 
 
-@pytest.mark.parametrize(("options", "code", "words"), [
-    (ImportOptions(mapping={"code": "nope"}), "VALIDATION_ERROR", "no column 'nope'"),
-    (ImportOptions(mapping={"colour": "code"}), "VALIDATION_ERROR", "not a field of parcels"),
-    (ImportOptions(crs="EPSG:2000"), "CRS_UNSUPPORTED", "not offered"),
-    (ImportOptions(layer="zones"), "VALIDATION_ERROR", "no layer 'zones'"),
-])
+@pytest.mark.parametrize(
+    ("options", "code", "words"),
+    [
+        (ImportOptions(mapping={"code": "nope"}), "VALIDATION_ERROR", "no column 'nope'"),
+        (ImportOptions(mapping={"colour": "code"}), "VALIDATION_ERROR", "not a field of parcels"),
+        (ImportOptions(crs="EPSG:2000"), "CRS_UNSUPPORTED", "not offered"),
+        (ImportOptions(layer="zones"), "VALIDATION_ERROR", "no layer 'zones'"),
+    ],
+)
 async def test_whole_file_problems_are_domain_errors(db, settings, tmp_path: Path, options, code, words):
     from app.errors import DomainError
 

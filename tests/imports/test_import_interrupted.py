@@ -32,31 +32,47 @@ UNGUARD = "SELECT pg_advisory_unlock(hashtext('landcycle.parcel_overlap'))"
 
 def many_rows(n: int) -> list[Row]:
     """n small fragments in a grid west of the community zone (no overlaps)."""
-    return [Row(f"M-{i:05d}", "industrial", square(121.31 + (i % 100) * 0.0015, 31.12 + (i // 100) * 0.0012, 80),
-                "fragment") for i in range(n)]
+    return [
+        Row(
+            f"M-{i:05d}",
+            "industrial",
+            square(121.31 + (i % 100) * 0.0015, 31.12 + (i // 100) * 0.0012, 80),
+            "fragment",
+        )
+        for i in range(n)
+    ]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "DATABASE_URL": TEST_URL, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-async def import_backend(conn, waiting: bool = True, timeout: float = 60.0) -> int:
+async def import_backend(conn, waiting: bool = True, limit_s: float = 60.0) -> int:
     """The pid of the import's backend once it waits on the guard (or just exists)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        pid = await conn.scalar(text("""
+        pid = await conn.scalar(
+            text("""
             SELECT pid FROM pg_stat_activity WHERE application_name = 'landcycle import'
-               AND (NOT :waiting OR wait_event_type = 'Lock') LIMIT 1"""), {"waiting": waiting})
+               AND (NOT :waiting OR wait_event_type = 'Lock') LIMIT 1"""),
+            {"waiting": waiting},
+        )
         if pid:
             return int(pid)
         await asyncio.sleep(0.05)
     raise AssertionError("the import never reached the parcel insert")
 
 
-async def gone(conn, pid: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def gone(conn, pid: int, limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if not await conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}):
             return
@@ -77,7 +93,9 @@ async def guard(live_db):
 
 async def counts(conn) -> tuple[int, int]:
     parcels = await conn.scalar(text("SELECT count(*) FROM parcel"))
-    audit = await conn.scalar(text("SELECT count(*) FROM audit_log WHERE action = 'import' AND outcome = 'done'"))
+    audit = await conn.scalar(
+        text("SELECT count(*) FROM audit_log WHERE action = 'import' AND outcome = 'done'")
+    )
     return int(parcels), int(audit)
 
 
@@ -100,7 +118,7 @@ async def test_interrupted_import_leaves_the_database_as_before(guard, tmp_path:
             proc.wait(timeout=30)
     finally:
         await guard.execute(text(UNGUARD))
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     await gone(guard, pid)
     assert await counts(guard) == before
     # No staging table outlives the session, for anyone.
@@ -115,8 +133,10 @@ async def test_interrupted_import_leaves_the_database_as_before(guard, tmp_path:
 
 
 async def test_cli_skip_invalid_writes_the_report_and_dry_run_writes_nothing(guard, tmp_path: Path):
-    rows = [Row("C-1", "industrial", square(121.45, 31.15), "fragment"),
-            Row("C-2", "industrial", square(121.4505, 31.1505), None)]
+    rows = [
+        Row("C-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("C-2", "industrial", square(121.4505, 31.1505), None),
+    ]
     path = write(frame(rows, 4490), tmp_path / "two.gpkg")
     _, audited = await counts(guard)
     dry = cli("import", str(path), "--dry-run", "--skip-invalid", cwd=tmp_path)
@@ -147,8 +167,11 @@ async def test_http_import_runs_in_the_background(guard, live_db, tmp_path: Path
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         try:
-            posted = await client.post("/api/v1/imports", files={"file": ("bg.gpkg", path.read_bytes())},
-                                       headers=builders.basic("bureau"))
+            posted = await client.post(
+                "/api/v1/imports",
+                files={"file": ("bg.gpkg", path.read_bytes())},
+                headers=builders.basic("bureau"),
+            )
             assert posted.status_code == 202, posted.text
             await import_backend(guard)  # the job is mid-insert, holding its transaction open …
             assert (await client.get("/healthz")).status_code == 200  # … and the server answers

@@ -11,8 +11,9 @@ from tests.imports.files import Row, city_rows, frame, square, write
 
 async def post_file(client, path: Path, user: str = "bureau", **form):
     with path.open("rb") as fh:
-        return await client.post("/api/v1/imports", files={"file": (path.name, fh.read())}, data=form,
-                                  headers=basic(user))
+        return await client.post(
+            "/api/v1/imports", files={"file": (path.name, fh.read())}, data=form, headers=basic(user)
+        )
 
 
 async def finished(client, app, response, user: str = "bureau") -> dict:
@@ -37,8 +38,10 @@ async def test_import_job_runs_and_commits(client, app, city, tmp_path: Path):
 
 
 async def test_refused_job_reports_rows_and_writes_nothing(client, app, city, tmp_path: Path):
-    rows = [Row("J-1", "industrial", square(121.45, 31.15), "fragment"),
-            Row("J-2", "industrial", square(121.4505, 31.1505), None)]
+    rows = [
+        Row("J-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("J-2", "industrial", square(121.4505, 31.1505), None),
+    ]
     job = await finished(client, app, await post_file(client, write(frame(rows, 4490), tmp_path / "j.gpkg")))
     assert job["status"] == "refused" and job["committed"] is False
     assert job["counts"] == {"read": 2, "accepted": 1, "refused": 1}
@@ -52,8 +55,10 @@ async def test_refused_job_reports_rows_and_writes_nothing(client, app, city, tm
 
 
 async def test_skip_invalid_and_dry_run_over_http(client, app, city, tmp_path: Path):
-    rows = [Row("K-1", "industrial", square(121.45, 31.15), "fragment"),
-            Row("K-2", "industrial", square(121.4505, 31.1505), None)]
+    rows = [
+        Row("K-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("K-2", "industrial", square(121.4505, 31.1505), None),
+    ]
     path = write(frame(rows, 4490), tmp_path / "k.gpkg")
     dry = await finished(client, app, await post_file(client, path, dry_run="true", skip_invalid="true"))
     assert (dry["status"], dry["committed"], dry["dry_run"]) == ("refused", False, True)
@@ -66,9 +71,13 @@ async def test_skip_invalid_and_dry_run_over_http(client, app, city, tmp_path: P
 async def test_shapefile_parts_with_options(client, app, city, tmp_path: Path):
     gdf = frame(city_rows("SP")[:2], 4326, {"code": "DKBM"})
     shp = write(gdf, tmp_path / "sp.shp", encoding="GBK")
-    parts = [("file", (p.name, p.read_bytes())) for p in sorted(tmp_path.glob("sp.*"))]
-    response = await client.post("/api/v1/imports", files=parts, data={"map": ["code=DKBM"], "kind": "parcels"},
-                                 headers=basic("bureau"))
+    parts = [("file", (p.name, p.read_bytes())) for p in sorted(tmp_path.glob("sp.*"))]  # noqa: ASYNC240
+    response = await client.post(
+        "/api/v1/imports",
+        files=parts,
+        data={"map": ["code=DKBM"], "kind": "parcels"},
+        headers=basic("bureau"),
+    )
     job = await finished(client, app, response)
     assert job["status"] == "succeeded", job
     assert shp.exists()
@@ -103,10 +112,16 @@ async def test_bad_requests_are_problems_not_500s(client, city, tmp_path: Path):
 
 
 async def test_district_officer_imports_only_in_their_district(client, app, city, tmp_path: Path):
-    rows = [Row("D-E", "industrial", square(121.56, 31.06), "base"),
-            Row("D-W", "industrial", square(121.36, 31.06), "community")]
-    job = await finished(client, app, await post_file(client, write(frame(rows, 4490), tmp_path / "d.gpkg"),
-                                                      user="officer.east"), user="officer.east")
+    rows = [
+        Row("D-E", "industrial", square(121.56, 31.06), "base"),
+        Row("D-W", "industrial", square(121.36, 31.06), "community"),
+    ]
+    job = await finished(
+        client,
+        app,
+        await post_file(client, write(frame(rows, 4490), tmp_path / "d.gpkg"), user="officer.east"),
+        user="officer.east",
+    )
     assert [(r["row"], r["code"]) for r in job["refused"]] == [(2, "FORBIDDEN_DISTRICT")]
     others = await client.get(f"/api/v1/imports/{job['id']}", headers=basic("officer.west"))
     assert others.status_code == 404

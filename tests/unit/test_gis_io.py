@@ -13,7 +13,14 @@ from gis.io import LayerWriter, geometries_from_text, polygons_from_points, read
 
 def test_wkt_and_ewkt_are_read_with_reasons_for_the_rest():
     geoms, reasons, srids = geometries_from_text(
-        ["POLYGON((0 0,1 0,1 1,0 0))", "SRID=4549;POLYGON((0 0,1 0,1 1,0 0))", "garbage", None, "POLYGON((0 0,1 0,1 1))"])
+        [
+            "POLYGON((0 0,1 0,1 1,0 0))",
+            "SRID=4549;POLYGON((0 0,1 0,1 1,0 0))",
+            "garbage",
+            None,
+            "POLYGON((0 0,1 0,1 1))",
+        ]
+    )
     assert geoms[0].geom_type == "Polygon" and srids[1] == 4549
     assert reasons[2].startswith("cannot read the WKT") and geoms[2] is None
     assert geoms[3] is None and reasons[3] is None
@@ -22,8 +29,8 @@ def test_wkt_and_ewkt_are_read_with_reasons_for_the_rest():
 
 def test_boundary_points_make_rings_parts_and_holes():
     keys = ["a"] * 4 + ["b"] * 8 + ["c"] * 2
-    xs = [0, 1, 1, 0] + [0, 4, 4, 0, 1, 2, 2, 1] + [5, 6]
-    ys = [0, 0, 1, 1] + [0, 0, 4, 4, 1, 1, 2, 2] + [5, 5]
+    xs = [0, 1, 1, 0, 0, 4, 4, 0, 1, 2, 2, 1, 5, 6]  # a: unit square; b: 4x4 with a hole; c: 2 points
+    ys = [0, 0, 1, 1, 0, 0, 4, 4, 1, 1, 2, 2, 5, 5]
     rings = [0] * 4 + [0] * 4 + [1] * 4 + [0] * 2
     firsts, shapes, reasons = polygons_from_points(keys, xs, ys, rings=rings)
     assert firsts == [0, 4, 12]

@@ -40,9 +40,16 @@ def test_cells_are_normalised_as_planners_write_them():
 
 def test_rows_are_validated_by_the_api_schema():
     columns = {"c": ["A-1", "A 2", "A-3"], "u": ["industrial", "industrial", None], "r": [1.5, 2.0, -1]}
-    values, reasons = validate_rows("parcels", columns, {"code": "c", "land_use": "u", "plot_ratio": "r"}, 3,
-                                    defaults={"land_use": "rnd"})
-    assert values[0] == {"code": "A-1", "land_use": "industrial", "plot_ratio": 1.5, "plot_ratio_reference_id": None,
-                         "legacy_zone": None, "status": "planned"}
+    values, reasons = validate_rows(
+        "parcels", columns, {"code": "c", "land_use": "u", "plot_ratio": "r"}, 3, defaults={"land_use": "rnd"}
+    )
+    assert values[0] == {
+        "code": "A-1",
+        "land_use": "industrial",
+        "plot_ratio": 1.5,
+        "plot_ratio_reference_id": None,
+        "legacy_zone": None,
+        "status": "planned",
+    }
     assert reasons[1].startswith("code:") and values[1] is None
     assert reasons[2].startswith("plot_ratio:")
