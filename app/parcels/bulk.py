@@ -207,10 +207,11 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     for low, high in itertools.pairwise(cuts):
         await session.execute(text(f"""
             INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
-                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code, tier,
-                                zone_id, planning_locked, geom, changed_by)
+                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
+                                tier, zone_id, planning_locked, geom, changed_by)
             SELECT d.id, 1, s.code, s.land_use, s.plot_ratio, d.reference_id, d.cap, d.cap_source,
-                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom, :actor
+                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
+                   :actor
               FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
              WHERE d.id > :low AND d.id <= :high
              ORDER BY d.id
