@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from app.db import Database
-from app.errors import CrsUnsupported, GeometryInvalid
+from app.errors import CrsUnsupported, GeometryInvalid, ValidationFailed
 from app.exports.service import KINDS, Export, export_to_file, parse_where
 from app.features.params import as_of_param
 from app.parcels.query import ParcelQuery
 from app.settings import Settings
 from app.zones.query import ZoneQuery
 from gis.crs import CrsRef, parse_crs
-from gis.errors import CrsError, GeometryError
+from gis.errors import CrsError, GeometryError, VectorFileError
 from gis.io import driver_of
 from gis.sql import parse_bbox
 
@@ -51,7 +51,9 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
         bbox = parse_bbox(args.bbox) if args.bbox else None
     except CrsError as exc:
         raise CrsUnsupported(str(exc)) from None
-    except (GeometryError, ValueError) as exc:
+    except VectorFileError as exc:
+        raise ValidationFailed(str(exc), field="file") from None
+    except GeometryError as exc:
         raise GeometryInvalid(str(exc)) from None
     filters = parse_where(args.kind, args.where)
     as_of = as_of_param(args.as_of)
