@@ -133,6 +133,8 @@ async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
