@@ -9,4 +9,6 @@ from models.parcel import Parcel
 from models.user import AppUser
 from models.zone import Zone
 
-__all__ = ["AppUser", "AuditLog", "Base", "CollectionVersion", "District", "ImportJob", "Parcel", "Zone", "metadata"]
+__all__ = [
+    "AppUser", "AuditLog", "Base", "CollectionVersion", "District", "ImportJob", "Parcel", "Zone", "metadata",
+]
