@@ -125,3 +125,16 @@ async def test_district_officer_imports_only_in_their_district(client, app, city
     assert [(r["row"], r["code"]) for r in job["refused"]] == [(2, "FORBIDDEN_DISTRICT")]
     others = await client.get(f"/api/v1/imports/{job['id']}", headers=basic("officer.west"))
     assert others.status_code == 404
+
+
+async def test_a_job_whose_process_died_is_reported_failed(client, db, city):
+    from models import ImportJob
+
+    async with db.session() as session:
+        job = ImportJob(kind="parcels", filename="lost.gpkg", options={}, dry_run=False, status="running",
+                        committed=False, created_by="bureau")
+        session.add(job)
+        await session.flush()
+        job_id = job.id
+    got = (await client.get(f"/api/v1/imports/{job_id}", headers=basic("bureau"))).json()
+    assert got["status"] == "failed" and got["error"]["code"] == "INTERRUPTED"
