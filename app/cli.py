@@ -74,6 +74,18 @@ def _demo_load(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.imports import commands
+
+    return commands.command(args, settings, run_with_db)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.exports import commands
+
+    return commands.command(args, settings, run_with_db)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -123,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--full-name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=_users_add)
+
+    from app.exports.commands import add_arguments as export_arguments
+    from app.imports.commands import add_arguments as import_arguments
+
+    imports = sub.add_parser("import", help="import parcels, zones or districts from a file (all or nothing)")
+    import_arguments(imports)
+    imports.set_defaults(handler=_import)
+    exports = sub.add_parser("export", help="export parcels, zones or districts to a file")
+    export_arguments(exports)
+    exports.set_defaults(handler=_export)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")

@@ -19,6 +19,9 @@ from app.auth.service import Authenticator
 from app.db import Database, create_engine
 from app.districts.routes import router as districts_router
 from app.errors import DomainError
+from app.exports.routes import router as exports_router
+from app.imports.jobs import runner_of
+from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await runner_of(app.state).shutdown()  # running imports roll back (issue 7)
         await db.dispose()
 
     app = FastAPI(
@@ -61,12 +65,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, domain_error_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={f"{API}/imports": settings.max_upload_bytes},
+                       overrides={f"{API}/imports": settings.import_max_mb * 1024 * 1024},
                        timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API)
-    for router in (auth_router, districts_router, zones_router, parcels_router, requests_router, audit_router):
+    # exports_router before parcels_router: /parcels/export must not be taken for /parcels/{parcel_id}.
+    for router in (auth_router, districts_router, zones_router, exports_router, parcels_router, requests_router,
+                   audit_router, imports_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_service_router())

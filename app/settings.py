@@ -46,11 +46,11 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
 
-    # Issue 9 resource bounds.
+    # Issue 9 resource bounds; POST /imports takes files up to import_max_mb (issue 7).
     max_body_bytes: int = 10 * 1024 * 1024
-    max_upload_bytes: int = 512 * 1024 * 1024
     body_timeout_seconds: float = 30.0
     max_bbox_degrees: float = 5.0
+    import_max_mb: int = 1024
 
     default_limit: int = 100
     max_limit: int = 10_000

@@ -79,6 +79,22 @@ def parse_crs(text: str | None, default: CrsRef = STORAGE) -> CrsRef:
     raise CrsError(f"cannot read CRS {value[:80]!r}; use one of {supported_names()}")
 
 
+def from_definition(definition: str | None) -> CrsRef | None:
+    """The CRS a file declares (WKT, PROJ string or authority code) → CrsRef, None when it declares none;
+    CrsError when it is not one of SUPPORTED_SRIDS (ESRI-flavoured WKT from .prj files is identified too)."""
+    if definition is None or not str(definition).strip():
+        return None
+    try:
+        crs = CRS.from_user_input(definition)
+    except Exception:  # pyproj raises CRSError and friends for text it cannot read
+        raise CrsError(f"cannot read the file's CRS; name it (one of {supported_names()})") from None
+    srid = crs.to_epsg(min_confidence=70)
+    if srid is None or srid not in SUPPORTED_SRIDS:
+        name = f"EPSG:{srid}" if srid else repr(crs.name)
+        raise CrsError(f"the file's CRS {name} is not offered; reproject to one of {supported_names()}")
+    return CrsRef(srid)
+
+
 def supported_names() -> str:
     """The supported CRSs, for error messages."""
     return ", ".join(f"EPSG:{srid}" for srid in SUPPORTED_SRIDS)

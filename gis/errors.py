@@ -7,3 +7,8 @@ class CrsError(ValueError):
 
 class GeometryError(ValueError):
     """A geometry we refuse, with the reason in the message (the app answers GEOMETRY_INVALID)."""
+
+
+class VectorFileError(ValueError):
+    """A vector file we cannot open, read or write, with what to do about it (the app answers
+    VALIDATION_ERROR)."""

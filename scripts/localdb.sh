@@ -17,7 +17,7 @@ LOCAL="$ROOT/.local"
 PORT="${LANDCYCLE_PG_PORT:-55432}"
 RUN="$LOCAL/run"
 LOG="$LOCAL/postgresql.log"
-DBS=(landcycle landcycle_test)
+DBS=(landcycle landcycle_test landcycle_bench)
 
 say() { printf '\033[1m[localdb]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[localdb]\033[0m %s\n' "$*" >&2; exit 1; }

@@ -1,12 +1,19 @@
 """Many parcels in one statement: stage with COPY, locate in SQL, decide with the same pure rules as a
 single REST write, insert set-based. Used by `demo load` and `import`; never a loop of single INSERTs.
+
+Interruption-safe by construction: everything happens in the caller's one transaction, and the staging
+tables are temporary (private to the session, dropped at commit or when the connection dies).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -16,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
-from app.errors import DomainError, ParcelOverlap, ValidationFailed
+from app.errors import DomainError, NotFound, ParcelOverlap, ValidationFailed
 from app.parcels import rules
 from app.parcels.classify import Location, locate
 from app.parcels.rules import Cap
@@ -26,6 +33,12 @@ from gis.geometry import problems
 
 STAGE = "bulk_parcel_stage"
 _FROM_STAGE = f"SELECT key::text AS key, geom FROM {STAGE}"  # noqa: S608 (constant)
+_TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
+_FIRST_SLICE = 500  # rows inserted before `parcel` is analysed, when its statistics know too few rows
+
+# progress(phase, done, total): phases "geometry", "staging", "locating", "overlaps", "rules", "inserting".
+# It may be a coroutine function (a job writing its progress to the database) or a plain one (a terminal bar).
+Progress = Callable[[str, int, int], Awaitable[None] | None]
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,16 @@ class BulkResult:
 
     ids: list[int] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
+    accepted: int = 0  # rows that passed every rule (inserted unless all-or-nothing refused the batch)
+
+
+async def report(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    """Tell `progress` (if any) how far a phase is, and let other tasks run meanwhile."""
+    if progress is not None:
+        outcome = progress(phase, done, total)
+        if inspect.isawaitable(outcome):
+            await outcome
+    await asyncio.sleep(0)
 
 
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
@@ -53,22 +76,29 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int]) -> None:
-    """COPY the drafts at `keys` into a private temporary table (dropped at commit, invisible to others)."""
+def _ewkbs(geoms: Sequence[Any]) -> np.ndarray:
+    return shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), 4490), include_srid=True)
+
+
+async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int],
+                row_numbers: Sequence[int] | None = None) -> None:
+    """COPY the drafts at `keys` into a private temporary table (dropped at commit, invisible to others).
+    `row_numbers` are what refusals call each draft ("row 7"); by default its position + 1."""
     await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     await session.execute(text(f"""
         CREATE TEMP TABLE {STAGE} (
             key integer NOT NULL, code text, land_use text, plot_ratio numeric, legacy_zone text,
-            status text, g bytea, geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromEWKB(g)) STORED
+            status text, g bytea, row_no integer,
+            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromEWKB(g)) STORED
         ) ON COMMIT DROP
     """))
-    geoms = shapely.set_srid(np.asarray([drafts[i].geom for i in keys], dtype=object), 4490)
-    wkbs = shapely.to_wkb(geoms, include_srid=True)
+    wkbs = await asyncio.to_thread(_ewkbs, [drafts[i].geom for i in keys])
+    numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
     records = [(i, drafts[i].code, drafts[i].land_use, drafts[i].plot_ratio, drafts[i].legacy_zone,
-                drafts[i].status, wkbs[n]) for n, i in enumerate(keys)]
+                drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
     apg = await driver_connection(session)
-    await apg.copy_records_to_table(STAGE, records=records,
-                                    columns=["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g"])
+    columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
+    await apg.copy_records_to_table(STAGE, records=records, columns=columns)
     await session.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
     await session.execute(text(f"ANALYZE {STAGE}"))
 
@@ -83,7 +113,7 @@ async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, 
                                       AND ST_Intersects(s.geom, p.geom) AND NOT ST_Touches(s.geom, p.geom)
          WHERE s.land_use IN ('industrial', 'rnd')
         UNION ALL
-        SELECT b.key, 'row ' || (a.key + 1) || ' (' || a.code || ')' AS other,
+        SELECT b.key, 'row ' || a.row_no || ' (' || a.code || ')' AS other,
                ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2
           FROM {STAGE} a JOIN {STAGE} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
                                        AND NOT ST_Touches(a.geom, b.geom)
@@ -97,25 +127,36 @@ async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, 
 
 
 async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
-                      *, action: str = "bulk_create", all_or_nothing: bool = True) -> BulkResult:
+                      *, action: str = "bulk_create", all_or_nothing: bool = True,
+                      row_numbers: Sequence[int] | None = None, progress: Progress | None = None,
+                      audit_detail: Mapping[str, Any] | None = None) -> BulkResult:
     """Create many parcels. With `all_or_nothing`, any refused row leaves the database untouched and the
-    refusals are returned (nothing inserted); otherwise the accepted rows are inserted."""
+    refusals are returned (nothing inserted); otherwise the accepted rows are inserted. `row_numbers`
+    name the drafts in reasons (an import's file rows); `progress` hears of each phase; `audit_detail` is
+    added to the audit record of the batch."""
     result = BulkResult()
     if not drafts:
         return result
+    total = len(drafts)
     # SPEC §2 first: invalid rows are refused and never reach PostGIS's geometry functions.
-    reasons = problems([d.geom for d in drafts], policy.extent)
+    await report(progress, "geometry", 0, total)
+    reasons = await asyncio.to_thread(problems, [d.geom for d in drafts], policy.extent)
     result.refused.extend(Refused(i, "GEOMETRY_INVALID", r) for i, r in enumerate(reasons) if r)
     valid = [i for i, r in enumerate(reasons) if r is None]
-    await stage(session, drafts, valid)
+    await report(progress, "staging", 0, total)
+    await stage(session, drafts, valid, row_numbers)
+    await report(progress, "locating", 0, total)
     located = {int(k): v for k, v in (await locate(session, _FROM_STAGE, {}, policy.tier_majority_share)).items()}
+    await report(progress, "overlaps", 0, total)
     overlaps = await overlaps_in_stage(session, policy)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
     seen = Counter(d.code for d in drafts)
 
     decided: list[tuple[int, Location, rules.Classification, Cap]] = []
-    for i in valid:
+    for n, i in enumerate(valid):
+        if n % _TICK_ROWS == 0:
+            await report(progress, "rules", n, len(valid))
         draft = drafts[i]
         loc = located.get(i, Location(None, None))
         try:
@@ -132,9 +173,11 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
             continue
         decided.append((i, loc, rules.classify(draft.land_use, loc.zone), cap))
     result.refused.sort(key=lambda r: r.row)
-    if result.refused and all_or_nothing:
+    result.accepted = len(decided)
+    if (result.refused and all_or_nothing) or not decided:
         await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
         return result
+    await report(progress, "inserting", 0, len(decided))
 
     ids = list(await session.scalars(text("SELECT nextval('parcel_id_seq') FROM generate_series(1, :n)"),
                                      {"n": len(decided)}))
@@ -150,21 +193,40 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    await session.execute(text(f"""
-        INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id, plot_ratio_cap,
-                            plot_ratio_cap_source, legacy_zone, status, district_code, tier, zone_id,
-                            planning_locked, geom, changed_by)
-        SELECT d.id, 1, s.code, s.land_use, s.plot_ratio, d.reference_id, d.cap, d.cap_source, s.legacy_zone,
-               s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom, :actor
-          FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
-         ORDER BY d.id
-    """), {"actor": actor.username})  # noqa: S608 (constant table name)
+    # The overlap guard (a statement trigger) joins the inserted rows to `parcel`. Without statistics that
+    # know rows like them (an empty or never-analysed table) the planner guesses one row on each side and
+    # compares every new row with every other (minutes for 10,000 rows). So a first small slice goes in,
+    # `parcel` is analysed (our own uncommitted rows count), and the rest follows with a plan that probes
+    # the GiST index; seq scans are off for these statements, the index being always right here.
+    analysed = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'parcel'::regclass"))
+    cuts = [ids[0] - 1, ids[-1]]
+    if len(ids) > 2 * _FIRST_SLICE and float(analysed or 0) < len(ids) / 10:
+        cuts.insert(1, ids[_FIRST_SLICE - 1])
+    seqscan = await session.scalar(text("SELECT current_setting('enable_seqscan')"))
+    await session.execute(text("SET LOCAL enable_seqscan = off"))
+    for low, high in itertools.pairwise(cuts):
+        await session.execute(text(f"""
+            INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
+                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
+                                tier, zone_id, planning_locked, geom, changed_by)
+            SELECT d.id, 1, s.code, s.land_use, s.plot_ratio, d.reference_id, d.cap, d.cap_source,
+                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
+                   :actor
+              FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
+             WHERE d.id > :low AND d.id <= :high
+             ORDER BY d.id
+        """), {"actor": actor.username, "low": low, "high": high})  # noqa: S608 (constant table name)
+        if high != cuts[-1]:
+            await session.execute(text("ANALYZE parcel"))
+    await session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": seqscan})
     await session.execute(text(f"DROP TABLE {STAGE}"))
     await session.execute(text("DROP TABLE bulk_parcel_derived"))
     result.ids = ids
     await audit.record(session, actor, action, "parcel", None, outcome="done",
                        detail={"created": len(ids), "refused": len(result.refused),
-                               "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})
+                               "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None,
+                               **(audit_detail or {})})
+    await report(progress, "inserting", len(decided), len(decided))
     return result
 
 
@@ -178,6 +240,9 @@ async def _cap(session: AsyncSession, policy: Policy, draft: ParcelDraft, loc: L
     named = nearest = None
     if draft.plot_ratio_reference_id is not None:
         named = await reference_facts(session, draft.geom, zone_id, draft.plot_ratio_reference_id)
+        if named is None:  # as a single REST write answers (app.parcels.service._check_far)
+            raise NotFound(f"reference parcel {draft.plot_ratio_reference_id} does not exist",
+                           plot_ratio_reference_id=draft.plot_ratio_reference_id)
     else:
         nearest = await nearest_reference(session, policy, draft.geom, zone_id, requested)
     return rules.check_far(draft.land_use, requested, loc.zone, policy, reference=named, nearest=nearest)

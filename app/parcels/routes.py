@@ -11,19 +11,16 @@ from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_collection
 from app.features.paging import clamp_limit, page_links
-from app.features.params import as_of_param, bbox_param, etag, header_crs, if_match_version
+from app.features.params import as_of_param, etag, header_crs, if_match_version
 from app.parcels import service
+from app.parcels.params import ParcelQueryDep
 from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_rows
 from app.parcels.schemas import (
-    LandUse,
-    LegacyZone,
     ParcelCollection,
     ParcelCreate,
     ParcelDelete,
     ParcelFeature,
     ParcelPatch,
-    Status,
-    Tier,
 )
 from app.settings import Settings
 from gis import geometry
@@ -51,27 +48,13 @@ def _features(query: ParcelQuery, crs: CrsRef) -> Any:
             responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}})
 async def list_parcels(
     request: Request, session: SessionDep, db: DatabaseDep, actor: ActorDep, settings: SettingsDep,
+    query: ParcelQueryDep,
     limit: Annotated[int | None, Query(ge=0, description="Page size (default 100, clamped to 10,000)")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: CrsParam = None,
-    as_of: AsOf = None,
-    tier: Tier | None = None,
-    land_use: LandUse | None = None,
-    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    zone_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    status: Status | None = None,
-    legacy_zone: LegacyZone | None = None,
 ) -> Response:
     """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id."""
     out_crs = header_crs(crs)
-    in_crs = header_crs(bbox_crs)
-    query = ParcelQuery(
-        filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
-                 "status": status, "legacy_zone": legacy_zone},
-        bbox=bbox_param(bbox, in_crs, settings.max_bbox_degrees), bbox_crs=in_crs, as_of=as_of_param(as_of),
-    )
     size = clamp_limit(limit, settings)
     matched = int(await session.scalar(count(query)) or 0)
     stmt = _features(query, out_crs).limit(size).offset(offset)

@@ -1,0 +1,254 @@
+"""Which file column feeds which field, and each row's values checked as the API checks a body.
+
+Pure: columns are matched by name (case-insensitive, with a few documented aliases: the short names a
+Shapefile export writes and the usual pinyin abbreviations), `--map field=column` overrides that, and
+each row's values are normalised (numbers written as text, 是/否, Shanghai land-use codes) and validated
+by the same pydantic schemas as `POST /parcels` and `POST /zones`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from app.errors import ValidationFailed
+from app.parcels.schemas import ParcelPropertiesIn
+from app.zones.schemas import ZonePropertiesIn
+
+KINDS = ("parcels", "zones", "districts")
+
+
+class DistrictPropertiesIn(BaseModel):
+    """A district row: the 6-digit GB/T 2260 code and its names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^\d{6}$")
+    name_zh: str = Field(min_length=1, max_length=64)
+    name_en: str = Field(min_length=1, max_length=64)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field an import fills: its name, the column names that feed it, and its value type."""
+
+    name: str
+    type: str  # text | number | integer | boolean
+    aliases: tuple[str, ...] = ()
+
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "parcels": (
+        FieldSpec("code", "text", ("dkbm", "parcel_code")),
+        FieldSpec("land_use", "text", ("landuse", "yddm")),
+        FieldSpec("plot_ratio", "number", ("far", "rjl")),
+        FieldSpec("plot_ratio_reference_id", "integer", ("ref_id",)),
+        FieldSpec("plot_ratio_reference_code", "text", ("ref_code",)),
+        FieldSpec("legacy_zone", "text", ("legacy_zn", "legacy_zon")),
+        FieldSpec("status", "text", ()),
+    ),
+    "zones": (
+        FieldSpec("code", "text", ()),
+        FieldSpec("name", "text", ()),
+        FieldSpec("kind", "text", ()),
+        FieldSpec("advanced_manufacturing", "boolean", ("adv_mfg",)),
+        FieldSpec("far_cap", "number", ()),
+        FieldSpec("far_min", "number", ()),
+    ),
+    "districts": (
+        FieldSpec("code", "text", ()),
+        FieldSpec("name_zh", "text", ()),
+        FieldSpec("name_en", "text", ()),
+    ),
+}
+# Where a CSV keeps its geometry: WKT text, or one row per boundary point.
+GEOMETRY_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("wkt", "text", ("geometry", "geom", "the_geom", "shape")),
+    FieldSpec("x", "number", ("lon", "lng", "longitude", "经度")),
+    FieldSpec("y", "number", ("lat", "latitude", "纬度")),
+    FieldSpec("part", "integer", ()),
+    FieldSpec("ring", "integer", ()),
+)
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "parcels": ParcelPropertiesIn,
+    "zones": ZonePropertiesIn,
+    "districts": DistrictPropertiesIn,
+}
+# Land-use words planners write (SPEC §1: Shanghai codes M1 and C65).
+LAND_USE_WORDS = {
+    "m1": "industrial",
+    "工业": "industrial",
+    "工业用地": "industrial",
+    "c65": "rnd",
+    "研发": "rnd",
+    "科研设计": "rnd",
+    "r&d": "rnd",
+    "办公": "office",
+    "商办": "office",
+    "商业": "commercial",
+    "其他": "other",
+}
+_TRUE = {"true", "t", "yes", "y", "1", "是", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "否", "off"}
+
+
+def parse_map(pairs: Sequence[str]) -> dict[str, str]:
+    """`field=column` pairs (CLI `--map`, form field `map`) → {field: column}."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise ValidationFailed(f"--map takes field=column, not {pair!r}", field="map")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def resolve_columns(
+    kind: str, columns: Sequence[str], overrides: Mapping[str, str], geometry_columns: bool = False
+) -> dict[str, str]:
+    """{field: column} for every field the file can fill; refuses unknown fields and missing columns."""
+    specs = FIELDS[kind] + (GEOMETRY_FIELDS if geometry_columns else ())
+    names = {s.name for s in specs}
+    for field, column in overrides.items():
+        if field not in names:
+            raise ValidationFailed(
+                f"--map {field}=…: {field} is not a field of {kind}; fields: {', '.join(sorted(names))}",
+                field="map",
+            )
+        if column not in columns:
+            raise ValidationFailed(
+                f"--map {field}={column}: the file has no column {column!r}; its columns: "
+                f"{', '.join(columns)}",
+                field="map",
+            )
+    lower: dict[str, str] = {}
+    for column in columns:
+        lower.setdefault(column.strip().lower(), column)
+    found: dict[str, str] = {}
+    for spec in specs:
+        if spec.name in overrides:
+            found[spec.name] = overrides[spec.name]
+            continue
+        for candidate in (spec.name, *spec.aliases):
+            if candidate.lower() in lower:
+                found[spec.name] = lower[candidate.lower()]
+                break
+    return found
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(value != value)  # pandas NA / NaT
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # legacy zone 104 read from a numeric column as 104.0
+    return str(value).strip()
+
+
+def normalise(spec: FieldSpec, value: Any) -> Any:
+    """One cell as the schema expects it (None when empty); raises ValueError when it cannot be."""
+    if value.__class__ is str and spec.type == "text":  # the common case first
+        text = value.strip()
+        if spec.name == "land_use":
+            return LAND_USE_WORDS.get(text.lower(), text) or None
+        return text or None
+    if _missing(value):
+        return None
+    if spec.type == "text":
+        text = _text(value)
+        return LAND_USE_WORDS.get(text.lower(), text) if spec.name == "land_use" else text
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        word = _text(value).lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"{spec.name}: {value!r} is not yes/no")
+    if spec.type == "integer":
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError(f"{spec.name}: {value!r} is not a whole number")
+        return int(number)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{spec.name}: {value!r} is not a number") from None
+
+
+@cache
+def _many(kind: str) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[SCHEMAS[kind]])  # type: ignore[valid-type]
+
+
+def validate_rows(
+    kind: str,
+    frame_columns: Mapping[str, Sequence[Any]],
+    mapping: Mapping[str, str],
+    n: int,
+    defaults: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any] | None], list[str | None]]:
+    """Per row: the validated values (None when refused) and the reason it was refused. The rows are
+    validated as one list (pydantic's loop, not Python's); a refused row is then named by its index."""
+    specs = [s for s in FIELDS[kind] if s.name in mapping]
+    schema = SCHEMAS[kind]
+    # Fields the schema does not know (the reference by code) are checked here and passed through.
+    extra = [s.name for s in specs if s.name not in schema.model_fields]
+    reasons: list[str | None] = [None] * n
+    columns: dict[str, list[Any]] = {}
+    for spec in specs:
+        column: list[Any] = []
+        for i, value in enumerate(frame_columns[mapping[spec.name]]):
+            try:
+                column.append(normalise(spec, value))
+            except ValueError as exc:
+                column.append(None)
+                reasons[i] = reasons[i] or str(exc)
+        columns[spec.name] = column
+    fill = {k: v for k, v in (defaults or {}).items() if v is not None}
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        row = {name: column[i] for name, column in columns.items() if column[i] is not None}
+        for key, value in fill.items():
+            row.setdefault(key, value)
+        rows.append(row)
+    todo = [i for i in range(n) if reasons[i] is None]
+    checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+    if isinstance(checked, dict):  # some rows refused: name them, validate the others again
+        for position, reason in checked.items():
+            reasons[todo[position]] = reason
+        todo = [i for i in todo if reasons[i] is None]
+        checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+        assert isinstance(checked, list)
+    values: list[dict[str, Any] | None] = [None] * n
+    for i, model in zip(todo, checked, strict=True):
+        values[i] = {**dict(model), **{k: rows[i].get(k) for k in extra}}
+    return values, reasons
+
+
+def _validate(kind: str, rows: list[dict[str, Any]]) -> list[BaseModel] | dict[int, str]:
+    """The models, or the first error of each refused row by position."""
+    try:
+        return _many(kind).validate_python(rows)
+    except ValidationError as exc:
+        found: dict[int, str] = {}
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            position = loc[0] if loc and isinstance(loc[0], int) else 0
+            where = ".".join(str(p) for p in loc[1:]) or "row"
+            found.setdefault(position, f"{where}: {err.get('msg', 'invalid')}")
+        return found

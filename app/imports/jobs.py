@@ -1,0 +1,213 @@
+"""Import jobs over HTTP: the upload is kept in a private folder, a row in `import_job` records the job,
+and a background task of the server process runs the import (`run_import`) so a large file never
+blocks the server: reading and geometry checks run in worker threads, SQL is awaited.
+
+The job's final state commits in the same transaction as its data; while it runs, the import's
+transaction holds the job's advisory lock, so a job whose row says `running` but whose lock nobody
+holds has died with its process (and PostgreSQL rolled its data back): it is then reported `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import locks
+from app.auth.permissions import Actor
+from app.db import Database
+from app.errors import DomainError
+from app.imports.service import ImportOptions, ImportOutcome, run_import
+from app.responses import as_domain_error
+from app.settings import Settings
+from models import ImportJob
+
+log = logging.getLogger("landcycle.imports")
+REPORT_ROWS = 100_000  # refused rows kept with a job (its JSON shows the first 1,000)
+PROGRESS_EVERY = 1.0  # seconds between progress writes within one phase
+STALE_QUEUED = 60.0  # seconds a job may wait for its task before it counts as lost
+
+
+class JobRunner:
+    """The background tasks of this server process: started after the request commits, awaited by
+    tests (`drain`), cancelled at shutdown (their transactions roll back)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def submit(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        """Start a job's task."""
+        task = asyncio.create_task(work, name=f"import-job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job_id, None))
+
+    async def start(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        """`submit` as a coroutine (a response's background task runs it on the event loop)."""
+        self.submit(job_id, work)
+
+    async def drain(self) -> None:
+        """Wait until every running job has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        """Cancel the running jobs (nothing of theirs is committed) and wait for them."""
+        for task in self._tasks.values():
+            task.cancel()
+        await self.drain()
+
+
+def runner_of(state: Any) -> JobRunner:
+    """The app's runner (made on first use and kept in `app.state`)."""
+    runner = getattr(state, "import_jobs", None)
+    if runner is None:
+        runner = JobRunner()
+        state.import_jobs = runner
+    return runner
+
+
+async def create_job(session: AsyncSession, actor: Actor, options: ImportOptions, filename: str) -> ImportJob:
+    """Record a queued job (committed with the request, before its task starts)."""
+    job = ImportJob(
+        kind=options.kind,
+        filename=filename,
+        dry_run=options.dry_run,
+        status="queued",
+        committed=False,
+        created_by=actor.username,
+        options={
+            "layer": options.layer,
+            "land_use": options.land_use,
+            "crs": options.crs,
+            "map": options.mapping,
+            "encoding": options.encoding,
+            "dry_run": options.dry_run,
+            "skip_invalid": options.skip_invalid,
+        },
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def execute(
+    db: Database,
+    settings: Settings,
+    actor: Actor,
+    job_id: int,
+    path: Path,
+    workdir: Path,
+    options: ImportOptions,
+) -> None:
+    """Run one job to its end and record how it ended; the upload is removed afterwards."""
+    progress = _ProgressWriter(db, job_id)
+
+    async def on_begin(session: AsyncSession) -> None:
+        await locks.entity(session, "import_job", job_id)
+        await _set(db, job_id, status="running", started_at=func.now(), phase="reading")
+
+    async def before_commit(session: AsyncSession, outcome: ImportOutcome) -> None:
+        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_final(outcome)))
+
+    try:
+        outcome = await run_import(
+            db,
+            settings,
+            actor,
+            path,
+            options,
+            filename=path.name,
+            progress=progress,
+            on_begin=on_begin,
+            before_commit=before_commit,
+        )
+        if not outcome.committed:
+            await _set(db, job_id, **_final(outcome))
+    except asyncio.CancelledError:
+        await _failed(
+            db,
+            job_id,
+            {"code": "INTERRUPTED", "detail": "the server stopped during the import; nothing was written"},
+        )
+        raise
+    except Exception as exc:  # any failure ends the job as failed with a problem the client can read
+        error = as_domain_error(exc)
+        if not isinstance(exc, DomainError):
+            log.error("import job %s failed", job_id, exc_info=exc)
+        await _failed(db, job_id, error.problem())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def load_job(session: AsyncSession, job_id: int) -> ImportJob | None:
+    """A job, with a lost one (its process died) reported and recorded as failed."""
+    job = await session.scalar(select(ImportJob).where(ImportJob.id == job_id))
+    if job is None or job.status not in ("queued", "running"):
+        return job
+    if await locks.held(session, "import_job", job_id):
+        return job
+    waited = await session.scalar(
+        select(func.extract("epoch", func.now() - ImportJob.created_at)).where(ImportJob.id == job_id)
+    )
+    if job.status == "running" or float(waited or 0) > STALE_QUEUED:
+        job.status, job.finished_at = "failed", func.now()
+        job.error = {
+            "code": "INTERRUPTED",
+            "detail": "the import stopped with its server process; nothing was written",
+        }
+        await session.flush()
+        await session.refresh(job)
+    return job
+
+
+def _final(outcome: ImportOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "phase": "done",
+        "progress": 1.0,
+        "read_count": outcome.read,
+        "accepted_count": outcome.accepted,
+        "refused_count": len(outcome.refused),
+        "committed": outcome.committed,
+        "seconds": round(outcome.seconds, 3),
+        "notes": outcome.notes,
+        "refused": [r.as_dict() for r in outcome.refused[:REPORT_ROWS]],
+        "finished_at": func.now(),
+    }
+
+
+async def _set(db: Database, job_id: int, **values: Any) -> None:
+    async with db.session() as session:
+        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
+async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> None:
+    try:
+        await asyncio.shield(
+            _set(db, job_id, status="failed", phase="done", error=problem, finished_at=func.now())
+        )
+    except Exception:  # the database itself is gone; GET /imports/{id} will find the lock free
+        log.warning("could not record the failure of import job %s", job_id)
+
+
+class _ProgressWriter:
+    """bulk progress → the job row, in transactions of its own, at most once a second per phase."""
+
+    def __init__(self, db: Database, job_id: int) -> None:
+        self.db, self.job_id = db, job_id
+        self._phase: str | None = None
+        self._last = 0.0
+
+    async def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase == self._phase and now - self._last < PROGRESS_EVERY:
+            return
+        self._phase, self._last = phase, now
+        await _set(self.db, self.job_id, phase=phase, progress=round(done / total, 3) if total else None)

@@ -1,0 +1,203 @@
+"""HTTP for imports: POST /imports (multipart file + options) answers 202 with a job; the import runs in
+the background; GET /imports/{id} follows it; GET /imports/{id}/report gives every refused row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from app.auth.permissions import Actor
+from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
+from app.errors import CrsUnsupported, NotFound, ValidationFailed
+from app.features.paging import clamp_limit, page_links, public_url
+from app.imports import jobs
+from app.imports.fields import parse_map
+from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
+from app.imports.service import ImportOptions, check_rights
+from app.parcels.schemas import Link
+from app.responses import JSON
+from gis.crs import parse_crs
+from gis.errors import CrsError
+from gis.io import READABLE
+from models import ImportJob
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+JobId = Annotated[int, PathParam(ge=1, le=2**62)]
+_SAFE = re.compile(r"[^\w.\-]+")
+_SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml"}
+_CHUNK = 1 << 20
+
+
+@router.post("", status_code=202, response_model=ImportJobRead, summary="Import a file (background job)")
+async def create_import(
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    db: DatabaseDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    file: Annotated[
+        list[UploadFile],
+        File(
+            description="GeoPackage, GeoJSON, CSV, zipped Shapefile, or a "
+            "Shapefile's .shp with its .dbf/.shx/.prj/.cpg parts"
+        ),
+    ],
+    kind: Annotated[Literal["parcels", "zones", "districts"], Form()] = "parcels",
+    layer: Annotated[str | None, Form(max_length=200)] = None,
+    land_use: Annotated[str | None, Form(max_length=40)] = None,
+    crs: Annotated[str | None, Form(max_length=200)] = None,
+    map: Annotated[list[str] | None, Form(description="field=column, repeatable")] = None,
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
+    dry_run: Annotated[bool, Form()] = False,
+    skip_invalid: Annotated[bool, Form()] = False,
+) -> Response:
+    """Store the upload, record the job and start it; 202 with the job (poll its `self` link)."""
+    check_rights(actor, kind)
+    if crs:
+        try:
+            parse_crs(crs)
+        except CrsError as exc:
+            raise CrsUnsupported(str(exc)) from None
+    options = ImportOptions(
+        kind=kind,
+        layer=layer or None,
+        land_use=land_use or None,
+        crs=crs or None,
+        mapping=parse_map(map or []),
+        encoding=encoding or None,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="landcycle-import-"))
+    try:
+        path = await _store(file, workdir, settings.import_max_mb)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    job = await jobs.create_job(session, actor, options, path.name)
+    runner = jobs.runner_of(request.app.state)
+    # Started once the response is on its way, i.e. after the request's transaction committed the job.
+    background.add_task(
+        runner.start, job.id, jobs.execute(db, settings, actor, job.id, path, workdir, options)
+    )
+    location = f"{request.url.path}/{job.id}"
+    body = job_read(job, str(public_url(request, settings).replace(path=location, query="")))
+    return JSON(body.model_dump(mode="json"), status_code=202, headers={"Location": location})
+
+
+@router.get("", response_model=ImportJobPage, summary="Import jobs")
+async def list_imports(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    """Your import jobs (the bureau and admins see everyone's), newest first."""
+    size = clamp_limit(limit, settings)
+    stmt = select(ImportJob)
+    if not _sees_all(actor):
+        stmt = stmt.where(ImportJob.created_by == actor.username)
+    matched = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = list(await session.scalars(stmt.order_by(ImportJob.id.desc()).limit(size).offset(offset)))
+    base = str(public_url(request, settings).replace(query=""))
+    items = [job_read(r, f"{base}/{r.id}") for r in rows]
+    page = ImportJobPage(
+        items=items,
+        numberMatched=matched,
+        numberReturned=len(items),
+        links=[
+            Link(**link)
+            for link in page_links(request, settings, offset, size, len(items), matched, "application/json")
+        ],
+    )
+    return JSON(page.model_dump(mode="json"))
+
+
+@router.get("/{job_id}", response_model=ImportJobRead, summary="One import job")
+async def get_import(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, job_id: JobId
+) -> Response:
+    """A job: status, phase and progress while it runs; counts and refused rows when it ended."""
+    job = await _job(session, actor, job_id)
+    body = job_read(job, str(public_url(request, settings).replace(query="")))
+    return JSON(body.model_dump(mode="json"))
+
+
+@router.get(
+    "/{job_id}/report",
+    summary="Every refused row of an import job",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+async def import_report(
+    session: SessionDep, actor: ActorDep, job_id: JobId, f: Annotated[Literal["csv", "json"], Query()] = "csv"
+) -> Response:
+    """The refused rows: row, code, reason and the row's code, as CSV (default) or JSON."""
+    job = await _job(session, actor, job_id)
+    rows = job.refused or []
+    if f == "json":
+        return JSON(rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "code", "reason", "feature_code"])
+    for r in rows:
+        writer.writerow([r.get("row"), r.get("code"), r.get("reason"), r.get("key")])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{job_id}-refused.csv"'},
+    )
+
+
+def _sees_all(actor: Actor) -> bool:
+    return actor.role in ("bureau", "admin")
+
+
+async def _job(session: SessionDep, actor: Actor, job_id: int) -> ImportJob:
+    job = await jobs.load_job(session, job_id)
+    if job is None or not (_sees_all(actor) or job.created_by == actor.username):
+        raise NotFound(f"import job {job_id} does not exist", job_id=job_id)
+    return job
+
+
+async def _store(files: list[UploadFile], workdir: Path, max_mb: int) -> Path:
+    """Save the parts under safe names; return the one to read (a .shp among sidecars, else the only one)."""
+    if not files:
+        raise ValidationFailed("send the file to import in the form field `file`", field="file")
+    budget = max_mb * _CHUNK
+    saved: list[Path] = []
+    for upload in files:
+        name = _SAFE.sub("_", Path(upload.filename or "upload").name).strip("._") or "upload"
+        target = workdir / name
+        with target.open("wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise ValidationFailed(
+                        f"the upload is larger than {max_mb} MiB", field="file", max_mb=max_mb
+                    )
+                out.write(chunk)
+        saved.append(target)
+    data = [p for p in saved if p.suffix.lower() in READABLE]
+    others = [p for p in saved if p.suffix.lower() not in READABLE and p.suffix.lower() not in _SIDECARS]
+    if others or len(data) != 1:
+        raise ValidationFailed(
+            "send one GeoPackage (.gpkg), GeoJSON, CSV or zipped Shapefile (.zip), or one .shp "
+            "with its .dbf, .shx, .prj and .cpg parts",
+            field="file",
+            received=[p.name for p in saved],
+        )
+    return data[0]

@@ -1,0 +1,357 @@
+"""Vector files in and out with pyogrio: GeoPackage, Shapefile (plain or zipped), GeoJSON and CSV.
+
+Knows nothing of the application. Reading gives a layer's attribute columns, its 2D shapely geometries
+and the CRS it declares; CSV rows carry geometry as WKT text or as boundary points (one row per vertex),
+which `geometries_from_text` and `polygons_from_points` turn into shapes with a reason for every row they
+cannot read. Writing goes a chunk at a time (`LayerWriter`), so a file of any size is written with flat
+memory. Text encodings: a Shapefile's `.cpg` is honoured by GDAL; `encoding` overrides it (GBK, GB18030).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+from gis.errors import VectorFileError
+
+READABLE = {
+    ".gpkg": "GPKG",
+    ".shp": "ESRI Shapefile",
+    ".zip": "ESRI Shapefile",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".csv": "CSV",
+}
+WRITABLE = READABLE
+_DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv")
+FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
+
+
+@dataclass
+class Table:
+    """One layer as read: attribute columns, geometries (None for CSV, whose geometry is text) and the
+    CRS the file declares (None when it declares none)."""
+
+    layer: str
+    frame: pd.DataFrame
+    geoms: np.ndarray | None
+    crs: str | None
+    driver: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Attribute column names, in file order."""
+        return [str(c) for c in self.frame.columns]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def driver_of(path: Path | str) -> str:
+    """The GDAL driver for a file name (by suffix), or VectorFileError naming the formats offered."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in READABLE:
+        raise VectorFileError(
+            f"{Path(path).name}: unknown format {suffix or '(no suffix)'}; use one of "
+            f"{', '.join(sorted(READABLE))}"
+        )
+    return READABLE[suffix]
+
+
+def dataset_path(path: Path | str) -> tuple[str, str]:
+    """What GDAL opens and with which driver: the file itself, or the one dataset (or Shapefile folder)
+    inside a .zip."""
+    p = Path(path)
+    if not p.is_file():
+        raise VectorFileError(f"{p}: no such file")
+    driver = driver_of(p)
+    if p.suffix.lower() != ".zip":
+        return str(p), driver
+    try:
+        with zipfile.ZipFile(p) as archive:
+            names = [n for n in archive.namelist() if not n.startswith("__MACOSX") and not n.endswith("/")]
+    except zipfile.BadZipFile:
+        raise VectorFileError(f"{p.name} is not a readable zip archive") from None
+    data = [n for n in names if Path(n).suffix.lower() in _DATA_IN_ZIP]
+    if not data:
+        raise VectorFileError(f"{p.name} holds no Shapefile, GeoPackage, GeoJSON or CSV")
+    if len(data) == 1:
+        return f"/vsizip/{p.resolve()}/{data[0]}", driver_of(data[0])
+    folders = {str(Path(n).parent) for n in data}
+    if all(n.lower().endswith(".shp") for n in data) and len(folders) == 1:
+        folder = folders.pop()
+        return f"/vsizip/{p.resolve()}" + ("" if folder == "." else f"/{folder}"), "ESRI Shapefile"
+    raise VectorFileError(f"{p.name} holds several datasets ({', '.join(data[:5])}); zip one at a time")
+
+
+def list_layers(path: Path | str) -> list[str]:
+    """The layers of a file (a Shapefile folder or GeoPackage may hold several)."""
+    try:
+        return [str(row[0]) for row in pyogrio.list_layers(dataset_path(path)[0])]
+    except pyogrio.errors.DataSourceError as exc:
+        raise VectorFileError(f"cannot open {Path(path).name}: {_first_line(exc)}") from None
+
+
+def choose_layer(path: Path | str, layer: str | None = None) -> str:
+    """`layer` if the file has it, else its only layer; VectorFileError naming the layers otherwise."""
+    layers = list_layers(path)
+    if layer is None:
+        if len(layers) != 1:
+            raise VectorFileError(f"{Path(path).name} holds the layers {', '.join(layers)}: choose one")
+        return layers[0]
+    if layer not in layers:
+        raise VectorFileError(f"{Path(path).name} has no layer {layer!r}; it holds {', '.join(layers)}")
+    return layer
+
+
+def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
+    """The attribute fields of a layer, without reading its features."""
+    try:
+        return [
+            str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]
+        ]
+    except UnicodeDecodeError:
+        raise VectorFileError(
+            f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
+        ) from None
+    except LookupError:
+        raise VectorFileError(f"unknown text encoding {encoding!r}") from None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
+
+
+def read_table(
+    path: Path | str,
+    layer: str | None = None,
+    encoding: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> Table:
+    """Read one layer (the only one, or `layer`), only `columns` when given; CSV is read as text columns
+    without geometry."""
+    source, driver = dataset_path(path)
+    layer = choose_layer(path, layer)
+    tabular = driver == "CSV"
+    try:
+        read = pyogrio.read_dataframe(
+            source,
+            layer=layer,
+            encoding=encoding,
+            read_geometry=not tabular,
+            force_2d=True,
+            columns=None if columns is None else list(columns),
+        )
+    except UnicodeDecodeError:
+        raise VectorFileError(
+            f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
+        ) from None
+    except LookupError:
+        raise VectorFileError(f"unknown text encoding {encoding!r}") from None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
+        raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
+    if tabular:
+        return Table(layer, pd.DataFrame(read).reset_index(drop=True), None, None, driver)
+    frame = pd.DataFrame(read.drop(columns=read.geometry.name)).reset_index(drop=True)
+    geoms = np.asarray(read.geometry.values, dtype=object)
+    crs = read.crs.to_wkt() if read.crs is not None else None
+    return Table(layer, frame, geoms, crs, driver)
+
+
+def geometries_from_text(values: Sequence[Any]) -> tuple[np.ndarray, list[str | None], list[int | None]]:
+    """WKT or EWKT (`SRID=4549;POLYGON …`) per row → geometry (None when empty or unreadable), the reason
+    a non-empty text could not be read, and the SRID an EWKT prefix names."""
+    texts: list[str | None] = []
+    srids: list[int | None] = []
+    for value in values:
+        text = None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+        srid = None
+        if text and text[:5].upper() == "SRID=" and ";" in text:
+            head, text = text.split(";", 1)
+            try:
+                srid = int(head[5:])
+            except ValueError:
+                srid = -1
+        texts.append(text or None)
+        srids.append(srid)
+    arr = np.asarray(texts, dtype=object)
+    geoms = shapely.from_wkt(arr, on_invalid="ignore") if len(arr) else np.asarray([], dtype=object)
+    reasons: list[str | None] = [None] * len(arr)
+    for i, text in enumerate(texts):
+        if srids[i] == -1:
+            reasons[i] = "the EWKT SRID prefix is not a number"
+            geoms[i] = None
+        elif text is not None and geoms[i] is None:
+            try:
+                shapely.from_wkt(text)
+                reasons[i] = "cannot read the WKT geometry"
+            except Exception as exc:  # GEOS says what is wrong (unclosed ring, bad token…)
+                reasons[i] = f"cannot read the WKT geometry: {_first_line(exc)}"
+    geoms = shapely.force_2d(geoms) if len(geoms) else geoms
+    return np.asarray(geoms, dtype=object), reasons, srids
+
+
+def polygons_from_points(
+    keys: Sequence[Any],
+    xs: Sequence[Any],
+    ys: Sequence[Any],
+    parts: Sequence[Any] | None = None,
+    rings: Sequence[Any] | None = None,
+) -> tuple[list[int], np.ndarray, list[str | None]]:
+    """Boundary points, one row per vertex, grouped by key in file order: the rows of one key (and
+    part, ring) form a ring, the first ring of a part its shell; a ring is closed when its last point
+    does not repeat the first. Returns, per key in order of first appearance, the index of its first
+    row, the Polygon or MultiPolygon (None when it cannot be built) and the reason it could not."""
+    n = len(keys)
+    frame = pd.DataFrame(
+        {
+            "key": list(keys),
+            "x": pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce"),
+            "y": pd.to_numeric(pd.Series(list(ys), dtype=object), errors="coerce"),
+            "part": list(parts) if parts is not None else [0] * n,
+            "ring": list(rings) if rings is not None else [0] * n,
+            "row": np.arange(n),
+        }
+    )
+    firsts: list[int] = []
+    shapes: list[Polygon | MultiPolygon | None] = []
+    reasons: list[str | None] = []
+    for _, rows in frame.groupby("key", sort=False, dropna=False):
+        firsts.append(int(rows["row"].iloc[0]))
+        if rows["x"].isna().any() or rows["y"].isna().any():
+            bad = int(rows.loc[rows["x"].isna() | rows["y"].isna(), "row"].iloc[0])
+            shapes.append(None)
+            reasons.append(f"row {bad + 1}: coordinates are not numbers")
+            continue
+        polygons: list[Polygon] = []
+        reason = None
+        for _, part in rows.groupby("part", sort=False, dropna=False):
+            ring_coords = []
+            for _, ring in part.groupby("ring", sort=False, dropna=False):
+                coords = list(zip(ring["x"].tolist(), ring["y"].tolist(), strict=True))
+                if len(coords) > 1 and coords[0] == coords[-1]:
+                    coords = coords[:-1]
+                if len(coords) < 3:
+                    reason = f"a ring has {len(coords)} distinct points; a polygon ring needs at least 3"
+                    break
+                ring_coords.append([*coords, coords[0]])
+            if reason:
+                break
+            polygons.append(Polygon(ring_coords[0], ring_coords[1:]))
+        if reason:
+            shapes.append(None)
+            reasons.append(reason)
+        else:
+            shapes.append(polygons[0] if len(polygons) == 1 else MultiPolygon(polygons))
+            reasons.append(None)
+    return firsts, np.asarray(shapes, dtype=object), reasons
+
+
+class LayerWriter:
+    """Writes one layer a chunk at a time: GeoPackage, Shapefile, zipped Shapefile (.zip), GeoJSON or
+    CSV (geometry as WKT). `fields` are (name, kind) with kind one of FIELD_KINDS; geometries are WKB
+    in the CRS `srid`. Call `close()` (or use it as a context manager) to finish the file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        layer: str,
+        srid: int,
+        fields: Sequence[tuple[str, str]],
+        geometry_type: str = "MultiPolygon",
+    ) -> None:
+        self.path = Path(path)
+        self.driver = driver_of(self.path)
+        self.layer = layer
+        self.srid = srid
+        self.fields = list(fields)
+        self.geometry_type = geometry_type
+        self.rows = 0
+        self._tmp: Path | None = None
+        self._target = self.path
+        if self.path.suffix.lower() == ".zip":
+            self._tmp = Path(tempfile.mkdtemp(prefix="landcycle-shp-"))
+            self._target = self._tmp / f"{layer}.shp"
+        elif self.path.exists():
+            self.path.unlink()
+
+    def write(self, columns: Mapping[str, Sequence[Any]], wkb: Sequence[bytes | None]) -> None:
+        """Append rows: one sequence per field, and the geometries as WKB (None for none)."""
+        data = {name: _column(columns[name], kind) for name, kind in self.fields}
+        geometry = gpd.GeoSeries.from_wkb(list(wkb), crs=f"EPSG:{self.srid}")
+        frame = gpd.GeoDataFrame(data, geometry=geometry)
+        options: dict[str, Any] = {}
+        if self.driver == "CSV":
+            options["layer_options"] = {"GEOMETRY": "AS_WKT"}
+        if self.driver == "ESRI Shapefile":
+            options["encoding"] = "UTF-8"
+        pyogrio.write_dataframe(
+            frame,
+            self._target,
+            layer=self.layer,
+            driver=self.driver,
+            geometry_type=self.geometry_type,
+            append=self.rows > 0,
+            **options,
+        )
+        self.rows += len(frame)
+
+    def close(self) -> Path:
+        """Finish the file (an empty layer when nothing was written; the .zip built); returns its path."""
+        if self.rows == 0:
+            self.write({name: [] for name, _ in self.fields}, [])
+            self.rows = 0
+        if self._tmp is not None:
+            with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as archive:
+                for member in sorted(self._tmp.iterdir()):
+                    archive.write(member, member.name)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written (after a failure)."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        elif self.driver == "ESRI Shapefile":
+            for suffix in (".shx", ".dbf", ".prj", ".cpg"):
+                self.path.with_suffix(suffix).unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LayerWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _column(values: Sequence[Any], kind: str) -> Any:
+    """A pandas column of the given kind whose nulls GDAL writes as nulls."""
+    if kind == "string":
+        return pd.array([None if v is None else str(v) for v in values], dtype=object)
+    if kind == "float":
+        return pd.array([None if v is None else float(v) for v in values], dtype="Float64")
+    if kind == "int":
+        return pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+    if kind == "bool":
+        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
+    if kind == "datetime":
+        return pd.to_datetime(pd.Series(list(values), dtype=object), utc=True)
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0][:300]

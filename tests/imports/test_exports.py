@@ -1,0 +1,142 @@
+"""Exports: GET /parcels/export in three formats with the list's filters, `landcycle export` files, and an
+export re-imported into an empty database giving back the same parcels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyogrio
+import shapely
+from sqlalchemy import text
+
+from app.exports.service import Export, export_to_file
+from app.imports.service import ImportOptions, run_import
+from app.parcels.query import ParcelQuery
+from gis.crs import CrsRef
+from tests.builders import basic
+from tests.imports.files import BUREAU, Row, city_rows, frame, offset_m, square, write
+from tests.imports.test_import_files import stored
+
+
+async def load_city_parcels(db, settings, tmp_path: Path, prefix: str = "X") -> None:
+    path = write(frame(city_rows(prefix), 4490), tmp_path / f"{prefix}.gpkg")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.committed, outcome.refused
+
+
+async def test_export_endpoint_does_not_clash_with_parcel_ids(client, db, settings, city, tmp_path: Path):
+    await load_city_parcels(db, settings, tmp_path)
+    response = await client.get("/api/v1/parcels/export?f=geojson&tier=base", headers=basic("bureau"))
+    assert response.status_code == 200, response.text
+    body = json.loads(response.content)
+    assert sorted(f["properties"]["code"] for f in body["features"]) == ["X-B1", "X-B2"]
+    assert body["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4490"
+    one = body["features"][0]["id"]
+    assert (await client.get(f"/api/v1/parcels/{one}", headers=basic("bureau"))).status_code == 200
+
+
+async def test_export_csv_and_geopackage_with_crs_and_filters(client, db, settings, city, tmp_path: Path):
+    await load_city_parcels(db, settings, tmp_path)
+    response = await client.get(
+        "/api/v1/parcels/export?f=csv&land_use=industrial&crs=EPSG:4549", headers=basic("bureau")
+    )
+    assert response.status_code == 200 and response.headers["content-crs"].endswith("/4549>")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert sorted(r["code"] for r in rows) == ["X-B1", "X-C1", "X-X1"]
+    assert shapely.from_wkt(rows[0]["wkt"]).bounds[0] > 100_000  # metres, not degrees
+    response = await client.get("/api/v1/parcels/export?f=gpkg&district_code=310112", headers=basic("bureau"))
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="parcels.gpkg"'
+    (tmp_path / "out.gpkg").write_bytes(response.content)
+    got = pyogrio.read_dataframe(tmp_path / "out.gpkg")
+    assert sorted(got["code"]) == ["X-C1", "X-O1", "X-X1"]
+    assert str(got.crs) == "EPSG:4490"
+
+
+async def test_export_as_of_reads_history(client, db, settings, city, tmp_path: Path):
+    async with db.session() as session:
+        before = await session.scalar(text("SELECT now() - interval '1 second'"))
+    await load_city_parcels(db, settings, tmp_path)
+    earlier = await client.get(
+        "/api/v1/parcels/export",
+        params={"f": "geojson", "as_of": before.isoformat()},
+        headers=basic("bureau"),
+    )
+    assert json.loads(earlier.content)["features"] == []
+
+
+async def test_export_bad_parameters_are_problems(client, city):
+    for query, status in (
+        ("f=xlsx", 422),
+        ("crs=EPSG:1234", 400),
+        ("tier=gold", 422),
+        ("as_of=yesterday", 422),
+    ):
+        response = await client.get(f"/api/v1/parcels/export?{query}", headers=basic("bureau"))
+        assert response.status_code == status, (query, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/parcels/export")).status_code == 401
+
+
+async def test_an_export_reimported_into_an_empty_database_gives_the_same_parcels(
+    db, settings, city, tmp_path: Path
+):
+    await load_city_parcels(db, settings, tmp_path)
+    # A parcel above the default cap that holds by a reference parcel: its reference must survive the trip.
+    high = frame([Row("X-HIGH", "industrial", square(121.452, 31.1585), "fragment", 3.0)], 4490)
+    high["plot_ratio_reference_code"] = ["X-O1"]
+    done = await run_import(db, settings, BUREAU, write(high, tmp_path / "high.gpkg"), ImportOptions())
+    assert done.committed, done.refused
+    before = await stored(db)
+    assert before["X-HIGH"]["plot_ratio_cap_source"] == "reference"
+    files = {}
+    for kind, suffix in (
+        ("districts", "gpkg"),
+        ("zones", "gpkg"),
+        ("parcels", "gpkg"),
+        ("parcels", "zip"),
+        ("parcels", "csv"),
+        ("parcels", "geojson"),
+    ):
+        files[(kind, suffix)] = tmp_path / f"export-{kind}.{suffix}"
+        count = await export_to_file(
+            db, Export(kind=kind, crs=CrsRef(4490), parcel_query=ParcelQuery()), files[(kind, suffix)]
+        )
+        assert count > 0
+    for suffix in ("gpkg", "zip", "csv", "geojson"):
+        async with db.session() as session:
+            for table in (
+                "parcel",
+                "zone",
+                "district",
+            ):  # DELETE: an export's cursor is open in this test transaction
+                await session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        for kind in ("districts", "zones"):
+            done = await run_import(db, settings, BUREAU, files[(kind, "gpkg")], ImportOptions(kind=kind))
+            assert done.committed, done.refused
+        again = await run_import(db, settings, BUREAU, files[("parcels", suffix)], ImportOptions())
+        assert again.committed, (suffix, again.refused)
+        after = await stored(db)
+        assert sorted(after) == sorted(before), suffix
+        for code, old in before.items():
+            new = after[code]
+            same = (
+                "land_use",
+                "plot_ratio",
+                "legacy_zone",
+                "status",
+                "tier",
+                "district_code",
+                "plot_ratio_cap_source",
+            )
+            assert {k: new[k] for k in same} == {k: old[k] for k in same}, (suffix, code)
+            assert offset_m(new["geom"], 4490, old["geom"], 4490) < 0.01, (suffix, code)
+        async with db.session() as session:
+            ref = await session.scalar(
+                text("""SELECT r.code FROM parcel p JOIN parcel r ON r.id = p.plot_ratio_reference_id
+                                               WHERE p.code = 'X-HIGH' AND p.valid_to IS NULL""")
+            )
+        assert ref == "X-O1", suffix

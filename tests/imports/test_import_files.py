@@ -1,0 +1,244 @@
+"""Importing real files made in the test: GeoPackage, Shapefile (GBK), GeoJSON, CSV (WKT, lon/lat) in
+several CRSs; geometry within 1 cm, attributes and tiers as the API derives them; all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import shapely
+from sqlalchemy import text
+
+from app.imports.report import write_report
+from app.imports.service import ImportOptions, run_import
+from tests.imports.files import BUREAU, Row, city_rows, frame, offset_m, square, write, zip_shapefile
+
+pytestmark = pytest.mark.usefixtures("city")
+
+
+async def stored(db: Any) -> dict[str, dict[str, Any]]:
+    """Current parcels by code, with the geometry as shapely (EPSG:4490)."""
+    async with db.session() as session:
+        rows = (
+            (
+                await session.execute(
+                    text("""
+            SELECT code, land_use, plot_ratio::float8 AS plot_ratio, legacy_zone, status, tier, district_code,
+                   plot_ratio_cap_source, plot_ratio_reference_id, ST_AsBinary(geom) AS wkb
+              FROM parcel WHERE valid_to IS NULL ORDER BY code""")
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return {r["code"]: {**r, "geom": shapely.from_wkb(bytes(r["wkb"]))} for r in rows}
+
+
+def assert_imported(found: dict[str, dict[str, Any]], rows: list[Row]) -> None:
+    """Every row stored with its attributes, its derived tier, and its geometry within 1 cm."""
+    assert sorted(found) == sorted(r.code for r in rows)
+    for r in rows:
+        got = found[r.code]
+        assert (got["land_use"], got["plot_ratio"], got["legacy_zone"], got["status"], got["tier"]) == (
+            r.land_use,
+            r.plot_ratio,
+            r.legacy_zone,
+            r.status,
+            r.tier,
+        ), r.code
+        assert offset_m(got["geom"], 4490, r.geom, 4490) < 0.01, r.code
+
+
+async def test_geopackage_in_gauss_kruger_is_imported_with_tiers(db, settings, tmp_path: Path):
+    rows = city_rows("GK")
+    path = write(frame(rows, 4549), tmp_path / "parcels.gpkg", layer="parcels")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    assert (outcome.read, outcome.accepted, outcome.created, outcome.crs) == (5, 5, 5, "EPSG:4549")
+    found = await stored(db)
+    assert_imported(found, rows)
+    assert found["GK-B1"]["district_code"] == "310115"
+
+
+async def test_gbk_shapefile_with_cpg_zipped_in_wgs84_reads_chinese(db, settings, tmp_path: Path):
+    rows = [
+        Row("闵行-工业-001", "industrial", square(121.36, 31.06), "community", 1.8, None, "supplied"),
+        Row("浦东-研发-002", "rnd", square(121.56, 31.06), "base", 2.2, "104", "planned"),
+    ]
+    gdf = frame(rows, 4326, {"code": "地块编码", "land_use": "用地性质", "plot_ratio": "容积率"})
+    gdf["用地性质"] = ["工业", "研发"]  # written as planners write them
+    shp = write(gdf, tmp_path / "gbk.shp", encoding="GBK")
+    assert (tmp_path / "gbk.cpg").read_text().strip().upper() == "GBK"
+    assert "闵行".encode("gbk") in (tmp_path / "gbk.dbf").read_bytes()
+    path = zip_shapefile(shp, tmp_path / "gbk.zip")
+    options = ImportOptions(mapping={"code": "地块编码", "land_use": "用地性质", "plot_ratio": "容积率"})
+    outcome = await run_import(db, settings, BUREAU, path, options)
+    assert outcome.status == "succeeded", outcome.refused
+    assert outcome.crs == "EPSG:4326"
+    assert_imported(await stored(db), rows)
+
+
+async def test_gb18030_shapefile_without_cpg_needs_its_encoding(db, settings, tmp_path: Path):
+    rows = [Row("闵行-甲-1", "industrial", square(121.37, 31.07), "community", None, None, "planned")]
+    shp = write(frame(rows, 4490), tmp_path / "nocpg.shp", encoding="GB18030")
+    (tmp_path / "nocpg.cpg").unlink()
+    outcome = await run_import(db, settings, BUREAU, shp, ImportOptions(encoding="GB18030"))
+    assert outcome.status == "succeeded", outcome.refused
+    assert list(await stored(db)) == ["闵行-甲-1"]
+
+
+async def test_geojson_is_read_as_wgs84(db, settings, tmp_path: Path):
+    rows = city_rows("GJ")[:3]
+    path = write(frame(rows, 4326), tmp_path / "parcels.geojson", driver="GeoJSON")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    assert_imported(await stored(db), rows)
+
+
+async def test_csv_with_wkt_in_web_mercator_takes_the_crs_flag(db, settings, tmp_path: Path):
+    rows = city_rows("WM")
+    gdf = frame(rows, 3857)
+    table = pd.DataFrame(gdf.drop(columns="geometry"))
+    table["wkt"] = shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)
+    table.to_csv(tmp_path / "parcels.csv", index=False)
+    outcome = await run_import(db, settings, BUREAU, tmp_path / "parcels.csv", ImportOptions(crs="EPSG:3857"))
+    assert outcome.status == "succeeded", outcome.refused
+    assert outcome.crs == "EPSG:3857"
+    assert_imported(await stored(db), rows)
+
+
+async def test_csv_of_boundary_points_in_lon_lat_makes_polygons(db, settings, tmp_path: Path):
+    rows = city_rows("LL")[:3]
+    points = []
+    for r in rows:
+        for x, y in list(r.geom.exterior.coords)[:-1]:  # each vertex once; the ring is closed on import
+            points.append(
+                {
+                    "code": r.code,
+                    "land_use": r.land_use,
+                    "plot_ratio": r.plot_ratio,
+                    "legacy_zone": r.legacy_zone,
+                    "status": r.status,
+                    "lon": repr(x),
+                    "lat": repr(y),
+                }
+            )
+    pd.DataFrame(points).to_csv(tmp_path / "points.csv", index=False, encoding="gb18030")
+    outcome = await run_import(
+        db, settings, BUREAU, tmp_path / "points.csv", ImportOptions(encoding="GB18030")
+    )
+    assert outcome.status == "succeeded", outcome.refused
+    assert outcome.read == 3
+    assert_imported(await stored(db), rows)
+
+
+async def test_self_intersection_and_overlap_refuse_the_whole_file(db, settings, tmp_path: Path):
+    bowtie = shapely.Polygon([(121.45, 31.17), (121.451, 31.171), (121.451, 31.17), (121.45, 31.171)])
+    rows = [
+        Row("OK-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("BAD-2", "industrial", bowtie, None),
+        Row("OV-3", "industrial", square(121.46, 31.15), "fragment"),
+        Row("OV-4", "industrial", square(121.4605, 31.1505), None),
+    ]
+    path = write(frame(rows, 4490), tmp_path / "bad.gpkg")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "refused" and not outcome.committed
+    assert [(r.row, r.code) for r in outcome.refused] == [(2, "GEOMETRY_INVALID"), (4, "PARCEL_OVERLAP")]
+    assert "Self-intersection" in outcome.refused[0].reason
+    assert "row 3 (OV-3)" in outcome.refused[1].reason
+    assert await stored(db) == {}
+    report = write_report(tmp_path / "bad.refused.csv", outcome)
+    lines = report.read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["WKT", "row", "code"] or "row" in lines[0]
+    assert len(lines) == 3 and "BAD-2" in lines[1] and "OV-4" in lines[2]
+    async with db.session() as session:
+        audited = (
+            await session.execute(
+                text(
+                    "SELECT outcome, detail->>'refused' FROM audit_log WHERE action = 'import' "
+                    "ORDER BY id DESC LIMIT 1"
+                )
+            )
+        ).one()
+    assert audited == ("refused", "2")
+
+
+async def test_skip_invalid_commits_the_accepted_rows(db, settings, tmp_path: Path):
+    rows = [
+        Row("S-1", "industrial", square(121.45, 31.15), "fragment"),
+        Row("S-2", "industrial", square(121.4505, 31.1505), None),
+        Row("S-3", "industrial", square(121.47, 31.15), "fragment", plot_ratio=9.0),
+    ]
+    path = write(frame(rows, 4490), tmp_path / "some.gpkg")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions(skip_invalid=True))
+    assert outcome.committed and outcome.created == 1
+    assert [(r.row, r.code) for r in outcome.refused] == [(2, "PARCEL_OVERLAP"), (3, "FAR_CAP_EXCEEDED")]
+    assert list(await stored(db)) == ["S-1"]
+    report = write_report(tmp_path / "some.refused.gpkg", outcome)
+    import pyogrio
+
+    refused = pyogrio.read_dataframe(report)
+    assert list(refused["row"]) == [2, 3] and list(refused["feature_code"]) == ["S-2", "S-3"]
+
+
+async def test_dry_run_writes_nothing(db, settings, tmp_path: Path):
+    path = write(frame(city_rows("DR"), 4549), tmp_path / "dry.gpkg")
+    async with db.session() as session:
+        audit_before = await session.scalar(text("SELECT count(*) FROM audit_log"))
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions(dry_run=True))
+    assert outcome.status == "succeeded" and outcome.accepted == 5 and not outcome.committed
+    assert await stored(db) == {}
+    async with db.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM audit_log")) == audit_before
+
+
+async def test_reference_parcel_named_by_code_in_the_same_file(db, settings, tmp_path: Path):
+    office = Row("REF-O", "office", square(121.45, 31.16), None, 3.5, None, "operating")
+    high = Row("REF-I", "industrial", square(121.452, 31.16), "fragment", 2.8)
+    gdf = frame([high, office], 4490)
+    gdf["plot_ratio_reference_code"] = ["REF-O", None]
+    path = write(gdf, tmp_path / "ref.gpkg")
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    found = await stored(db)
+    assert found["REF-I"]["plot_ratio_cap_source"] == "reference"
+    async with db.session() as session:
+        ref_id = await session.scalar(text("SELECT id FROM parcel WHERE code = 'REF-O'"))
+    assert found["REF-I"]["plot_ratio_reference_id"] == ref_id
+
+
+async def test_bad_attribute_values_are_refused_with_the_field(db, settings, tmp_path: Path):
+    gdf = frame(city_rows("AV")[:2], 4490)
+    gdf["land_use"] = ["industrial", "farm"]
+    outcome = await run_import(db, settings, BUREAU, write(gdf, tmp_path / "av.gpkg"), ImportOptions())
+    assert [(r.row, r.code) for r in outcome.refused] == [(2, "VALIDATION_ERROR")]
+    assert outcome.refused[0].reason.startswith("land_use")
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "words"),
+    [
+        (ImportOptions(mapping={"code": "nope"}), "VALIDATION_ERROR", "no column 'nope'"),
+        (ImportOptions(mapping={"colour": "code"}), "VALIDATION_ERROR", "not a field of parcels"),
+        (ImportOptions(crs="EPSG:2000"), "CRS_UNSUPPORTED", "not offered"),
+        (ImportOptions(layer="zones"), "VALIDATION_ERROR", "no layer 'zones'"),
+    ],
+)
+async def test_whole_file_problems_are_domain_errors(db, settings, tmp_path: Path, options, code, words):
+    from app.errors import DomainError
+
+    path = write(frame(city_rows("E")[:1], 4490), tmp_path / "e.gpkg", layer="parcels")
+    with pytest.raises(DomainError) as caught:
+        await run_import(db, settings, BUREAU, path, options)
+    assert caught.value.code == code and words in caught.value.detail
+
+
+async def test_a_file_in_a_crs_not_offered_is_refused(db, settings, tmp_path: Path):
+    from app.errors import DomainError
+
+    path = write(frame(city_rows("U")[:1], 32651), tmp_path / "utm.gpkg")
+    with pytest.raises(DomainError) as caught:
+        await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert caught.value.code == "CRS_UNSUPPORTED"

@@ -1,0 +1,52 @@
+"""gis.io: text and boundary points into shapes, with a reason for what cannot be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import shapely
+
+from gis.errors import VectorFileError
+from gis.io import LayerWriter, geometries_from_text, polygons_from_points, read_table
+
+
+def test_wkt_and_ewkt_are_read_with_reasons_for_the_rest():
+    geoms, reasons, srids = geometries_from_text(
+        [
+            "POLYGON((0 0,1 0,1 1,0 0))",
+            "SRID=4549;POLYGON((0 0,1 0,1 1,0 0))",
+            "garbage",
+            None,
+            "POLYGON((0 0,1 0,1 1))",
+        ]
+    )
+    assert geoms[0].geom_type == "Polygon" and srids[1] == 4549
+    assert reasons[2].startswith("cannot read the WKT") and geoms[2] is None
+    assert geoms[3] is None and reasons[3] is None
+    assert "cannot read the WKT" in reasons[4]
+
+
+def test_boundary_points_make_rings_parts_and_holes():
+    keys = ["a"] * 4 + ["b"] * 8 + ["c"] * 2
+    xs = [0, 1, 1, 0, 0, 4, 4, 0, 1, 2, 2, 1, 5, 6]  # a: unit square; b: 4x4 with a hole; c: 2 points
+    ys = [0, 0, 1, 1, 0, 0, 4, 4, 1, 1, 2, 2, 5, 5]
+    rings = [0] * 4 + [0] * 4 + [1] * 4 + [0] * 2
+    firsts, shapes, reasons = polygons_from_points(keys, xs, ys, rings=rings)
+    assert firsts == [0, 4, 12]
+    assert shapes[0].area == 1 and shapes[1].area == 15 and len(shapes[1].interiors) == 1
+    assert shapes[2] is None and "at least 3" in reasons[2]
+
+
+def test_writer_round_trips_and_unknown_formats_are_refused(tmp_path: Path):
+    wkb = [shapely.to_wkb(shapely.box(121, 31, 121.1, 31.1))]
+    with LayerWriter(tmp_path / "t.gpkg", "t", 4490, [("n", "int"), ("s", "string")]) as writer:
+        writer.write({"n": [1], "s": ["甲"]}, wkb)
+    table = read_table(tmp_path / "t.gpkg")
+    assert table.frame["s"].tolist() == ["甲"] and "4490" in (table.crs or "")
+    (tmp_path / "t.xlsx").write_bytes(b"")
+    with pytest.raises(VectorFileError, match="unknown format"):
+        read_table(tmp_path / "t.xlsx")
+    (tmp_path / "t.zip").write_bytes(b"no zip")
+    with pytest.raises(VectorFileError, match="not a readable zip"):
+        read_table(tmp_path / "t.zip")

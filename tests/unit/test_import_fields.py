@@ -1,0 +1,55 @@
+"""Columns to fields and cell values, as the import reads them (pure)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.errors import ValidationFailed
+from app.imports.fields import FIELDS, normalise, parse_map, resolve_columns, validate_rows
+
+
+def test_columns_are_matched_by_name_case_insensitively_and_by_alias():
+    found = resolve_columns("parcels", ["CODE", "Land_Use", "RJL", "legacy_zon", "other"], {})
+    assert found == {"code": "CODE", "land_use": "Land_Use", "plot_ratio": "RJL", "legacy_zone": "legacy_zon"}
+
+
+def test_map_overrides_matching_and_is_checked():
+    assert resolve_columns("parcels", ["code", "地块编码"], {"code": "地块编码"})["code"] == "地块编码"
+    with pytest.raises(ValidationFailed, match="no column 'x'"):
+        resolve_columns("parcels", ["code"], {"code": "x"})
+    with pytest.raises(ValidationFailed, match="not a field"):
+        resolve_columns("parcels", ["code"], {"colour": "code"})
+    with pytest.raises(ValidationFailed, match="field=column"):
+        parse_map(["code"])
+    assert parse_map(["code=DKBM", "plot_ratio = RJL"]) == {"code": "DKBM", "plot_ratio": "RJL"}
+
+
+def test_cells_are_normalised_as_planners_write_them():
+    specs = {s.name: s for s in FIELDS["parcels"] + FIELDS["zones"]}
+    assert normalise(specs["legacy_zone"], 104.0) == "104"
+    assert normalise(specs["land_use"], "M1") == "industrial"
+    assert normalise(specs["land_use"], "研发") == "rnd"
+    assert normalise(specs["advanced_manufacturing"], "是") is True
+    assert normalise(specs["plot_ratio"], " ") is None
+    assert normalise(specs["plot_ratio"], math.nan) is None
+    with pytest.raises(ValueError, match="not a number"):
+        normalise(specs["plot_ratio"], "high")
+
+
+def test_rows_are_validated_by_the_api_schema():
+    columns = {"c": ["A-1", "A 2", "A-3"], "u": ["industrial", "industrial", None], "r": [1.5, 2.0, -1]}
+    values, reasons = validate_rows(
+        "parcels", columns, {"code": "c", "land_use": "u", "plot_ratio": "r"}, 3, defaults={"land_use": "rnd"}
+    )
+    assert values[0] == {
+        "code": "A-1",
+        "land_use": "industrial",
+        "plot_ratio": 1.5,
+        "plot_ratio_reference_id": None,
+        "legacy_zone": None,
+        "status": "planned",
+    }
+    assert reasons[1].startswith("code:") and values[1] is None
+    assert reasons[2].startswith("plot_ratio:")
