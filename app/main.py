@@ -22,6 +22,7 @@ from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
+from app.wfs.routes import router as wfs_router
 from app.zones.routes import router as zones_router
 
 API = "/api/v1"
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in (auth_router, districts_router, zones_router, parcels_router, audit_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(wfs_router)
     app.include_router(_service_router(db))
     return app
 
