@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -72,7 +72,7 @@ def _timestamp() -> str:
 def _head(req: GetFeature, matched: int | None, returned: int | None, next_url: str | None,
           schema_url: str) -> bytes:
     ftype = req.query.ftype
-    app_loc = f"{NAMESPACE} {schema_url}"
+    app_loc = escape(f"{NAMESPACE} {schema_url}")
     if req.output_format == JSON:
         return b""  # JSON head is written by _json_head
     if req.version == "2.0.0":

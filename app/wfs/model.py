@@ -54,13 +54,17 @@ def default_crs(version: str) -> CrsRef:
 
 
 def crs_param(value: str | None, version: str, locator: str = "srsName") -> CrsRef:
-    """srsName → CrsRef; InvalidParameterValue for a CRS we do not offer."""
+    """srsName → CrsRef; InvalidParameterValue for a CRS we do not offer.
+
+    WFS 1.0.0 and GML 2 know no axis-order rule: coordinates are x/y (lon/lat) whatever the name, and
+    QGIS 3.22 indeed writes lon/lat under `urn:ogc:def:crs:EPSG::4490` in its 1.0.0 Transactions."""
     if value is None or not value.strip():
         return default_crs(version)
     try:
-        return parse_crs(value.strip())
+        crs = parse_crs(value.strip())
     except CrsError as exc:
         raise WfsError("InvalidParameterValue", f"CRS_UNSUPPORTED: {exc}", locator) from None
+    return CrsRef(crs.srid) if version == "1.0.0" else crs
 
 
 @dataclass

@@ -109,6 +109,8 @@ async def wfs_post(request: Request) -> Response:
             if op not in READS:
                 raise WfsError("OperationNotSupported", f"{op[:40]!r} is not a KVP operation", "request", 400)
             return await _read(request, op, version, await _actor(request, op), p, None)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("POST /wfs %s", body[:4000].decode("utf-8", "replace"))
         root = xmlsafe.parse(body)
         op = xmlsafe.local(root.tag).lower()
         if op not in OPERATIONS:
