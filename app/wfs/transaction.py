@@ -27,6 +27,7 @@ from app.wfs.model import VERSIONS, crs_param, default_crs
 from app.wfs.ows import WfsError
 from app.wfs.registry import GEOMETRY, FeatureType, find
 from app.wfs.xmlsafe import children, local, text
+from app.wfs.xmlsafe import ns as xml_ns
 from gis.crs import CrsRef
 from gis.errors import GeometryError
 from gis.geometry import check_one
@@ -116,8 +117,8 @@ def parse(root: etree._Element) -> Transaction:
                         if len(geoms) != 1:
                             raise _invalid(f"{pname} must hold one GML geometry", pname)
                         action.shape = _shape(geoms[0], fallback, version)
-                    elif pname in ("boundedBy", "name", "description"):
-                        continue
+                    elif xml_ns(prop.tag).startswith("http://www.opengis.net/gml"):
+                        continue  # gml:name, gml:description, gml:boundedBy: not properties
                     else:
                         action.values[pname] = _value(prop)
                 actions.append(action)
