@@ -138,7 +138,7 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
             raw = raw[1:-1]
         root = xmlsafe.parse(raw.encode())
         query.clauses.append(Translator(ftype, version).filter(root))
-    if p.get("PROPERTYNAME"):
+    if p.get("PROPERTYNAME") and p["PROPERTYNAME"].strip() != "*":
         names = [n for n in p["PROPERTYNAME"].replace("(", "").replace(")", "").split(",") if n.strip()]
         query.property_names = []
         for n in names:

@@ -81,6 +81,8 @@ def get_feature(root: etree._Element, version: str) -> GetFeature:
         for child in children(q_el):
             tag = local(child.tag)
             if tag in ("PropertyName", "ValueReference"):
+                if text(child) == "*":  # OWSLib: every property
+                    continue
                 prop = property_of(ftype, text(child), allow_geometry=True)
                 props.append(prop.name if prop else "geometry")
             elif tag == "Filter":

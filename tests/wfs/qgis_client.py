@@ -67,8 +67,8 @@ def main() -> None:
         f.setGeometry(QgsGeometry.fromWkt(args["insert_wkt"]))
         lyr.addFeature(f)
         out["insert"] = [lyr.commitChanges(), lyr.commitErrors()]
-        lyr = layer("parcels")
-        new = [g for g in lyr.getFeatures() if g["code"] == "QGIS-NEW"]
+        # The same layer: QGIS took the new feature's fid from the InsertResult.
+        new = [g for g in lyr.getFeatures(QgsFeatureRequest().setFilterExpression("\"code\" = 'QGIS-NEW'"))]
         out["inserted_fid_attr"] = new[0]["id"] if new else None
         if new:
             lyr.startEditing()
