@@ -22,7 +22,6 @@ from shapely.geometry import (
 )
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, literal_column, select
-
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from gis.crs import CrsRef, crs_urn
@@ -221,8 +220,9 @@ def read_geometry(el: Any) -> BaseGeometry:
 
 
 # ------------------------------------------------------------------------------------------- writing
-def gml_expression(geom: Any, crs: CrsRef, version: str, gml_id: ColumnElement[str] | None = None,
-                   srs_form: str = "urn") -> ColumnElement[str]:
+def gml_expression(
+    geom: Any, crs: CrsRef, version: str, gml_id: ColumnElement[str] | None = None, srs_form: str = "urn"
+) -> ColumnElement[str]:
     """GML geometry text built by PostGIS in `crs` with the axis order its name implies.
 
     `version` is "3.2", "3.1.1" or "2". GML 3.2 requires a unique gml:id on every geometry: PostGIS 3.3
@@ -241,16 +241,26 @@ def gml_expression(geom: Any, crs: CrsRef, version: str, gml_id: ColumnElement[s
     poly_opts = options & ~1  # members inherit the srsName of the MultiSurface
     single = func.replace(
         func.ST_AsGML(3, g, decimals, options, "gml", gid),
-        literal("<gml:Polygon gml:id=\"") + gid + literal("\">"),
-        literal("<gml:Polygon gml:id=\"") + gid + literal(".1\">"),
+        literal('<gml:Polygon gml:id="') + gid + literal('">'),
+        literal('<gml:Polygon gml:id="') + gid + literal('.1">'),
     )
-    dumped = literal_column("(d).geom")
+    dumped: Any = literal_column("(d).geom")
     path = literal_column("(d).path[1]", Integer)
-    member = (literal("<gml:surfaceMember>")
-              + func.ST_AsGML(3, dumped, decimals, poly_opts, "gml", gid + literal(".") + cast(path, String))
-              + literal("</gml:surfaceMember>"))
-    parts = (select(func.string_agg(member, aggregate_order_by(literal(""), path)))
-             .select_from(func.ST_Dump(g).alias("d")).scalar_subquery())
-    multi = (literal("<gml:MultiSurface gml:id=\"") + gid + literal(f"\" srsName=\"{srs}\">")
-             + parts + literal("</gml:MultiSurface>"))
+    member = (
+        literal("<gml:surfaceMember>")
+        + func.ST_AsGML(3, dumped, decimals, poly_opts, "gml", gid + literal(".") + cast(path, String))
+        + literal("</gml:surfaceMember>")
+    )
+    parts = (
+        select(func.string_agg(member, aggregate_order_by(literal(""), path)))
+        .select_from(func.ST_Dump(g).alias("d"))
+        .scalar_subquery()
+    )
+    multi = (
+        literal('<gml:MultiSurface gml:id="')
+        + gid
+        + literal(f'" srsName="{srs}">')
+        + parts
+        + literal("</gml:MultiSurface>")
+    )
     return case((func.ST_NumGeometries(g) == 1, single), else_=multi)

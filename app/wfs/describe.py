@@ -5,15 +5,33 @@ from __future__ import annotations
 from app.wfs.registry import GEOMETRY, NAMESPACE, PREFIX, TYPES, FeatureType
 
 _GML = {
-    "2.0.0": ("http://www.opengis.net/gml/3.2", "http://schemas.opengis.net/gml/3.2.1/gml.xsd",
-              "gml:AbstractFeatureType", "gml:AbstractFeature", "gml:MultiSurfacePropertyType"),
-    "1.1.0": ("http://www.opengis.net/gml", "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd",
-              "gml:AbstractFeatureType", "gml:_Feature", "gml:MultiSurfacePropertyType"),
-    "1.0.0": ("http://www.opengis.net/gml", "http://schemas.opengis.net/gml/2.1.2/feature.xsd",
-              "gml:AbstractFeatureType", "gml:_Feature", "gml:MultiPolygonPropertyType"),
+    "2.0.0": (
+        "http://www.opengis.net/gml/3.2",
+        "http://schemas.opengis.net/gml/3.2.1/gml.xsd",
+        "gml:AbstractFeatureType",
+        "gml:AbstractFeature",
+        "gml:MultiSurfacePropertyType",
+    ),
+    "1.1.0": (
+        "http://www.opengis.net/gml",
+        "http://schemas.opengis.net/gml/3.1.1/base/gml.xsd",
+        "gml:AbstractFeatureType",
+        "gml:_Feature",
+        "gml:MultiSurfacePropertyType",
+    ),
+    "1.0.0": (
+        "http://www.opengis.net/gml",
+        "http://schemas.opengis.net/gml/2.1.2/feature.xsd",
+        "gml:AbstractFeatureType",
+        "gml:_Feature",
+        "gml:MultiPolygonPropertyType",
+    ),
 }
-MEDIA = {"2.0.0": "application/gml+xml; version=3.2", "1.1.0": "text/xml; subtype=gml/3.1.1",
-         "1.0.0": "text/xml"}
+MEDIA = {
+    "2.0.0": "application/gml+xml; version=3.2",
+    "1.1.0": "text/xml; subtype=gml/3.1.1",
+    "1.0.0": "text/xml",
+}
 
 
 def schema(version: str, types: list[FeatureType] | None = None, gml_version: str | None = None) -> bytes:
@@ -30,7 +48,8 @@ def schema(version: str, types: list[FeatureType] | None = None, gml_version: st
     for t in types or list(TYPES):
         elements = "".join(
             f'<xsd:element name="{p.name}" type="xsd:{p.xsd}" minOccurs="0" maxOccurs="1" nillable="true"/>'
-            for p in t.props)
+            for p in t.props
+        )
         elements += f'<xsd:element name="{GEOMETRY}" type="{geom_type}" minOccurs="0" maxOccurs="1"/>'
         parts.append(
             f'<xsd:complexType name="{t.name}Type"><xsd:complexContent><xsd:extension base="{base}">'

@@ -38,25 +38,37 @@ def gml_version(fmt: str) -> str:
     return {GML32: "3.2", GML311: "3.1.1", GML2: "2"}[fmt]
 
 
-def member_text(ftype: FeatureType, fmt: str, crs: CrsRef, props: list[Prop], with_geometry: bool,
-                wfs2: bool, srs_form: str) -> ColumnElement[str]:
+def member_text(
+    ftype: FeatureType,
+    fmt: str,
+    crs: CrsRef,
+    props: list[Prop],
+    with_geometry: bool,
+    wfs2: bool,
+    srs_form: str,
+) -> ColumnElement[str]:
     """One feature member as text."""
     gid = literal(ftype.name + ".") + cast(ftype.key, String)
     if fmt == JSON:
-        return feature_text(gid, ftype.geom, crs, [(p.name, p.column) for p in props]) if with_geometry \
+        return (
+            feature_text(gid, ftype.geom, crs, [(p.name, p.column) for p in props])
+            if with_geometry
             else _json_without_geometry(gid, props)
+        )
     version = gml_version(fmt)
     tag = f"{PREFIX}:{ftype.name}"
     id_attr = "fid" if version == "2" else "gml:id"
-    wrap_open, wrap_close = ("<wfs:member>", "</wfs:member>") if wfs2 else ("<gml:featureMember>",
-                                                                            "</gml:featureMember>")
+    wrap_open, wrap_close = (
+        ("<wfs:member>", "</wfs:member>") if wfs2 else ("<gml:featureMember>", "</gml:featureMember>")
+    )
     parts: list[Any] = [literal(f'{wrap_open}<{tag} {id_attr}="'), gid, literal('">')]
     for p in props:
         el = f"{PREFIX}:{p.name}"
         parts.append(literal(f"<{el}>") + value_text(p) + literal(f"</{el}>"))
     if with_geometry:
-        geom = gml_expression(ftype.geom, crs, version, gid + literal(".g") if version == "3.2" else None,
-                              srs_form)
+        geom = gml_expression(
+            ftype.geom, crs, version, gid + literal(".g") if version == "3.2" else None, srs_form
+        )
         el = f"{PREFIX}:{GEOMETRY}"
         parts.append(literal(f"<{el}>") + geom + literal(f"</{el}>"))
     parts.append(literal(f"</{tag}>{wrap_close}"))
@@ -65,6 +77,10 @@ def member_text(ftype: FeatureType, fmt: str, crs: CrsRef, props: list[Prop], wi
 
 def _json_without_geometry(gid: Any, props: list[Prop]) -> ColumnElement[str]:
     obj = func.json_build_object(*[x for p in props for x in (p.name, p.column)])
-    return func.concat(literal_column("""'{"type":"Feature","id":'"""), func.to_json(gid),
-                       literal_column("""',"geometry":null,"properties":'"""), obj,
-                       literal_column("'}'")).label("member")
+    return func.concat(
+        literal_column("""'{"type":"Feature","id":'"""),
+        func.to_json(gid),
+        literal_column("""',"geometry":null,"properties":'"""),
+        obj,
+        literal_column("'}'"),
+    ).label("member")

@@ -25,14 +25,32 @@ from gis.gml import GmlError, read_geometry, srs_name
 from gis.sql import envelope
 
 COMPARISONS = {
-    "PropertyIsEqualTo": "eq", "PropertyIsNotEqualTo": "ne", "PropertyIsLessThan": "lt",
-    "PropertyIsGreaterThan": "gt", "PropertyIsLessThanOrEqualTo": "le", "PropertyIsGreaterThanOrEqualTo": "ge",
+    "PropertyIsEqualTo": "eq",
+    "PropertyIsNotEqualTo": "ne",
+    "PropertyIsLessThan": "lt",
+    "PropertyIsGreaterThan": "gt",
+    "PropertyIsLessThanOrEqualTo": "le",
+    "PropertyIsGreaterThanOrEqualTo": "ge",
 }
-SPATIAL = {"BBOX": "ST_Intersects", "Intersects": "ST_Intersects", "Within": "ST_Within",
-           "Contains": "ST_Contains", "Disjoint": "ST_Disjoint"}
+SPATIAL = {
+    "BBOX": "ST_Intersects",
+    "Intersects": "ST_Intersects",
+    "Within": "ST_Within",
+    "Contains": "ST_Contains",
+    "Disjoint": "ST_Disjoint",
+}
 LOGICAL = ("And", "Or", "Not")
-GEOMETRY_OPERANDS = ("Envelope", "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                     "MultiCurve", "MultiPolygon", "MultiSurface")
+GEOMETRY_OPERANDS = (
+    "Envelope",
+    "Point",
+    "LineString",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiCurve",
+    "MultiPolygon",
+    "MultiSurface",
+)
 MAX_IDS = 10_000
 
 
@@ -61,8 +79,10 @@ def property_of(ftype: FeatureType, path: str, allow_geometry: bool = False) -> 
         raise _bad(f"{path[:80]!r} is the geometry; use a spatial operator")
     prop = ftype.prop(step)
     if prop is None:
-        raise _bad(f"unknown property {path[:80]!r} of {ftype.qname}; known: "
-                   f"{', '.join(p.name for p in ftype.props)}, {GEOMETRY}")
+        raise _bad(
+            f"unknown property {path[:80]!r} of {ftype.qname}; known: "
+            f"{', '.join(p.name for p in ftype.props)}, {GEOMETRY}"
+        )
     return prop
 
 
@@ -154,8 +174,11 @@ class Translator:
             return self.spatial(el, SPATIAL[name])
         if name in ("ResourceId", "FeatureId", "GmlObjectId"):
             return self.ids([el])
-        raise WfsError("InvalidParameterValue",
-                       f"filter operator {name[:60]!r} is not implemented (see Filter_Capabilities)", "filter")
+        raise WfsError(
+            "InvalidParameterValue",
+            f"filter operator {name[:60]!r} is not implemented (see Filter_Capabilities)",
+            "filter",
+        )
 
     def operand_property(self, el: etree._Element) -> Prop:
         for k in children(el):
@@ -182,8 +205,12 @@ class Translator:
             op = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le"}.get(op, op)
         bound = literal(value, type_=prop.column.type) if prop.xsd != "string" else literal(value)
         return {
-            "eq": lambda: col == bound, "ne": lambda: col != bound, "lt": lambda: col < bound,
-            "gt": lambda: col > bound, "le": lambda: col <= bound, "ge": lambda: col >= bound,
+            "eq": lambda: col == bound,
+            "ne": lambda: col != bound,
+            "lt": lambda: col < bound,
+            "gt": lambda: col > bound,
+            "le": lambda: col <= bound,
+            "ge": lambda: col >= bound,
         }[op]()
 
     def like(self, el: etree._Element) -> ColumnElement[bool]:
@@ -213,8 +240,10 @@ class Translator:
                 bounds[local(k.tag)] = typed(prop, lit.text or "")
         if len(bounds) != 2:
             raise _bad("PropertyIsBetween needs LowerBoundary and UpperBoundary")
-        return prop.column.between(literal(bounds["LowerBoundary"], type_=prop.column.type),
-                                   literal(bounds["UpperBoundary"], type_=prop.column.type))
+        return prop.column.between(
+            literal(bounds["LowerBoundary"], type_=prop.column.type),
+            literal(bounds["UpperBoundary"], type_=prop.column.type),
+        )
 
     def spatial(self, el: etree._Element, function: str) -> ColumnElement[bool]:
         operands = []
@@ -267,7 +296,9 @@ def like_pattern(pattern: str, wild: str, single: str, escape: str) -> str:
     return "".join(out)
 
 
-def bbox_clause(ftype: FeatureType, bbox: tuple[float, float, float, float], crs: CrsRef) -> ColumnElement[bool]:
+def bbox_clause(
+    ftype: FeatureType, bbox: tuple[float, float, float, float], crs: CrsRef
+) -> ColumnElement[bool]:
     """KVP BBOX in `crs` as named (lat/lon when the name says so) → intersects, GiST-indexed."""
     x0, y0, x1, y1 = bbox
     if crs.swaps_axes:

@@ -51,7 +51,9 @@ def statement(req: GetFeature, limit: int) -> tuple[Select[Any], Select[Any]]:
     crs = q.srs or STORAGE
     props, with_geometry = selected_props(ftype, q.property_names)
     srs_form = "urn" if (q.srs_text is None or crs.authority_axes) else "short"
-    member = member_text(ftype, req.output_format, crs, props, with_geometry, req.version == "2.0.0", srs_form)
+    member = member_text(
+        ftype, req.output_format, crs, props, with_geometry, req.version == "2.0.0", srs_form
+    )
     rows = ftype.select([member], q.clauses)
     if q.sort:
         order = []
@@ -69,8 +71,9 @@ def _timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _head(req: GetFeature, matched: int | None, returned: int | None, next_url: str | None,
-          schema_url: str) -> bytes:
+def _head(
+    req: GetFeature, matched: int | None, returned: int | None, next_url: str | None, schema_url: str
+) -> bytes:
     ftype = req.query.ftype
     app_loc = escape(f"{NAMESPACE} {schema_url}")
     if req.output_format == JSON:
@@ -80,24 +83,32 @@ def _head(req: GetFeature, matched: int | None, returned: int | None, next_url: 
         attrs = f' timeStamp="{_timestamp()}" numberMatched="{matched}" numberReturned="{returned}"'
         if next_url:
             attrs += f" next={quoteattr(next_url)}"
-        loc = (f"{WFS20} http://schemas.opengis.net/wfs/2.0/wfs.xsd "
-               f"{GML32_NS} http://schemas.opengis.net/gml/3.2.1/gml.xsd {app_loc}")
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS20}" '
-                f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" '
-                f'xsi:schemaLocation="{loc}"{attrs}>').encode()
+        loc = (
+            f"{WFS20} http://schemas.opengis.net/wfs/2.0/wfs.xsd "
+            f"{GML32_NS} http://schemas.opengis.net/gml/3.2.1/gml.xsd {app_loc}"
+        )
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS20}" '
+            f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" '
+            f'xsi:schemaLocation="{loc}"{attrs}>'
+        ).encode()
     if req.version == "1.1.0":
         gml = GML32_NS if req.output_format == GML32 else GML_NS
         loc = f"{WFS} http://schemas.opengis.net/wfs/1.1.0/wfs.xsd {app_loc}"
         count_attr = f' numberOfFeatures="{returned if req.result_type == "results" else matched}"'
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS}" '
-                f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" '
-                f'xsi:schemaLocation="{loc}" timeStamp="{_timestamp()}"{count_attr}>').encode()
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS}" '
+            f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" '
+            f'xsi:schemaLocation="{loc}" timeStamp="{_timestamp()}"{count_attr}>'
+        ).encode()
     loc = f"{WFS} http://schemas.opengis.net/wfs/1.0.0/WFS-basic.xsd {app_loc}"
     _ = ftype
     gml = GML_NS if req.output_format == GML2 else GML32_NS
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS}" '
-            f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" xsi:schemaLocation="{loc}">'
-            '<gml:boundedBy><gml:null>unknown</gml:null></gml:boundedBy>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:FeatureCollection xmlns:wfs="{WFS}" '
+        f'xmlns:gml="{gml}" xmlns:{PREFIX}="{NAMESPACE}" xmlns:xsi="{XSI}" xsi:schemaLocation="{loc}">'
+        "<gml:boundedBy><gml:null>unknown</gml:null></gml:boundedBy>"
+    ).encode()
 
 
 def _tail(req: GetFeature) -> bytes:
@@ -110,8 +121,9 @@ async def _snapshot(conn: AsyncConnection) -> None:
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
 
 
-async def stream(db: Database, req: GetFeature, limit: int, next_for: Any, schema_url: str,
-                 crs_uri: str) -> AsyncIterator[bytes]:
+async def stream(
+    db: Database, req: GetFeature, limit: int, next_for: Any, schema_url: str, crs_uri: str
+) -> AsyncIterator[bytes]:
     """The response body; its first chunk is produced before the response starts (errors → reports)."""
     rows, count = statement(req, limit)
     async with db.connection() as conn:
@@ -119,10 +131,18 @@ async def stream(db: Database, req: GetFeature, limit: int, next_for: Any, schem
         matched = None
         if req.version != "1.0.0" or req.result_type == "hits" or req.output_format == JSON:
             matched = int(await conn.scalar(count) or 0)
-        returned = 0 if req.result_type == "hits" else (
-            min(limit, max(0, matched - req.start)) if matched is not None else None)
-        more = (matched is not None and returned is not None and req.result_type == "results"
-                and req.start + returned < matched and returned > 0)
+        returned = (
+            0
+            if req.result_type == "hits"
+            else (min(limit, max(0, matched - req.start)) if matched is not None else None)
+        )
+        more = (
+            matched is not None
+            and returned is not None
+            and req.result_type == "results"
+            and req.start + returned < matched
+            and returned > 0
+        )
         next_url = next_for(req.start + (returned or 0)) if more else None
         if req.output_format == JSON:
             head: dict[str, Any] = {"type": "FeatureCollection"}
@@ -162,6 +182,9 @@ async def single(db: Database, req: GetFeature) -> bytes:
     end = text_.rindex("<")
     body = text_[start:end]
     gml = GML32_NS if req.output_format == GML32 else GML_NS
-    body = body.replace(f"<{PREFIX}:{req.query.ftype.name} ",
-                        f'<{PREFIX}:{req.query.ftype.name} xmlns:{PREFIX}="{NAMESPACE}" xmlns:gml="{gml}" ', 1)
+    body = body.replace(
+        f"<{PREFIX}:{req.query.ftype.name} ",
+        f'<{PREFIX}:{req.query.ftype.name} xmlns:{PREFIX}="{NAMESPACE}" xmlns:gml="{gml}" ',
+        1,
+    )
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode()

@@ -32,8 +32,11 @@ def version_of(p: Mapping[str, str], request: str) -> str:
             for v in accept.split(","):
                 if v.strip() in VERSIONS:
                     return v.strip()
-            raise WfsError("VersionNegotiationFailed",
-                           f"none of {accept[:80]!r} is offered; use one of {', '.join(VERSIONS)}", "AcceptVersions")
+            raise WfsError(
+                "VersionNegotiationFailed",
+                f"none of {accept[:80]!r} is offered; use one of {', '.join(VERSIONS)}",
+                "AcceptVersions",
+            )
         v = p.get("VERSION", "").strip()
         return v if v in VERSIONS else "2.0.0"
     v = p.get("VERSION", "").strip()
@@ -91,7 +94,9 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
     ids_raw = p.get("RESOURCEID") or p.get("FEATUREID")
     if stored:
         if stored.strip() != GET_FEATURE_BY_ID:
-            raise invalid("storedQuery_Id", f"unknown stored query {stored[:80]!r}; offered: {GET_FEATURE_BY_ID}")
+            raise invalid(
+                "storedQuery_Id", f"unknown stored query {stored[:80]!r}; offered: {GET_FEATURE_BY_ID}"
+            )
         rid = p.get("ID")
         if not rid:
             raise missing("ID")
@@ -118,7 +123,9 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
     query = Query(ftype=ftype, srs=crs_param(srs_text, version), srs_text=srs_text)
     if ids:
         query.clauses.append(ftype.key.in_(ids))
-    exclusive = [n for n in ("BBOX", "FILTER") if p.get(n)] + (["RESOURCEID"] if ids_raw and not stored else [])
+    exclusive = [n for n in ("BBOX", "FILTER") if p.get(n)] + (
+        ["RESOURCEID"] if ids_raw and not stored else []
+    )
     if len(exclusive) > 1:
         raise invalid(exclusive[1], f"{' and '.join(exclusive)} are mutually exclusive")
     if p.get("BBOX"):
@@ -150,6 +157,13 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
     if result_type not in ("results", "hits"):
         raise invalid("resultType", "resultType must be results or hits")
     count = _int(p, "COUNT") if p.get("COUNT") else _int(p, "MAXFEATURES")
-    return GetFeature(version=version, query=query, result_type=result_type,
-                      output_format=output_format(p.get("OUTPUTFORMAT"), version),
-                      start=_int(p, "STARTINDEX") or 0, count=count, by_id=by_id, kvp=True)
+    return GetFeature(
+        version=version,
+        query=query,
+        result_type=result_type,
+        output_format=output_format(p.get("OUTPUTFORMAT"), version),
+        start=_int(p, "STARTINDEX") or 0,
+        count=count,
+        by_id=by_id,
+        kvp=True,
+    )

@@ -20,9 +20,20 @@ GML311 = "text/xml; subtype=gml/3.1.1"
 GML2 = "text/xml; subtype=gml/2.1.2"
 JSON = "application/json"
 _FORMATS = {
-    GML32: ("application/gml+xml;version=3.2", "text/xml;subtype=gml/3.2", "text/xml;subtype=gml/3.2.1",
-            "application/gml+xml;version=3.2.1", "gml32", "application/gml+xml"),
-    GML311: ("text/xml;subtype=gml/3.1.1", "application/gml+xml;version=3.1", "gml3", "text/xml;subtype=gml/3.1"),
+    GML32: (
+        "application/gml+xml;version=3.2",
+        "text/xml;subtype=gml/3.2",
+        "text/xml;subtype=gml/3.2.1",
+        "application/gml+xml;version=3.2.1",
+        "gml32",
+        "application/gml+xml",
+    ),
+    GML311: (
+        "text/xml;subtype=gml/3.1.1",
+        "application/gml+xml;version=3.1",
+        "gml3",
+        "text/xml;subtype=gml/3.1",
+    ),
     GML2: ("text/xml;subtype=gml/2.1.2", "gml2", "text/xml;subtype=gml/2"),
     JSON: ("application/json", "json", "geojson", "application/geo+json", "application/vnd.geo+json"),
 }
@@ -42,9 +53,11 @@ def output_format(value: str | None, version: str) -> str:
     for fmt, names in _FORMATS.items():
         if norm in names or norm == "".join(fmt.split()).lower():
             return fmt
-    raise WfsError("InvalidParameterValue",
-                   f"outputFormat {value[:80]!r} is not offered; use one of {', '.join(OUTPUT_FORMATS[version])}",
-                   "outputFormat")
+    raise WfsError(
+        "InvalidParameterValue",
+        f"outputFormat {value[:80]!r} is not offered; use one of {', '.join(OUTPUT_FORMATS[version])}",
+        "outputFormat",
+    )
 
 
 def default_crs(version: str) -> CrsRef:

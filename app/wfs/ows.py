@@ -35,7 +35,9 @@ _STATUS = {
 class WfsError(Exception):
     """A request /wfs cannot serve: an OWS exceptionCode, the offending parameter, a message."""
 
-    def __init__(self, code: str, message: str, locator: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, locator: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -58,22 +60,32 @@ def domain_text(error: DomainError) -> str:
     return f"{error.code}: {error.detail}"
 
 
-def exception_report(code: str, text: str, locator: str | None, version: str, status: int,
-                     headers: dict[str, str] | None = None) -> Response:
+def exception_report(
+    code: str,
+    text: str,
+    locator: str | None,
+    version: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """An exception report in the dialect of the request's version (2.0: OWS 1.1, 1.1: OWS 1.0,
     1.0: the OGC ServiceExceptionReport)."""
     loc = f" locator={quoteattr(locator)}" if locator else ""
     if version == "1.0.0":
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                '<ServiceExceptionReport version="1.2.0" xmlns="http://www.opengis.net/ogc">'
-                f"<ServiceException code={quoteattr(code)}{loc}>{escape(text)}</ServiceException>"
-                "</ServiceExceptionReport>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ServiceExceptionReport version="1.2.0" xmlns="http://www.opengis.net/ogc">'
+            f"<ServiceException code={quoteattr(code)}{loc}>{escape(text)}</ServiceException>"
+            "</ServiceExceptionReport>"
+        )
     else:
         ns, ver = (OWS11, "2.0.0") if version == "2.0.0" else (OWS10, "1.0.0")
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<ows:ExceptionReport xmlns:ows="{ns}" version="{ver}" xml:lang="en">'
-                f"<ows:Exception exceptionCode={quoteattr(code)}{loc}>"
-                f"<ows:ExceptionText>{escape(text)}</ows:ExceptionText></ows:Exception></ows:ExceptionReport>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<ows:ExceptionReport xmlns:ows="{ns}" version="{ver}" xml:lang="en">'
+            f"<ows:Exception exceptionCode={quoteattr(code)}{loc}>"
+            f"<ows:ExceptionText>{escape(text)}</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+        )
     return Response(body.encode(), status_code=status, media_type=XML, headers=headers)
 
 

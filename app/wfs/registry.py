@@ -87,31 +87,52 @@ _ZONE_TYPES = dict(zone_query.PROPERTIES)
 
 TYPES: tuple[FeatureType, ...] = (
     FeatureType(
-        name="parcels", title="Industrial land parcels",
+        name="parcels",
+        title="Industrial land parcels",
         abstract="Parcels with land use, tier (base/community/fragment), planning lock and plot-ratio cap "
-                 "(SPEC §1–§3). Editable with WFS-T under the same rules as the REST API.",
-        key=_parcel.c.id, key_is_int=True, geom=_parcel.c.geom,
-        props=(Prop("id", "long", _parcel.c.id),) + tuple(
-            Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE)
-            for name, col in parcel_query.property_columns()),
-        select=_parcels, writer="parcels", keywords=("industrial land", "parcels", "Shanghai"),
+        "(SPEC §1–§3). Editable with WFS-T under the same rules as the REST API.",
+        key=_parcel.c.id,
+        key_is_int=True,
+        geom=_parcel.c.geom,
+        props=(
+            Prop("id", "long", _parcel.c.id),
+            *(Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE)
+              for name, col in parcel_query.property_columns()),
+        ),
+        select=_parcels,
+        writer="parcels",
+        keywords=("industrial land", "parcels", "Shanghai"),
     ),
     FeatureType(
-        name="zones", title="Industrial zones (bases and communities)",
+        name="zones",
+        title="Industrial zones (bases and communities)",
         abstract="Planning polygons of kind base or community that give parcels their tier.",
-        key=_zone.c.id, key_is_int=True, geom=_zone.c.geom,
-        props=(Prop("id", "long", _zone.c.id),) + tuple(
-            Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE)
-            for name, col in zone_query.property_columns()),
-        select=_zones, writer="zones", keywords=("zones", "industrial base", "industrial community"),
+        key=_zone.c.id,
+        key_is_int=True,
+        geom=_zone.c.geom,
+        props=(
+            Prop("id", "long", _zone.c.id),
+            *(Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE)
+              for name, col in zone_query.property_columns()),
+        ),
+        select=_zones,
+        writer="zones",
+        keywords=("zones", "industrial base", "industrial community"),
     ),
     FeatureType(
-        name="districts", title="Districts",
+        name="districts",
+        title="Districts",
         abstract="The municipality's districts (GB/T 2260 codes).",
-        key=_district.c.code, key_is_int=False, geom=_district.c.geom,
-        props=(Prop("code", "string", _district.c.code), Prop("name_zh", "string", _district.c.name_zh),
-               Prop("name_en", "string", _district.c.name_en)),
-        select=_districts, keywords=("districts",),
+        key=_district.c.code,
+        key_is_int=False,
+        geom=_district.c.geom,
+        props=(
+            Prop("code", "string", _district.c.code),
+            Prop("name_zh", "string", _district.c.name_zh),
+            Prop("name_en", "string", _district.c.name_en),
+        ),
+        select=_districts,
+        keywords=("districts",),
     ),
 )
 
@@ -131,9 +152,11 @@ def find(qname: str, locator: str = "typeNames") -> FeatureType:
             raise WfsError("InvalidParameterValue", f"unknown feature type {qname[:80]!r}", locator)
     found = BY_NAME.get(name)
     if found is None:
-        raise WfsError("InvalidParameterValue",
-                       f"unknown feature type {qname[:80]!r}; offered: {', '.join(t.qname for t in TYPES)}",
-                       locator)
+        raise WfsError(
+            "InvalidParameterValue",
+            f"unknown feature type {qname[:80]!r}; offered: {', '.join(t.qname for t in TYPES)}",
+            locator,
+        )
     return found
 
 
@@ -145,7 +168,8 @@ def parse_resource_id(rid: str, locator: str = "resourceId") -> tuple[FeatureTyp
     ftype = find(name, locator)
     if ftype.key_is_int:
         if not key.isdigit() or len(key) > 18:
-            raise WfsError("InvalidParameterValue", f"resource id {rid[:80]!r}: the id must be an integer",
-                           locator)
+            raise WfsError(
+                "InvalidParameterValue", f"resource id {rid[:80]!r}: the id must be an integer", locator
+            )
         return ftype, int(key)
     return ftype, key

@@ -48,8 +48,9 @@ async def _actor(request: Request, operation: str) -> Actor:
     return actor
 
 
-async def _guard(request: Request, version: str, work: Callable[[], Awaitable[Response]],
-                 in_transaction: bool = False) -> Response:
+async def _guard(
+    request: Request, version: str, work: Callable[[], Awaitable[Response]], in_transaction: bool = False
+) -> Response:
     try:
         return await work()
     except WfsError as exc:
@@ -80,7 +81,9 @@ async def wfs_get(request: Request) -> Response:
         op = op_raw.strip().lower()
         version = kvp.version_of(p, op)
         if op not in OPERATIONS:
-            raise WfsError("OperationNotSupported", f"operation {op_raw[:40]!r} is not supported", "request", 400)
+            raise WfsError(
+                "OperationNotSupported", f"operation {op_raw[:40]!r} is not supported", "request", 400
+            )
         actor = await _actor(request, op)
         if op == "transaction":
             raise WfsError("OperationNotSupported", "send Transaction as XML with POST", "request", 400)
@@ -114,8 +117,9 @@ async def wfs_post(request: Request) -> Response:
         root = xmlsafe.parse(body)
         op = xmlsafe.local(root.tag).lower()
         if op not in OPERATIONS:
-            raise WfsError("OperationNotSupported", f"{xmlsafe.local(root.tag)[:40]!r} is not supported",
-                           "request", 400)
+            raise WfsError(
+                "OperationNotSupported", f"{xmlsafe.local(root.tag)[:40]!r} is not supported", "request", 400
+            )
         service = root.get("service", "WFS")
         if service.upper() != "WFS":
             raise invalid("service", f"service {service[:20]!r} is not offered here; use WFS")
@@ -138,8 +142,9 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _read(request: Request, op: str, version: str, actor: Actor, p: dict[str, str] | None,
-                root: Any) -> Response:
+async def _read(
+    request: Request, op: str, version: str, actor: Actor, p: dict[str, str] | None, root: Any
+) -> Response:
     settings = get_settings(request)
     db = get_database(request)
     base = _base(request)
@@ -169,8 +174,10 @@ async def _read(request: Request, op: str, version: str, actor: Actor, p: dict[s
             gml = "2.0.0"
         elif fmt.upper() == "XMLSCHEMA" or "2.1" in fmt:
             gml = "1.0.0"
-        return Response(describe.schema(version, types, gml),
-                        media_type="application/gml+xml; version=3.2" if (gml or version) == "2.0.0" else XML)
+        return Response(
+            describe.schema(version, types, gml),
+            media_type="application/gml+xml; version=3.2" if (gml or version) == "2.0.0" else XML,
+        )
     if op == "liststoredqueries":
         return Response(capabilities.list_stored_queries(), media_type=XML)
     if op == "describestoredqueries":
@@ -195,15 +202,21 @@ async def _get_feature(request: Request, req: GetFeature, base: str) -> Response
     if req.by_id is not None:
         return Response(await getfeature.single(db, req), media_type=media)
     tn = "TYPENAMES" if req.version == "2.0.0" else "TYPENAME"
-    schema_url = str(URL(base).include_query_params(
-        SERVICE="WFS", VERSION=req.version, REQUEST="DescribeFeatureType", **{tn: req.query.ftype.qname}))
+    schema_url = str(
+        URL(base).include_query_params(
+            SERVICE="WFS", VERSION=req.version, REQUEST="DescribeFeatureType", **{tn: req.query.ftype.qname}
+        )
+    )
 
     def next_for(start: int) -> str | None:
         if not req.kvp:
             return None
         url = public_url(request, settings)
-        items = [(k, v) for k, v in request.query_params.multi_items()
-                 if k.upper() not in ("STARTINDEX", "COUNT", "MAXFEATURES")]
+        items = [
+            (k, v)
+            for k, v in request.query_params.multi_items()
+            if k.upper() not in ("STARTINDEX", "COUNT", "MAXFEATURES")
+        ]
         items += [("STARTINDEX", str(start)), ("COUNT", str(limit))]
         return str(url.replace(query=_encode(items)))
 
@@ -241,7 +254,9 @@ async def _transaction(request: Request, actor: Actor, root: Any) -> Response:
             log.error("unhandled %s in a WFS Transaction", type(exc).__name__, exc_info=exc)
         await record_refusal(db, actor, error)
         if tx.version == "1.0.0" and error.status < 500 and error.status != 401:
-            return Response(transaction.failed_10(f"{error.code}: {error.detail}", error.code), media_type=XML)
+            return Response(
+                transaction.failed_10(f"{error.code}: {error.detail}", error.code), media_type=XML
+            )
         return render_domain_error(error, tx.version, in_transaction=True)
     return Response(transaction.response(tx.version, out), media_type=XML)
 
@@ -249,13 +264,17 @@ async def _transaction(request: Request, actor: Actor, root: Any) -> Response:
 @router.get("/wfs/project.qgs")
 async def project_file(request: Request) -> Response:
     """A QGIS project with parcels (styled by tier), zones and districts connected to this WFS."""
+
     async def work() -> Response:
         await _actor(request, "getcapabilities")
         db = get_database(request)
         async with db.connection() as conn:
             box = await capabilities.bounds(conn, get_settings(request).policy.extent)
         body = project.qgs(_base(request), box)
-        return Response(body, media_type="application/x-qgis-project",
-                        headers={"Content-Disposition": 'attachment; filename="landcycle.qgs"'})
+        return Response(
+            body,
+            media_type="application/x-qgis-project",
+            headers={"Content-Disposition": 'attachment; filename="landcycle.qgs"'},
+        )
 
     return await _guard(request, "2.0.0", work)

@@ -76,8 +76,12 @@ def _writable_type(name: str | None, locator: str) -> FeatureType:
         raise WfsError("MissingParameterValue", f"{locator} needs a typeName", locator)
     ftype = find(name, locator)
     if ftype.writer is None:
-        raise WfsError("OperationNotSupported", f"{ftype.qname} is read-only; WFS-T edits parcels and zones",
-                       locator, 400)
+        raise WfsError(
+            "OperationNotSupported",
+            f"{ftype.qname} is read-only; WFS-T edits parcels and zones",
+            locator,
+            400,
+        )
     return ftype
 
 
@@ -129,7 +133,9 @@ def parse(root: etree._Element) -> Transaction:
             for part in children(op):
                 pname = local(part.tag)
                 if pname == "Property":
-                    key_el = next((c for c in children(part) if local(c.tag) in ("Name", "ValueReference")), None)
+                    key_el = next(
+                        (c for c in children(part) if local(c.tag) in ("Name", "ValueReference")), None
+                    )
                     val_el = next((c for c in children(part) if local(c.tag) == "Value"), None)
                     if key_el is None:
                         raise _invalid("Update/Property needs a Name (ValueReference)", "Property")
@@ -151,15 +157,19 @@ def parse(root: etree._Element) -> Transaction:
             flt = next((c for c in children(op) if local(c.tag) == "Filter"), None)
             if flt is None:
                 raise WfsError("MissingParameterValue", "Delete needs a Filter naming the features", "Filter")
-            actions.append(Action("delete", ftype, clause=Translator(ftype, version).filter(flt),
-                                  handle=op.get("handle")))
+            actions.append(
+                Action(
+                    "delete", ftype, clause=Translator(ftype, version).filter(flt), handle=op.get("handle")
+                )
+            )
         elif name in ("Replace", "Native"):
             raise WfsError("OperationNotSupported", f"{name} is not supported; use Update", name, 400)
         else:
             raise WfsError("OperationParsingFailed", f"unexpected element {name[:60]!r} in Transaction", name)
         if len(actions) > MAX_ACTIONS:
-            raise WfsError("OperationParsingFailed", f"more than {MAX_ACTIONS} actions in one Transaction",
-                           "Transaction")
+            raise WfsError(
+                "OperationParsingFailed", f"more than {MAX_ACTIONS} actions in one Transaction", "Transaction"
+            )
     return Transaction(version, actions, root.get("handle"))
 
 
@@ -191,15 +201,18 @@ async def execute(session: AsyncSession, actor: Actor, policy: Policy, tx: Trans
         kind = action.ftype.writer
         assert kind is not None
         if action.kind == "insert":
-            new_id = await writers.insert(kind, session, actor, policy, action.values, _storage(action.shape, policy))
+            new_id = await writers.insert(
+                kind, session, actor, policy, action.values, _storage(action.shape, policy)
+            )
             out.inserted.append((f"{action.ftype.name}.{new_id}", action.handle))
             continue
         assert action.clause is not None
         keys = list(await session.scalars(action.ftype.select([action.ftype.key], [action.clause])))
         for key in keys:
             if action.kind == "update":
-                await writers.update(kind, session, actor, policy, key, action.values,
-                                     _storage(action.shape, policy))
+                await writers.update(
+                    kind, session, actor, policy, key, action.values, _storage(action.shape, policy)
+                )
                 out.updated += 1
             else:
                 await writers.delete(kind, session, actor, policy, key)
@@ -210,36 +223,54 @@ async def execute(session: AsyncSession, actor: Actor, policy: Policy, tx: Trans
 def response(version: str, out: Outcome) -> bytes:
     """The success document of the request's version."""
     if version == "1.0.0":
-        inserted = "".join(f'<wfs:InsertResult><ogc:FeatureId fid={quoteattr(fid)}/></wfs:InsertResult>'
-                           for fid, _ in out.inserted)
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n<wfs:WFS_TransactionResponse version="1.0.0" '
-                'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
-                f"{inserted}<wfs:TransactionResult><wfs:Status><wfs:SUCCESS/></wfs:Status></wfs:TransactionResult>"
-                "</wfs:WFS_TransactionResponse>").encode()
-    summary = (f"<wfs:TransactionSummary><wfs:totalInserted>{len(out.inserted)}</wfs:totalInserted>"
-               f"<wfs:totalUpdated>{out.updated}</wfs:totalUpdated>"
-               + ("<wfs:totalReplaced>0</wfs:totalReplaced>" if version == "2.0.0" else "")
-               + f"<wfs:totalDeleted>{out.deleted}</wfs:totalDeleted></wfs:TransactionSummary>")
-    if version == "2.0.0":
-        feats = "".join(f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><fes:ResourceId rid={quoteattr(fid)}/>"
-                        "</wfs:Feature>" for fid, h in out.inserted)
-        results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="2.0.0" '
-                'xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0">'
-                f"{summary}{results}</wfs:TransactionResponse>").encode()
-    feats = "".join(f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><ogc:FeatureId fid={quoteattr(fid)}/>"
-                    "</wfs:Feature>" for fid, h in out.inserted)
-    results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="1.1.0" '
+        inserted = "".join(
+            f"<wfs:InsertResult><ogc:FeatureId fid={quoteattr(fid)}/></wfs:InsertResult>"
+            for fid, _ in out.inserted
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:WFS_TransactionResponse version="1.0.0" '
             'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
-            f"{summary}{results}</wfs:TransactionResponse>").encode()
+            f"{inserted}<wfs:TransactionResult><wfs:Status><wfs:SUCCESS/></wfs:Status></wfs:TransactionResult>"
+            "</wfs:WFS_TransactionResponse>"
+        ).encode()
+    summary = (
+        f"<wfs:TransactionSummary><wfs:totalInserted>{len(out.inserted)}</wfs:totalInserted>"
+        f"<wfs:totalUpdated>{out.updated}</wfs:totalUpdated>"
+        + ("<wfs:totalReplaced>0</wfs:totalReplaced>" if version == "2.0.0" else "")
+        + f"<wfs:totalDeleted>{out.deleted}</wfs:totalDeleted></wfs:TransactionSummary>"
+    )
+    if version == "2.0.0":
+        feats = "".join(
+            f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><fes:ResourceId rid={quoteattr(fid)}/>"
+            "</wfs:Feature>"
+            for fid, h in out.inserted
+        )
+        results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="2.0.0" '
+            'xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0">'
+            f"{summary}{results}</wfs:TransactionResponse>"
+        ).encode()
+    feats = "".join(
+        f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><ogc:FeatureId fid={quoteattr(fid)}/>"
+        "</wfs:Feature>"
+        for fid, h in out.inserted
+    )
+    results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="1.1.0" '
+        'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
+        f"{summary}{results}</wfs:TransactionResponse>"
+    ).encode()
 
 
 def failed_10(message: str, locator: str | None) -> bytes:
     """1.0.0: a refusal is a FAILED status with the message (QGIS 3.22 shows it in its save dialog)."""
     loc = f"<wfs:Locator>{escape(locator)}</wfs:Locator>" if locator else ""
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<wfs:WFS_TransactionResponse version="1.0.0" '
-            'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
-            f"<wfs:TransactionResult><wfs:Status><wfs:FAILED/></wfs:Status>{loc}"
-            f"<wfs:Message>{escape(message)}</wfs:Message></wfs:TransactionResult>"
-            "</wfs:WFS_TransactionResponse>").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:WFS_TransactionResponse version="1.0.0" '
+        'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
+        f"<wfs:TransactionResult><wfs:Status><wfs:FAILED/></wfs:Status>{loc}"
+        f"<wfs:Message>{escape(message)}</wfs:Message></wfs:TransactionResult>"
+        "</wfs:WFS_TransactionResponse>"
+    ).encode()

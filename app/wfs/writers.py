@@ -33,31 +33,59 @@ def _need_geometry(geom: MultiPolygon | None, what: str) -> MultiPolygon:
     return geom
 
 
-async def insert(kind: str, session: AsyncSession, actor: Actor, policy: Policy, values: dict[str, Any],
-                 geom: MultiPolygon | None) -> int:
+async def insert(
+    kind: str,
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    values: dict[str, Any],
+    geom: MultiPolygon | None,
+) -> int:
     """Create one feature; returns its id."""
     if kind == "parcels":
         p = _validate(ParcelPropertiesIn, values, "new parcel")
         assert isinstance(p, ParcelPropertiesIn)
-        draft = parcels.ParcelDraft(code=p.code, land_use=p.land_use, plot_ratio=p.plot_ratio,
-                                    plot_ratio_reference_id=p.plot_ratio_reference_id, legacy_zone=p.legacy_zone,
-                                    status=p.status, geom=_need_geometry(geom, "new parcel"))
+        draft = parcels.ParcelDraft(
+            code=p.code,
+            land_use=p.land_use,
+            plot_ratio=p.plot_ratio,
+            plot_ratio_reference_id=p.plot_ratio_reference_id,
+            legacy_zone=p.legacy_zone,
+            status=p.status,
+            geom=_need_geometry(geom, "new parcel"),
+        )
         return await parcels.create_parcel(session, actor, policy, draft)
     z = _validate(ZonePropertiesIn, values, "new zone")
     assert isinstance(z, ZonePropertiesIn)
-    zdraft = zones.ZoneDraft(code=z.code, name=z.name, kind=z.kind, advanced_manufacturing=z.advanced_manufacturing,
-                             far_cap=z.far_cap, far_min=z.far_min, geom=_need_geometry(geom, "new zone"))
+    zdraft = zones.ZoneDraft(
+        code=z.code,
+        name=z.name,
+        kind=z.kind,
+        advanced_manufacturing=z.advanced_manufacturing,
+        far_cap=z.far_cap,
+        far_min=z.far_min,
+        geom=_need_geometry(geom, "new zone"),
+    )
     return await zones.create_zone(session, actor, policy, zdraft)
 
 
-async def update(kind: str, session: AsyncSession, actor: Actor, policy: Policy, key: int,
-                 values: dict[str, Any], geom: MultiPolygon | None) -> None:
+async def update(
+    kind: str,
+    session: AsyncSession,
+    actor: Actor,
+    policy: Policy,
+    key: int,
+    values: dict[str, Any],
+    geom: MultiPolygon | None,
+) -> None:
     """Change members of one feature (a new version)."""
     model = ParcelPropertiesPatch if kind == "parcels" else ZonePropertiesPatch
     patch = _validate(model, values, f"{kind}.{key}")
     changed = patch.model_dump(include=patch.model_fields_set)
     if kind == "parcels":
-        await parcels.update_parcel(session, actor, policy, key, parcels.ParcelChanges(values=changed, geom=geom))
+        await parcels.update_parcel(
+            session, actor, policy, key, parcels.ParcelChanges(values=changed, geom=geom)
+        )
     else:
         await zones.update_zone(session, actor, policy, key, zones.ZoneChanges(values=changed, geom=geom))
 

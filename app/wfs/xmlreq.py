@@ -59,7 +59,9 @@ def get_feature(root: etree._Element, version: str) -> GetFeature:
     if local(q_el.tag) == "StoredQuery":
         if q_el.get("id") != GET_FEATURE_BY_ID:
             raise invalid("storedQuery_Id", f"unknown stored query; offered: {GET_FEATURE_BY_ID}")
-        param = next((p for p in children(q_el) if local(p.tag) == "Parameter" and p.get("name") == "ID"), None)
+        param = next(
+            (p for p in children(q_el) if local(p.tag) == "Parameter" and p.get("name") == "ID"), None
+        )
         if param is None:
             raise missing("ID")
         ftype, by_id = parse_resource_id(text(param), "ID")
@@ -90,7 +92,9 @@ def get_feature(root: etree._Element, version: str) -> GetFeature:
             elif tag == "SortBy":
                 items = []
                 for sp in children(child):
-                    ref = next((c for c in children(sp) if local(c.tag) in ("ValueReference", "PropertyName")), None)
+                    ref = next(
+                        (c for c in children(sp) if local(c.tag) in ("ValueReference", "PropertyName")), None
+                    )
                     order = next((c for c in children(sp) if local(c.tag) == "SortOrder"), None)
                     if ref is None:
                         raise invalid("sortBy", "SortProperty needs a ValueReference")
@@ -103,7 +107,13 @@ def get_feature(root: etree._Element, version: str) -> GetFeature:
     result_type = (root.get("resultType") or "results").lower()
     if result_type not in ("results", "hits"):
         raise invalid("resultType", "resultType must be results or hits")
-    return GetFeature(version=version, query=query, result_type=result_type,
-                      output_format=output_format(root.get("outputFormat"), version),
-                      start=_int(root, "startIndex") or 0, count=_int(root, "count", "maxFeatures"),
-                      by_id=by_id, kvp=False)
+    return GetFeature(
+        version=version,
+        query=query,
+        result_type=result_type,
+        output_format=output_format(root.get("outputFormat"), version),
+        start=_int(root, "startIndex") or 0,
+        count=_int(root, "count", "maxFeatures"),
+        by_id=by_id,
+        kvp=False,
+    )

@@ -13,21 +13,31 @@ from app.wfs.ows import WfsError
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a Transaction of a few thousand parcels
 MAX_DEPTH = 64
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
-                          dtd_validation=False, remove_comments=True, remove_pis=True)
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    huge_tree=False,
+    load_dtd=False,
+    dtd_validation=False,
+    remove_comments=True,
+    remove_pis=True,
+)
 
 
 def parse(body: bytes) -> etree._Element:
     """Bytes → root element, or OperationParsingFailed with the parser's reason."""
     if len(body) > MAX_BODY_BYTES:
-        raise WfsError("OperationParsingFailed", f"request body above {MAX_BODY_BYTES // 1_048_576} MiB", "body")
+        raise WfsError(
+            "OperationParsingFailed", f"request body above {MAX_BODY_BYTES // 1_048_576} MiB", "body"
+        )
     if b"<!DOCTYPE" in body[:4096].upper() or b"<!ENTITY" in body.upper():
         raise WfsError("OperationParsingFailed", "DTDs and entity declarations are not accepted", "body")
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
-        raise WfsError("OperationParsingFailed", f"the request is not well-formed XML: {exc.msg}"[:300],
-                       "body") from None
+        raise WfsError(
+            "OperationParsingFailed", f"the request is not well-formed XML: {exc.msg}"[:300], "body"
+        ) from None
     if root is None:
         raise WfsError("OperationParsingFailed", "empty request body", "body")
     _check_depth(root)

@@ -36,7 +36,9 @@ class LiveWfs:
 
     def rest(self, path: str, **params: Any) -> Any:
         """GET the REST API as the bureau user (the reference the clients are compared with)."""
-        r = httpx.get(self.base + "/api/v1" + path, params=params, auth=(self.user, self.password), timeout=30)
+        r = httpx.get(
+            self.base + "/api/v1" + path, params=params, auth=(self.user, self.password), timeout=30
+        )
         r.raise_for_status()
         return r.json()
 
@@ -50,10 +52,20 @@ def _free_port() -> int:
 def start_server(port: int, **env: str) -> subprocess.Popen[bytes]:
     """`landcycle serve` on the test database (DATABASE_URL = the test URL)."""
     exe = Path(sys.executable).parent / "landcycle"
-    environ = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_SECRET_KEY": "live-test-key",
-               "LANDCYCLE_LOG_JSON": "false", "LANDCYCLE_LOG_LEVEL": "warning", **env}
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=environ,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    environ = {
+        **os.environ,
+        "DATABASE_URL": TEST_URL,
+        "LANDCYCLE_SECRET_KEY": "live-test-key",
+        "LANDCYCLE_LOG_JSON": "false",
+        "LANDCYCLE_LOG_LEVEL": "warning",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -78,14 +90,24 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def _seed(live: LiveWfs) -> None:
     """31 parcels through the REST API: base (east), community (west), fragments, two offices."""
-    spots = ([(BZ[0] + 0.004 + i * 0.003, BZ[1] + 0.004 + j * 0.003, "industrial") for i in range(4) for j in range(3)]
-             + [(CZ[0] + 0.004 + i * 0.003, CZ[1] + 0.004 + j * 0.003, "rnd") for i in range(4) for j in range(3)]
-             + [(121.45 + i * 0.003, 31.2, "industrial") for i in range(5)]
-             + [(121.36, 31.2, "office"), (121.37, 31.2, "office")])
+    spots = (
+        [
+            (BZ[0] + 0.004 + i * 0.003, BZ[1] + 0.004 + j * 0.003, "industrial")
+            for i in range(4)
+            for j in range(3)
+        ]
+        + [(CZ[0] + 0.004 + i * 0.003, CZ[1] + 0.004 + j * 0.003, "rnd") for i in range(4) for j in range(3)]
+        + [(121.45 + i * 0.003, 31.2, "industrial") for i in range(5)]
+        + [(121.36, 31.2, "office"), (121.37, 31.2, "office")]
+    )
     with httpx.Client(base_url=live.base, auth=(live.user, live.password), timeout=30) as http:
         for n, (lon, lat, use) in enumerate(spots):
-            body = builders.feature(square(lon, lat, 120), code=f"LIVE-{n:03d}", land_use=use,
-                                    plot_ratio=round(1.0 + (n % 7) / 10, 2) if use != "office" else 4.0)
+            body = builders.feature(
+                square(lon, lat, 120),
+                code=f"LIVE-{n:03d}",
+                land_use=use,
+                plot_ratio=round(1.0 + (n % 7) / 10, 2) if use != "office" else 4.0,
+            )
             r = http.post("/api/v1/parcels", json=body)
             assert r.status_code == 201, r.text
             live.parcels.append(r.json())

@@ -10,11 +10,16 @@ from lxml import etree
 from tests.builders import basic
 
 NS = {
-    "wfs": "http://www.opengis.net/wfs/2.0", "wfs1": "http://www.opengis.net/wfs",
-    "ows": "http://www.opengis.net/ows/1.1", "ows1": "http://www.opengis.net/ows",
-    "fes": "http://www.opengis.net/fes/2.0", "ogc": "http://www.opengis.net/ogc",
-    "gml": "http://www.opengis.net/gml/3.2", "gml1": "http://www.opengis.net/gml",
-    "xsd": "http://www.w3.org/2001/XMLSchema", "lc": "http://landcycle.example.org/wfs",
+    "wfs": "http://www.opengis.net/wfs/2.0",
+    "wfs1": "http://www.opengis.net/wfs",
+    "ows": "http://www.opengis.net/ows/1.1",
+    "ows1": "http://www.opengis.net/ows",
+    "fes": "http://www.opengis.net/fes/2.0",
+    "ogc": "http://www.opengis.net/ogc",
+    "gml": "http://www.opengis.net/gml/3.2",
+    "gml1": "http://www.opengis.net/gml",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
+    "lc": "http://landcycle.example.org/wfs",
     "xlink": "http://www.w3.org/1999/xlink",
 }
 
@@ -79,7 +84,9 @@ def fes(inner: str) -> str:
 
 def get_feature_20(type_name: str, filter_xml: str = "", extra: str = "", attrs: str = "") -> str:
     """A WFS 2.0 GetFeature POST body."""
-    return (f'<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
-            f'xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2" '
-            f'xmlns:landcycle="http://landcycle.example.org/wfs" {attrs}>'
-            f'<wfs:Query typeNames="{type_name}">{extra}{filter_xml}</wfs:Query></wfs:GetFeature>')
+    return (
+        f'<wfs:GetFeature service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+        f'xmlns:fes="http://www.opengis.net/fes/2.0" xmlns:gml="http://www.opengis.net/gml/3.2" '
+        f'xmlns:landcycle="http://landcycle.example.org/wfs" {attrs}>'
+        f'<wfs:Query typeNames="{type_name}">{extra}{filter_xml}</wfs:Query></wfs:GetFeature>'
+    )

@@ -31,8 +31,23 @@ def schema_dir() -> Path | None:
     if (BASE / "ogc" / "gml" / "3.2.1" / "gml.xsd").exists():
         return BASE
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                               "-d", tmp, "-q", PYCSW], capture_output=True, timeout=300)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "-d",
+                tmp,
+                "-q",
+                PYCSW,
+            ],
+            capture_output=True,
+            timeout=300,
+        )
         wheels = list(Path(tmp).glob("pycsw-*.whl"))
         if done.returncode != 0 or not wheels:
             return None
@@ -47,9 +62,11 @@ def schema_dir() -> Path | None:
 
 # The wheel lacks SMIL 2.0, which only GML 3.1.1's default styles need: GML 3.1.1 features are checked
 # against feature.xsd + geometryAggregates.xsd (all a feature with a MultiSurface uses).
-GML311_CORE = (b'<schema targetNamespace="http://www.opengis.net/gml" xmlns="http://www.w3.org/2001/XMLSchema" '
-               b'elementFormDefault="qualified"><include schemaLocation="feature.xsd"/>'
-               b'<include schemaLocation="geometryAggregates.xsd"/></schema>')
+GML311_CORE = (
+    b'<schema targetNamespace="http://www.opengis.net/gml" xmlns="http://www.w3.org/2001/XMLSchema" '
+    b'elementFormDefault="qualified"><include schemaLocation="feature.xsd"/>'
+    b'<include schemaLocation="geometryAggregates.xsd"/></schema>'
+)
 
 
 def _local(text: bytes, base: Path) -> bytes:
@@ -57,8 +74,9 @@ def _local(text: bytes, base: Path) -> bytes:
     if not core.exists():
         core.write_bytes(GML311_CORE)
     text = text.replace(b"http://schemas.opengis.net/gml/3.1.1/base/gml.xsd", core.as_uri().encode())
-    return (text.replace(b"http://schemas.opengis.net/", f"{(base / 'ogc').as_uri()}/".encode())
-            .replace(b"http://www.w3.org/1999/xlink.xsd", (base / "w3c/1999/xlink.xsd").as_uri().encode()))
+    return text.replace(b"http://schemas.opengis.net/", f"{(base / 'ogc').as_uri()}/".encode()).replace(
+        b"http://www.w3.org/1999/xlink.xsd", (base / "w3c/1999/xlink.xsd").as_uri().encode()
+    )
 
 
 def compile_schema(xsd: bytes, base: Path) -> etree.XMLSchema:
@@ -76,6 +94,8 @@ def wrapper(base: Path, *schemas: str) -> etree.XMLSchema:
         "ogc/filter/2.0/filterAll.xsd": "http://www.opengis.net/fes/2.0",
         "ogc/gml/3.2.1/gml.xsd": "http://www.opengis.net/gml/3.2",
     }
-    body = "".join(f'<xs:import namespace="{imports[s]}" schemaLocation="{(base / s).as_uri()}"/>' for s in schemas)
+    body = "".join(
+        f'<xs:import namespace="{imports[s]}" schemaLocation="{(base / s).as_uri()}"/>' for s in schemas
+    )
     xsd = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{body}</xs:schema>'.encode()
     return compile_schema(xsd, base)

@@ -24,8 +24,11 @@ def main() -> None:
 
     app = QgsApplication([], False)
     app.initQgis()
-    out = {"qgis": QgsApplication.instance().applicationVersion() if hasattr(QgsApplication, "applicationVersion")
-           else ""}
+    out = {
+        "qgis": QgsApplication.instance().applicationVersion()
+        if hasattr(QgsApplication, "applicationVersion")
+        else ""
+    }
     try:
         from qgis.core import Qgis
 
@@ -34,25 +37,35 @@ def main() -> None:
 
         def layer(name: str) -> QgsVectorLayer:
             # Default connection settings: version auto, paging as the server advertises.
-            return QgsVectorLayer(f"url='{args['url']}' typename='landcycle:{name}' version='auto' {creds}", name, "WFS")
+            return QgsVectorLayer(
+                f"url='{args['url']}' typename='landcycle:{name}' version='auto' {creds}", name, "WFS"
+            )
 
         for name in ("parcels", "zones", "districts"):
             lyr = layer(name)
             feats = list(lyr.getFeatures())
             out[name] = {
-                "valid": lyr.isValid(), "count": lyr.featureCount(), "crs": lyr.crs().authid(),
+                "valid": lyr.isValid(),
+                "count": lyr.featureCount(),
+                "crs": lyr.crs().authid(),
                 "fields": [f.name() for f in lyr.fields()],
-                "features": {str(f["code"]): {"centroid": [f.geometry().centroid().asPoint().x(),
-                                                           f.geometry().centroid().asPoint().y()],
-                                              "area": f.geometry().area(),
-                                              "tier": f["tier"] if "tier" in lyr.fields().names() else None}
-                             for f in feats},
+                "features": {
+                    str(f["code"]): {
+                        "centroid": [
+                            f.geometry().centroid().asPoint().x(),
+                            f.geometry().centroid().asPoint().y(),
+                        ],
+                        "area": f.geometry().area(),
+                        "tier": f["tier"] if "tier" in lyr.fields().names() else None,
+                    }
+                    for f in feats
+                },
             }
             for v in out[name]["features"].values():
                 v["tier"] = None if v["tier"] is None or str(v["tier"]) == "NULL" else str(v["tier"])
 
         parcels = layer("parcels")
-        expr = QgsFeatureRequest().setFilterExpression("\"land_use\" = 'office' OR \"plot_ratio\" > 1.45")
+        expr = QgsFeatureRequest().setFilterExpression('"land_use" = \'office\' OR "plot_ratio" > 1.45')
         out["expression"] = sorted(str(f["code"]) for f in parcels.getFeatures(expr))
         rect = QgsFeatureRequest().setFilterRect(QgsRectangle(*args["bbox"]))
         out["bbox"] = sorted(str(f["code"]) for f in layer("parcels").getFeatures(rect))
@@ -91,14 +104,17 @@ def main() -> None:
         project = QgsProject.instance()
         out["project_read"] = project.read(path)
         layers = {}
-        for lid, ml in project.mapLayers().items():
+        for ml in project.mapLayers().values():
             src = ml.source()
             ml.setDataSource(f"{src} {creds}", ml.name(), "WFS")
             renderer = ml.renderer()
-            layers[ml.name()] = {"provider": ml.providerType(), "valid": ml.isValid(),
-                                 "renderer": renderer.type() if renderer else None,
-                                 "attr": renderer.classAttribute() if hasattr(renderer, "classAttribute") else None,
-                                 "count": ml.featureCount()}
+            layers[ml.name()] = {
+                "provider": ml.providerType(),
+                "valid": ml.isValid(),
+                "renderer": renderer.type() if renderer else None,
+                "attr": renderer.classAttribute() if hasattr(renderer, "classAttribute") else None,
+                "count": ml.featureCount(),
+            }
         out["project_layers"] = layers
     except Exception as exc:  # report, never hang the test
         out["error"] = repr(exc)

@@ -40,15 +40,30 @@ def _codes(live: LiveWfs, **params: Any) -> list[str]:
 def _gdal(live: LiveWfs, *args: str) -> str:
     if shutil.which("ogrinfo") is None:
         pytest.skip("GDAL (Debian gdal-bin) is not installed")
-    auth = ["--config", "GDAL_HTTP_USERPWD", f"{live.user}:{live.password}", "--config", "GDAL_HTTP_AUTH", "BASIC"]
+    auth = [
+        "--config",
+        "GDAL_HTTP_USERPWD",
+        f"{live.user}:{live.password}",
+        "--config",
+        "GDAL_HTTP_AUTH",
+        "BASIC",
+    ]
     done = subprocess.run([args[0], *auth, *args[1:]], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def test_gdal_lists_layers_and_counts_without_scanning(live_wfs):
-    out = _gdal(live_wfs, "ogrinfo", "-ro", "-so", "-oo", "TRUST_CAPABILITIES_BOUNDS=YES", f"WFS:{live_wfs.url}",
-                "landcycle:parcels")
+    out = _gdal(
+        live_wfs,
+        "ogrinfo",
+        "-ro",
+        "-so",
+        "-oo",
+        "TRUST_CAPABILITIES_BOUNDS=YES",
+        f"WFS:{live_wfs.url}",
+        "landcycle:parcels",
+    )
     assert f"Feature Count: {len(live_wfs.parcels)}" in out  # resultType=hits
     assert "Extent: (121.3" in out  # the capabilities' WGS84 bounds, lon first: no scan of the layer
     out = _gdal(live_wfs, "ogrinfo", "-ro", f"WFS:{live_wfs.url}")
@@ -59,9 +74,22 @@ def test_gdal_reads_every_parcel_in_pages_with_rest_geometry(live_wfs, tmp_path)
     target = tmp_path / "parcels.geojson"
     # GDAL 3.6 pages only when told to (PAGING_ALLOWED), by 100 unless PAGE_SIZE says otherwise; a page
     # larger than CountDefault would come back short and end its paging, so stay below it.
-    _gdal(live_wfs, "ogr2ogr", "-f", "GeoJSON", "-lco", "RFC7946=YES", "-oo", "PAGING_ALLOWED=ON",
-          "--config", "OGR_WFS_PAGE_SIZE", str(PAGE - 3), str(target),
-          f"WFS:{live_wfs.url}", "landcycle:parcels")
+    _gdal(
+        live_wfs,
+        "ogr2ogr",
+        "-f",
+        "GeoJSON",
+        "-lco",
+        "RFC7946=YES",
+        "-oo",
+        "PAGING_ALLOWED=ON",
+        "--config",
+        "OGR_WFS_PAGE_SIZE",
+        str(PAGE - 3),
+        str(target),
+        f"WFS:{live_wfs.url}",
+        "landcycle:parcels",
+    )
     got = json.loads(target.read_text())
     by_code = {f["properties"]["code"]: f for f in got["features"]}
     assert sorted(by_code) == _codes(live_wfs)  # > PAGE features: GDAL paged, nothing lost
@@ -74,20 +102,46 @@ def test_gdal_reads_every_parcel_in_pages_with_rest_geometry(live_wfs, tmp_path)
 
 
 def test_gdal_attribute_and_spatial_filters(live_wfs):
-    out = _gdal(live_wfs, "ogrinfo", "-ro", "-q", f"WFS:{live_wfs.url}", "landcycle:parcels",
-                "-where", "land_use = 'office'", "-fields=YES")
+    out = _gdal(
+        live_wfs,
+        "ogrinfo",
+        "-ro",
+        "-q",
+        f"WFS:{live_wfs.url}",
+        "landcycle:parcels",
+        "-where",
+        "land_use = 'office'",
+        "-fields=YES",
+    )
     assert out.count("OGRFeature(landcycle:parcels)") == 2
     x0, y0, x1, y1 = CZ
-    out = _gdal(live_wfs, "ogrinfo", "-ro", "-q", "-oo", "PAGING_ALLOWED=ON", "--config", "OGR_WFS_PAGE_SIZE",
-                str(PAGE - 3), f"WFS:{live_wfs.url}", "landcycle:parcels", "-spat", str(x0), str(y0), str(x1), str(y1))
+    out = _gdal(
+        live_wfs,
+        "ogrinfo",
+        "-ro",
+        "-q",
+        "-oo",
+        "PAGING_ALLOWED=ON",
+        "--config",
+        "OGR_WFS_PAGE_SIZE",
+        str(PAGE - 3),
+        f"WFS:{live_wfs.url}",
+        "landcycle:parcels",
+        "-spat",
+        str(x0),
+        str(y0),
+        str(x1),
+        str(y1),
+    )
     assert out.count("OGRFeature(landcycle:parcels)") == 12
 
 
 # ------------------------------------------------------------------------------------------ OWSLib
 def _owslib(live: LiveWfs, version: str) -> Any:
     wfs_mod = pytest.importorskip("owslib.wfs", reason="OWSLib is not installed (pip install owslib)")
-    return wfs_mod.WebFeatureService(live.url, version=version, username=live.user, password=live.password,
-                                     timeout=60)
+    return wfs_mod.WebFeatureService(
+        live.url, version=version, username=live.user, password=live.password, timeout=60
+    )
 
 
 def _gml_codes(data: Any) -> list[str]:
@@ -103,30 +157,38 @@ def test_owslib_20_reads_capabilities_schema_and_features(live_wfs):
     schema = wfs.get_schema("landcycle:parcels")
     assert schema["properties"]["plot_ratio"] == "decimal"
     assert "MultiPolygon" in schema["geometry"]  # OWSLib's name for gml:MultiSurfacePropertyType
-    assert _gml_codes(wfs.getfeature(typename="landcycle:parcels", maxfeatures=PAGE)) == \
-        sorted(p["properties"]["code"] for p in live_wfs.parcels[:PAGE])
+    assert _gml_codes(wfs.getfeature(typename="landcycle:parcels", maxfeatures=PAGE)) == sorted(
+        p["properties"]["code"] for p in live_wfs.parcels[:PAGE]
+    )
     # OWSLib flips the bbox for the URN CRS itself.
-    east = wfs.getfeature(typename="landcycle:parcels", bbox=(BZ[0], BZ[1], BZ[2], BZ[3], "urn:ogc:def:crs:EPSG::4490"))
+    east = wfs.getfeature(
+        typename="landcycle:parcels", bbox=(BZ[0], BZ[1], BZ[2], BZ[3], "urn:ogc:def:crs:EPSG::4490")
+    )
     assert _gml_codes(east) == _codes(live_wfs, tier="base")[:PAGE]
 
 
 def test_owslib_filters_stored_query_and_version_110(live_wfs):
-    from owslib.fes2 import PropertyIsEqualTo
     from owslib.etree import etree as oetree
+    from owslib.fes2 import PropertyIsEqualTo
 
     wfs = _owslib(live_wfs, "2.0.0")
     flt = oetree.tostring(PropertyIsEqualTo(propertyname="tier", literal="community").toXML()).decode()
-    got = wfs.getfeature(typename="landcycle:parcels", filter=f'<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0">'
-                                                           f"{flt}</fes:Filter>", method="Post")
+    got = wfs.getfeature(
+        typename="landcycle:parcels",
+        filter=f'<fes:Filter xmlns:fes="http://www.opengis.net/fes/2.0">{flt}</fes:Filter>',
+        method="Post",
+    )
     assert _gml_codes(got) == _codes(live_wfs, tier="community")[:PAGE]  # one page of CountDefault
     pid = live_wfs.parcels[0]["id"]
-    one = wfs.getfeature(storedQueryID="urn:ogc:def:query:OGC-WFS::GetFeatureById",
-                         storedQueryParams={"ID": f"parcels.{pid}"})
+    one = wfs.getfeature(
+        storedQueryID="urn:ogc:def:query:OGC-WFS::GetFeatureById", storedQueryParams={"ID": f"parcels.{pid}"}
+    )
     assert _gml_codes(one) == [live_wfs.parcels[0]["properties"]["code"]]
     wfs11 = _owslib(live_wfs, "1.1.0")
     assert "landcycle:zones" in wfs11.contents
-    assert _gml_codes(wfs11.getfeature(typename=["landcycle:parcels"], maxfeatures=3)) == \
-        sorted(p["properties"]["code"] for p in live_wfs.parcels[:3])
+    assert _gml_codes(wfs11.getfeature(typename=["landcycle:parcels"], maxfeatures=3)) == sorted(
+        p["properties"]["code"] for p in live_wfs.parcels[:3]
+    )
 
 
 # ------------------------------------------------------------------------------------------ QGIS
@@ -142,21 +204,31 @@ def qgis_run(live_wfs) -> dict[str, Any]:
     """One headless QGIS session: load, count, read, filter, edit, open the project."""
     if not _qgis_available():
         pytest.skip("headless QGIS (Debian python3-qgis qgis-providers) is not installed")
-    project = httpx.get(live_wfs.url + "/project.qgs", auth=(live_wfs.user, live_wfs.password), timeout=30).text
+    project = httpx.get(
+        live_wfs.url + "/project.qgs", auth=(live_wfs.user, live_wfs.password), timeout=30
+    ).text
     lon, lat = 121.46, 31.22
     args = {
-        "url": live_wfs.url, "user": live_wfs.user, "password": live_wfs.password, "project": project,
+        "url": live_wfs.url,
+        "user": live_wfs.user,
+        "password": live_wfs.password,
+        "project": project,
         "bbox": list(CZ),
         "insert_wkt": f"MultiPolygon((({lon} {lat}, {lon + 0.001} {lat}, {lon + 0.001} {lat + 0.001}, "
-                      f"{lon} {lat + 0.001}, {lon} {lat})))",
+        f"{lon} {lat + 0.001}, {lon} {lat})))",
         "delete_code": live_wfs.parcels[-3]["properties"]["code"],
     }
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": "/tmp"}
-    done = subprocess.run([QGIS_PYTHON, os.path.join(os.path.dirname(__file__), "qgis_client.py"), json.dumps(args)],
-                          capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(
+        [QGIS_PYTHON, os.path.join(os.path.dirname(__file__), "qgis_client.py"), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("QGIS-RESULT ")), None)
     assert line, f"QGIS printed no result; rc={done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    result: dict[str, Any] = json.loads(line[len("QGIS-RESULT "):])
+    result: dict[str, Any] = json.loads(line[len("QGIS-RESULT ") :])
     assert "error" not in result, result.get("error")
     return result
 
@@ -181,8 +253,11 @@ def test_qgis_reads_attributes_and_geometry_in_the_right_place(qgis_run, live_wf
 
 
 def test_qgis_expression_filter_and_bbox(qgis_run, live_wfs):
-    expected = sorted(p["properties"]["code"] for p in live_wfs.parcels
-                      if p["properties"]["land_use"] == "office" or p["properties"]["plot_ratio"] > 1.45)
+    expected = sorted(
+        p["properties"]["code"]
+        for p in live_wfs.parcels
+        if p["properties"]["land_use"] == "office" or p["properties"]["plot_ratio"] > 1.45
+    )
     assert qgis_run["expression"] == expected
     assert qgis_run["bbox"] == _codes(live_wfs, tier="community")
 

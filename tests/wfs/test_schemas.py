@@ -24,7 +24,9 @@ def ogc():
 def _valid(schema: etree.XMLSchema, element: etree._Element) -> None:
     # A copy carrying every namespace of the document: QName values (gml:Envelope) need their prefixes.
     root = element.getroottree().getroot()
-    standalone = etree.Element(element.tag, attrib=dict(element.attrib), nsmap={**root.nsmap, **element.nsmap})
+    standalone = etree.Element(
+        element.tag, attrib=dict(element.attrib), nsmap={**root.nsmap, **element.nsmap}
+    )
     standalone.text = element.text
     standalone.extend(copy.deepcopy(child) for child in element)
     doc = etree.ElementTree(standalone)
@@ -50,14 +52,22 @@ async def test_capabilities_20_sections_validate(client, city, ogc):
 
 
 @pytest.mark.parametrize("srs", [None, "EPSG:4549", "urn:ogc:def:crs:EPSG::3857"])
-async def test_get_feature_gml32_members_validate_against_the_described_schema(client, some_parcels, ogc, srs):
+async def test_get_feature_gml32_members_validate_against_the_described_schema(
+    client, some_parcels, ogc, srs
+):
     for type_name in ("parcels", "zones", "districts"):
-        xsd = (await kvp(client, version="2.0.0", request="DescribeFeatureType",
-                         typenames=f"landcycle:{type_name}")).content
+        xsd = (
+            await kvp(
+                client, version="2.0.0", request="DescribeFeatureType", typenames=f"landcycle:{type_name}"
+            )
+        ).content
         schema = compile_schema(xsd, ogc)
         params = {"srsname": srs} if srs else {}
-        root = xml(await kvp(client, version="2.0.0", request="GetFeature", typenames=f"landcycle:{type_name}",
-                             **params))
+        root = xml(
+            await kvp(
+                client, version="2.0.0", request="GetFeature", typenames=f"landcycle:{type_name}", **params
+            )
+        )
         assert root.get("numberReturned") == str(len(members(root, type_name))) != "0"
         for feature in members(root, type_name):
             _valid(schema, feature)
@@ -66,13 +76,22 @@ async def test_get_feature_gml32_members_validate_against_the_described_schema(c
 async def test_multi_part_geometry_has_unique_gml_ids(client, city, ogc):
     from tests.builders import feature
 
-    two = {"type": "MultiPolygon", "coordinates": [square(121.36, 31.2)["coordinates"],
-                                                   square(121.37, 31.2)["coordinates"]]}
-    r = await client.post("/api/v1/parcels", json=feature(two, code="MP-1", land_use="office"),
-                          headers={"Authorization": "Basic YnVyZWF1OnRlc3QtcGFzc3dvcmQ="})
+    two = {
+        "type": "MultiPolygon",
+        "coordinates": [square(121.36, 31.2)["coordinates"], square(121.37, 31.2)["coordinates"]],
+    }
+    r = await client.post(
+        "/api/v1/parcels",
+        json=feature(two, code="MP-1", land_use="office"),
+        headers={"Authorization": "Basic YnVyZWF1OnRlc3QtcGFzc3dvcmQ="},
+    )
     assert r.status_code == 201, r.text
-    schema = compile_schema((await kvp(client, version="2.0.0", request="DescribeFeatureType",
-                                       typenames="landcycle:parcels")).content, ogc)
+    schema = compile_schema(
+        (
+            await kvp(client, version="2.0.0", request="DescribeFeatureType", typenames="landcycle:parcels")
+        ).content,
+        ogc,
+    )
     root = xml(await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:parcels"))
     [feat] = members(root)
     ids = [e.get(f"{{{NS['gml']}}}id") for e in feat.iter() if e.get(f"{{{NS['gml']}}}id")]
@@ -81,7 +100,9 @@ async def test_multi_part_geometry_has_unique_gml_ids(client, city, ogc):
 
 
 async def test_get_feature_gml311_members_validate(client, some_parcels, ogc):
-    xsd = (await kvp(client, version="1.1.0", request="DescribeFeatureType", typename="landcycle:parcels")).content
+    xsd = (
+        await kvp(client, version="1.1.0", request="DescribeFeatureType", typename="landcycle:parcels")
+    ).content
     schema = compile_schema(xsd, ogc)
     root = xml(await kvp(client, version="1.1.0", request="GetFeature", typename="landcycle:parcels"))
     for feature in members(root):
