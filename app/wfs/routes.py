@@ -33,9 +33,21 @@ READS = ("getcapabilities", "describefeaturetype", "getfeature", "liststoredquer
 OPERATIONS = {op.lower(): op for op in capabilities.OPERATIONS}
 
 
+# Proxies whose X-Forwarded-Host/-Proto we believe: the ones `landcycle serve` trusts for X-Forwarded-For.
+TRUSTED_PROXIES = frozenset({"127.0.0.1", "::1"})
+
+
 def _base(request: Request) -> str:
-    """The public URL of /wfs (LANDCYCLE_PUBLIC_URL or the Host the client used), no query."""
-    url = public_url(request, get_settings(request))
+    """The public URL of /wfs, no query: LANDCYCLE_PUBLIC_URL, else the forwarded host of a trusted
+    proxy, else the Host the client used. QGIS sends every later request to these URLs."""
+    settings = get_settings(request)
+    url = public_url(request, settings)
+    forwarded = request.headers.get("x-forwarded-host")
+    if not settings.public_url and forwarded and request.client and request.client.host in TRUSTED_PROXIES:
+        host = forwarded.split(",")[0].strip()
+        proto = request.headers.get("x-forwarded-proto", url.scheme).split(",")[0].strip()
+        if host and proto in ("http", "https") and all(c.isalnum() or c in ".-:[]" for c in host):
+            url = url.replace(scheme=proto, netloc=host)
     return str(url.replace(query="", path=url.path.removesuffix("/project.qgs")))
 
 

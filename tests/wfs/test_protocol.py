@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.main import create_app
-from tests.builders import BZ, CZ, create_parcel, square
+from tests.builders import BZ, CZ, basic, create_parcel, square
 from tests.conftest import make_settings
 from tests.wfs.helpers import (
     NS,
@@ -104,6 +104,13 @@ async def test_capabilities_urls_use_the_public_url(db, city):
         root = xml(await kvp(http, request="GetCapabilities"))
     hrefs = {e.get(f"{{{NS['xlink']}}}href") for e in root.findall(".//ows:Get", NS)}
     assert hrefs == {"https://gis.example.org/landcycle/wfs?"}
+
+
+async def test_capabilities_urls_follow_the_forwarded_host_of_a_trusted_proxy(client, city):
+    headers = {"X-Forwarded-Host": "gis.example.org", "X-Forwarded-Proto": "https", **basic("bureau")}
+    r = await client.get("/wfs", params={"SERVICE": "WFS", "REQUEST": "GetCapabilities"}, headers=headers)
+    hrefs = {e.get(f"{{{NS['xlink']}}}href") for e in xml(r).findall(".//ows:Get", NS)}
+    assert hrefs == {"https://gis.example.org/wfs?"}
 
 
 async def test_capabilities_11_and_10_are_offered(client, city):
