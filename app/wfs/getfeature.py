@@ -54,15 +54,23 @@ def statement(req: GetFeature, limit: int) -> tuple[Select[Any], Select[Any]]:
     member = member_text(
         ftype, req.output_format, crs, props, with_geometry, req.version == "2.0.0", srs_form
     )
-    rows = ftype.select([member], q.clauses)
-    if q.sort:
-        order = []
-        for name, desc in q.sort:
-            prop = ftype.prop(name)
-            assert prop is not None
-            order.append(prop.column.desc().nulls_last() if desc else prop.column.asc().nulls_last())
-        rows = rows.order_by(None).order_by(*order, ftype.key)
-    rows = rows.limit(limit).offset(req.start)
+    order: list[Any] = []
+    for name, desc in q.sort:
+        prop = ftype.prop(name)
+        assert prop is not None
+        order.append(prop.column.desc().nulls_last() if desc else prop.column.asc().nulls_last())
+
+    def ordered(stmt: Select[Any]) -> Select[Any]:
+        return stmt.order_by(None).order_by(*order, ftype.key) if order else stmt
+
+    if req.start == 0:
+        rows = ordered(ftype.select([member], q.clauses)).limit(limit)
+    else:
+        # OFFSET over keys only, then encode the page: skipped rows are never turned into GML/JSON, so a
+        # page costs the same at any depth (notes/measured-peers.md: OFFSET before encoding).
+        keys = ordered(ftype.select([ftype.key.label("k")], q.clauses)).limit(limit).offset(req.start)
+        page = keys.subquery()
+        rows = ordered(ftype.select([member], [ftype.key.in_(select(page.c.k))]))
     count = select(func.count()).select_from(ftype.select([ftype.key], q.clauses).order_by(None).subquery())
     return rows, count
 

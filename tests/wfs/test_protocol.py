@@ -255,6 +255,12 @@ async def test_property_name_and_sort_by(client, parcels):
     assert feats[0].find(f"{{{NS['lc']}}}geometry") is None
 
 
+async def test_sorted_pages_slice_the_sorted_order(client, parcels):
+    root = xml(await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:parcels",
+                         sortby="plot_ratio DESC,code ASC", startindex=1, count=3))
+    assert [prop(f, "code") for f in members(root)] == ["W-1", "E-2", "E-1"]
+
+
 async def test_json_output(client, parcels):
     r = await kvp(
         client,
