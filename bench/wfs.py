@@ -126,21 +126,24 @@ class Server:
             env = {**self.cgi_env, "QUERY_STRING": query, "REQUEST_METHOD": "GET"}
             out = subprocess.run(["mapserv"], env=env, capture_output=True, check=False).stdout
             return (200 if b"Exception" not in out[:2000] else 500), len(out)
-        conn = self._conn()
-        url = urlsplit(self.base)
         headers = {}
         if self.auth:
             headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
-        try:
-            conn.request("GET", f"{url.path}?{query}", headers=headers)
-            resp = conn.getresponse()
-            size = 0
-            while chunk := resp.read(1 << 20):
-                size += len(chunk)
-            return resp.status, size
-        except (OSError, http.client.HTTPException):
-            self._local.conn = None
-            raise
+        for attempt in (1, 2):  # a kept-alive connection the server closed while idle: reconnect once
+            conn = self._conn()
+            try:
+                conn.request("GET", f"{urlsplit(self.base).path}?{query}", headers=headers)
+                resp = conn.getresponse()
+                size = 0
+                while chunk := resp.read(1 << 20):
+                    size += len(chunk)
+                return resp.status, size
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _conn(self) -> http.client.HTTPConnection:
         """One keep-alive connection per client thread (the clients are not what is measured)."""

@@ -25,25 +25,23 @@ OPERATIONS = (
     "DescribeStoredQueries",
     "Transaction",
 )
-_CACHE: dict[str, tuple[int, Bounds | None]] = {}
-# Used when a table is empty: the service extent is a truthful "where data may be".
-SHANGHAI: Bounds = (120.8, 30.6, 122.2, 31.9)
+BoundsCache = dict[str, tuple[tuple[int, ...], Bounds | None]]
 
 XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
-async def bounds(conn: AsyncConnection, extent: Bounds) -> dict[str, Bounds]:
-    """WGS84 lon/lat bounds of every type's current rows, cached until the table changes."""
+async def bounds(conn: AsyncConnection, extent: Bounds, cache: BoundsCache) -> dict[str, Bounds]:
+    """WGS84 lon/lat bounds of every type's current rows (the service extent while a type is empty),
+    kept in `cache` (one per app) until a write bumps one of the type's tables in collection_version."""
     versions: dict[str, int] = {
         r[0]: r[1] for r in (await conn.execute(text("SELECT name, version FROM collection_version"))).all()
     }
-    table_of = {"parcels": "parcel", "zones": "zone", "districts": "district"}
     out: dict[str, Bounds] = {}
     for ftype in TYPES:
-        version = int(versions.get(table_of.get(ftype.name, ftype.name), 0))
-        cached = _CACHE.get(ftype.name)
-        if cached is None or cached[0] != version or version == 0:
+        version = tuple(int(versions.get(t, 0)) for t in ftype.tables)
+        cached = cache.get(ftype.name)
+        if cached is None or cached[0] != version or not any(version):
             sub = ftype.select([func.ST_Extent(ftype.geom).label("e")], []).order_by(None).subquery()
             row = (
                 await conn.execute(
@@ -61,7 +59,7 @@ async def bounds(conn: AsyncConnection, extent: Bounds) -> dict[str, Bounds]:
                 else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
             )
             cached = (version, value)
-            _CACHE[ftype.name] = cached
+            cache[ftype.name] = cached
         out[ftype.name] = cached[1] or extent
     return out
 

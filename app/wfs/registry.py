@@ -51,6 +51,8 @@ class FeatureType:
     select: Callable[[Sequence[Any], Sequence[ColumnElement[bool]]], Select[Any]]
     writer: str | None = None
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    # Tables (collection_version names) whose writes change this type: they key the cached bounds.
+    tables: tuple[str, ...] = ()
 
     @property
     def qname(self) -> str:
@@ -102,6 +104,7 @@ TYPES: tuple[FeatureType, ...] = (
         select=_parcels,
         writer="parcels",
         keywords=("industrial land", "parcels", "Shanghai"),
+        tables=("parcel",),
     ),
     FeatureType(
         name="zones",
@@ -118,6 +121,7 @@ TYPES: tuple[FeatureType, ...] = (
         select=_zones,
         writer="zones",
         keywords=("zones", "industrial base", "industrial community"),
+        tables=("zone",),
     ),
     FeatureType(
         name="districts",
@@ -133,6 +137,7 @@ TYPES: tuple[FeatureType, ...] = (
         ),
         select=_districts,
         keywords=("districts",),
+        tables=("district",),
     ),
 )
 

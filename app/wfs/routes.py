@@ -51,6 +51,15 @@ def _base(request: Request) -> str:
     return str(url.replace(query="", path=url.path.removesuffix("/project.qgs")))
 
 
+def _bounds_cache(request: Request) -> capabilities.BoundsCache:
+    """The app's cache of feature-type bounds (per app: tests build one app per test)."""
+    state = request.app.state
+    if not hasattr(state, "wfs_bounds"):
+        state.wfs_bounds = {}
+    cache: capabilities.BoundsCache = state.wfs_bounds
+    return cache
+
+
 async def _actor(request: Request, operation: str) -> Actor:
     header = request.headers.get("authorization")
     if not header and operation in READS and get_settings(request).public_read:
@@ -162,7 +171,7 @@ async def _read(
     base = _base(request)
     if op == "getcapabilities":
         async with db.connection() as conn:
-            box = await capabilities.bounds(conn, settings.policy.extent)
+            box = await capabilities.bounds(conn, settings.policy.extent, _bounds_cache(request))
         title = "Landcycle — Shanghai industrial land"
         if version == "2.0.0":
             body = capabilities.capabilities_20(base, box, settings.max_limit, title)
@@ -281,7 +290,7 @@ async def project_file(request: Request) -> Response:
         await _actor(request, "getcapabilities")
         db = get_database(request)
         async with db.connection() as conn:
-            box = await capabilities.bounds(conn, get_settings(request).policy.extent)
+            box = await capabilities.bounds(conn, get_settings(request).policy.extent, _bounds_cache(request))
         body = project.qgs(_base(request), box)
         return Response(
             body,
