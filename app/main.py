@@ -28,6 +28,7 @@ from app.parcels.routes import router as parcels_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
+from app.wfs.routes import router as wfs_router
 from app.zones.routes import router as zones_router
 from gis.errors import CrsError, GeometryError
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    audit_router, imports_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(wfs_router)
     app.include_router(_service_router())
     return app
 

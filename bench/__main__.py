@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import imports
+from bench import imports, wfs
 
-BENCHMARKS = {"imports": imports.main}
+BENCHMARKS = {"imports": imports.main, "wfs": wfs.main}
 
 
 def main(argv: list[str]) -> int:

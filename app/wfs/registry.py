@@ -1,0 +1,180 @@
+"""The feature types /wfs serves: one small entry each (name, key, geometry, typed properties, the one
+query of the resource, and the writer when WFS-T may change it).
+
+Adding a type is one `FeatureType(...)` in `TYPES`; every operation (capabilities, DescribeFeatureType,
+GetFeature, filters, Transaction) reads it from here. Property names double as the filter whitelist:
+nothing a client names reaches SQL unless it is a key of `FeatureType.props`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
+
+from app.parcels import query as parcel_query
+from app.parcels import service as parcel_service
+from app.wfs.ows import WfsError
+from app.zones import query as zone_query
+from app.zones import service as zone_service
+from models import District
+
+NAMESPACE = "http://landcycle.example.org/wfs"
+PREFIX = "landcycle"
+GEOMETRY = "geometry"  # the geometry property's name in every type
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One property: its name, XML Schema type, SQL expression, and whether WFS-T may write it."""
+
+    name: str
+    xsd: str
+    column: ColumnElement[Any]
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class FeatureType:
+    """One feature type. `select(columns, clauses)` is the resource's own query (current rows, ordered
+    by primary key); `writer` names the module of write functions, None for read-only types."""
+
+    name: str
+    title: str
+    abstract: str
+    key: ColumnElement[Any]
+    key_is_int: bool
+    geom: ColumnElement[Any]
+    props: tuple[Prop, ...]
+    select: Callable[[Sequence[Any], Sequence[ColumnElement[bool]]], Select[Any]]
+    writer: str | None = None
+    keywords: tuple[str, ...] = field(default_factory=tuple)
+    # Tables (collection_version names) whose writes change this type: they key the cached bounds.
+    tables: tuple[str, ...] = ()
+
+    @property
+    def qname(self) -> str:
+        """`landcycle:parcels`."""
+        return f"{PREFIX}:{self.name}"
+
+    def prop(self, name: str) -> Prop | None:
+        """The property called `name` (whitelist lookup)."""
+        for p in self.props:
+            if p.name == name:
+                return p
+        return None
+
+
+def _parcels(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    return parcel_query.select_rows(parcel_query.ParcelQuery(extra=list(clauses)), *columns)
+
+
+def _zones(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    return zone_query.select_rows(zone_query.ZoneQuery(), *columns).where(*clauses)
+
+
+_district = District.__table__
+
+
+def _districts(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    return select(*columns).select_from(_district).where(*clauses).order_by(_district.c.code)
+
+
+_parcel = parcel_query.parcel
+_zone = zone_query.zone
+_PARCEL_TYPES = dict(parcel_query.PROPERTIES)
+_ZONE_TYPES = dict(zone_query.PROPERTIES)
+
+TYPES: tuple[FeatureType, ...] = (
+    FeatureType(
+        name="parcels",
+        title="Industrial land parcels",
+        abstract="Parcels with land use, tier (base/community/fragment), planning lock and plot-ratio cap "
+        "(SPEC §1–§3). Editable with WFS-T under the same rules as the REST API.",
+        key=_parcel.c.id,
+        key_is_int=True,
+        geom=_parcel.c.geom,
+        props=(
+            Prop("id", "long", _parcel.c.id),
+            *(Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE)
+              for name, col in parcel_query.property_columns()),
+        ),
+        select=_parcels,
+        writer="parcels",
+        keywords=("industrial land", "parcels", "Shanghai"),
+        tables=("parcel",),
+    ),
+    FeatureType(
+        name="zones",
+        title="Industrial zones (bases and communities)",
+        abstract="Planning polygons of kind base or community that give parcels their tier.",
+        key=_zone.c.id,
+        key_is_int=True,
+        geom=_zone.c.geom,
+        props=(
+            Prop("id", "long", _zone.c.id),
+            *(Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE)
+              for name, col in zone_query.property_columns()),
+        ),
+        select=_zones,
+        writer="zones",
+        keywords=("zones", "industrial base", "industrial community"),
+        tables=("zone",),
+    ),
+    FeatureType(
+        name="districts",
+        title="Districts",
+        abstract="The municipality's districts (GB/T 2260 codes).",
+        key=_district.c.code,
+        key_is_int=False,
+        geom=_district.c.geom,
+        props=(
+            Prop("code", "string", _district.c.code),
+            Prop("name_zh", "string", _district.c.name_zh),
+            Prop("name_en", "string", _district.c.name_en),
+        ),
+        select=_districts,
+        keywords=("districts",),
+        tables=("district",),
+    ),
+)
+
+BY_NAME = {t.name: t for t in TYPES}
+
+
+def find(qname: str, locator: str = "typeNames") -> FeatureType:
+    """`landcycle:parcels`, `parcels` or `{ns}parcels` → the type; InvalidParameterValue otherwise."""
+    name = qname.strip()
+    if name.startswith("{"):
+        namespace, _, name = name[1:].partition("}")
+        if namespace != NAMESPACE:
+            raise WfsError("InvalidParameterValue", f"unknown namespace {namespace[:80]!r}", locator)
+    elif ":" in name:
+        prefix, _, name = name.partition(":")
+        if prefix != PREFIX:
+            raise WfsError("InvalidParameterValue", f"unknown feature type {qname[:80]!r}", locator)
+    found = BY_NAME.get(name)
+    if found is None:
+        raise WfsError(
+            "InvalidParameterValue",
+            f"unknown feature type {qname[:80]!r}; offered: {', '.join(t.qname for t in TYPES)}",
+            locator,
+        )
+    return found
+
+
+def parse_resource_id(rid: str, locator: str = "resourceId") -> tuple[FeatureType, Any]:
+    """`parcels.123` → (parcels, 123); `districts.310115` → (districts, '310115')."""
+    name, dot, key = rid.strip().partition(".")
+    if not dot or not key:
+        raise WfsError("InvalidParameterValue", f"resource id {rid[:80]!r} is not <type>.<id>", locator)
+    ftype = find(name, locator)
+    if ftype.key_is_int:
+        if not key.isdigit() or len(key) > 18:
+            raise WfsError(
+                "InvalidParameterValue", f"resource id {rid[:80]!r}: the id must be an integer", locator
+            )
+        return ftype, int(key)
+    return ftype, key
