@@ -26,7 +26,7 @@ from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
 from app.parcels.routes import router as parcels_router
 from app.requests.routes import router as requests_router
-from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
+from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
 from app.wfs.routes import router as wfs_router
 from app.zones.routes import router as zones_router
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                        timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(RequestIdMiddleware)
 
-    api = APIRouter(prefix=API)
+    api = APIRouter(prefix=API, responses=PROBLEM_RESPONSES)
     # exports_router before parcels_router: /parcels/export must not be taken for /parcels/{parcel_id}.
     for router in (auth_router, districts_router, zones_router, exports_router, parcels_router, requests_router,
                    audit_router, imports_router):

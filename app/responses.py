@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -28,6 +29,40 @@ from gis.errors import CrsError, GeometryError
 
 log = logging.getLogger("landcycle.errors")
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with the SPEC code and the rule's numbers (extra members)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    request_id: str | None = None
+
+
+_PROBLEM_SCHEMA = {"application/problem+json": {"schema": Problem.model_json_schema()}}
+# Documented on every API operation (OpenAPI): the errors any of them may answer.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": what, "content": _PROBLEM_SCHEMA}
+    for status, what in (
+        (400, "CRS_UNSUPPORTED or another malformed parameter"),
+        (401, "UNAUTHENTICATED"),
+        (403, "FORBIDDEN_ROLE, FORBIDDEN_DISTRICT or SELF_APPROVAL_FORBIDDEN"),
+        (404, "NOT_FOUND"),
+        (408, "REQUEST_TIMEOUT: the body did not arrive in time"),
+        (409, "A rule refused the write (LOCKUP_*, FAR_*, *_CONFLICT, INVALID_TRANSITION, …)"),
+        (412, "VERSION_CONFLICT: If-Match names an older version"),
+        (413, "PAYLOAD_TOO_LARGE"),
+        (422, "VALIDATION_ERROR or GEOMETRY_INVALID"),
+        (429, "TOO_MANY_REQUESTS: failed logins"),
+        (503, "SERVICE_UNAVAILABLE: the database is unreachable or too slow"),
+    )
+}
 
 
 def _default(value: Any) -> Any:
@@ -141,6 +176,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return problem_response(NotFound(f"no resource at {request.url.path}"), request)
+    if exc.status_code == 400:  # e.g. a body that is not UTF-8: a shape error like any other
+        return problem_response(ValidationFailed(f"the request could not be read: {exc.detail}"), request)
     allowed = exc.status_code == 405
     error = HttpError(str(exc.detail), status=exc.status_code,
                       code="METHOD_NOT_ALLOWED" if allowed else "HTTP_ERROR",
