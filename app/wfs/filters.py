@@ -52,6 +52,12 @@ GEOMETRY_OPERANDS = (
     "MultiSurface",
 )
 MAX_IDS = 10_000
+# Issue 9: filter complexity is bounded (the XML depth is bounded in xmlsafe).
+MAX_PREDICATES = 200
+PREDICATES = frozenset(
+    {*COMPARISONS, *SPATIAL, *LOGICAL, "PropertyIsLike", "PropertyIsNull", "PropertyIsNil", "PropertyIsBetween",
+     "BBOX"}
+)
 
 
 def _bad(message: str) -> WfsError:
@@ -119,7 +125,10 @@ class Translator:
         self.default = default_crs(version)
 
     def filter(self, el: etree._Element) -> ColumnElement[bool]:
-        """A fes:Filter / ogc:Filter element."""
+        """A fes:Filter / ogc:Filter element (at most MAX_PREDICATES predicates: a bounded query)."""
+        predicates = sum(1 for node in el.iter() if isinstance(node.tag, str) and local(node.tag) in PREDICATES)
+        if predicates > MAX_PREDICATES:
+            raise _bad(f"the filter has {predicates} predicates; at most {MAX_PREDICATES} are accepted")
         kids = children(el)
         if local(el.tag) != "Filter":
             return self.predicate(el)
