@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Actor
@@ -41,6 +42,21 @@ async def record(
         detail=detail,
         request_id=request_id.get(),
     ))
+
+
+async def record_many(session: AsyncSession, actor: Actor | None, action: str, entity: str,
+                      entries: Sequence[tuple[int | str | None, dict[str, Any] | None, dict[str, Any] | None,
+                                              dict[str, Any] | None]],
+                      outcome: str = "done") -> None:
+    """Append one audit row per (entity_id, before, after, detail) in one executemany (batch writes)."""
+    if not entries:
+        return
+    rid = request_id.get()
+    rows = [{"actor": actor.username if actor else None, "actor_role": actor.role if actor else None,
+             "action": action, "entity": entity, "entity_id": None if eid is None else str(eid),
+             "outcome": outcome, "code": None, "before": before, "after": after, "detail": detail,
+             "request_id": rid} for eid, before, after, detail in entries]
+    await session.execute(insert(AuditLog), rows)
 
 
 async def record_refusal(db: Database, actor: Actor | None, error: DomainError) -> None:
