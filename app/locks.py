@@ -6,8 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
-_CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5, "evaluation": 6,
-            "exit_case": 7}
+_CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5,
+            "evaluation": 6, "exit_case": 7}
 
 
 async def entity(session: AsyncSession, kind: str, entity_id: int) -> None:

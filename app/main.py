@@ -64,8 +64,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     api = APIRouter(prefix=API)
     for router in (auth_router, districts_router, zones_router, parcels_router, audit_router,
-                   enterprises_router, organisations_router, contracts_router, evaluations_router, exits_router,
-                   reports_router):
+                   enterprises_router, organisations_router, contracts_router, evaluations_router,
+                   exits_router, reports_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_service_router(db))

@@ -57,22 +57,22 @@ class Settings(BaseSettings):
     overlap_tolerance_m2: float = 1.0
     tier_majority_share: float = 0.5
     # Rules 4–7 and the reports (SPEC §3, §5); see app/policy.py.
-    bottom_line_floor_output_per_mu: float = Field(200.0, ge=0)
-    bottom_line_floor_tax_per_mu: float = Field(15.0, ge=0)
-    peer_min_contracts: int = Field(5, ge=1)
-    term_years_default: int = Field(20, ge=1, le=50)
-    evaluation_interval_default: int = Field(5, ge=3, le=5)
-    commissioning_years_default: int = Field(3, ge=1, le=10)
-    start_by_default_months: int = Field(6, ge=0, le=60)
-    rectification_years: int = Field(1, ge=1, le=2)
-    idle_after_years: int = Field(1, ge=1, le=10)
-    efficiency_weight_tax: float = Field(45.0, ge=0)
-    efficiency_weight_output: float = Field(35.0, ge=0)
-    efficiency_weight_green: float = Field(20.0, ge=0)
-    efficiency_cutoff_a: float = Field(0.20, gt=0, lt=1)
-    efficiency_cutoff_b: float = Field(0.60, gt=0, lt=1)
-    efficiency_cutoff_c: float = Field(0.95, gt=0, lt=1)
-    efficiency_ratio_cap: float = Field(2.0, gt=0)
+    bottom_line_floor_output_per_mu: float = Field(default=200.0, ge=0)
+    bottom_line_floor_tax_per_mu: float = Field(default=15.0, ge=0)
+    peer_min_contracts: int = Field(default=5, ge=1)
+    term_years_default: int = Field(default=20, ge=1, le=50)
+    evaluation_interval_default: int = Field(default=5, ge=3, le=5)
+    commissioning_years_default: int = Field(default=3, ge=1, le=10)
+    start_by_default_months: int = Field(default=6, ge=0, le=60)
+    rectification_years: int = Field(default=1, ge=1, le=2)
+    idle_after_years: int = Field(default=1, ge=1, le=10)
+    efficiency_weight_tax: float = Field(default=45.0, ge=0)
+    efficiency_weight_output: float = Field(default=35.0, ge=0)
+    efficiency_weight_green: float = Field(default=20.0, ge=0)
+    efficiency_cutoff_a: float = Field(default=0.20, gt=0, lt=1)
+    efficiency_cutoff_b: float = Field(default=0.60, gt=0, lt=1)
+    efficiency_cutoff_c: float = Field(default=0.95, gt=0, lt=1)
+    efficiency_ratio_cap: float = Field(default=2.0, gt=0)
     # The date the service takes as today (default: the current date in Shanghai); demos and tests.
     today: date | None = None
 

@@ -39,8 +39,10 @@ async def enterprise(client: httpx.AsyncClient, industry: str = "C39", user: str
     return int(r.json()["id"])
 
 
-async def organisation(client: httpx.AsyncClient, district: str = EAST, kind: str = "district_government") -> int:
-    r = await client.post(f"{API}/organisations", json={"name": f"Org {district} {next(_serial)}", "kind": kind,
+async def organisation(client: httpx.AsyncClient, district: str = EAST,
+                       kind: str = "district_government") -> int:
+    r = await client.post(f"{API}/organisations", json={"name": f"Org {district} {next(_serial)}",
+                                                        "kind": kind,
                                                         "district_code": district}, headers=basic("bureau"))
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
@@ -56,7 +58,15 @@ async def parcel(client: httpx.AsyncClient, site: str = "base", **props: Any) ->
     return await create_parcel(client, geometry, **props)
 
 
-async def contract(client: httpx.AsyncClient, parcel_id: int, enterprise_id: int, org_id: int, signed_on: date,
+async def operate(client: httpx.AsyncClient, parcel_id: int, status: str = "operating") -> None:
+    """Move a parcel on (supplied → under construction → operating), as a district would."""
+    r = await client.patch(f"{API}/parcels/{parcel_id}", json={"properties": {"status": status}},
+                           headers=basic("bureau"))
+    assert r.status_code == 200, r.text
+
+
+async def contract(client: httpx.AsyncClient, parcel_id: int, enterprise_id: int, org_id: int,
+                   signed_on: date,
                    indicators: list[dict[str, Any]] | None = None, user: str = "bureau", expect: int = 201,
                    **fields: Any) -> dict[str, Any]:
     body = {"code": fields.pop("code", f"HT-{next(_serial)}"), "parcel_id": parcel_id,

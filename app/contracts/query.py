@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, Table, and_, case, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from app.contracts.indicators import CATALOGUE
 from app.parcels.query import alive_at
 from models import Contract, ContractIndicator, Enterprise, Parcel
 
-contract = Contract.__table__
-indicator = ContractIndicator.__table__
-enterprise = Enterprise.__table__
+contract = cast(Table, Contract.__table__)
+indicator = cast(Table, ContractIndicator.__table__)
+enterprise = cast(Table, Enterprise.__table__)
 parcel = Parcel.__table__.alias("p")
 
 FILTERS = ("parcel_id", "enterprise_id", "responsible_org_id", "kind")

@@ -17,8 +17,8 @@ IndicatorCode = Literal["investment_intensity", "output_per_mu", "tax_per_mu", "
                         "emissions_per_value_added", "rnd_intensity", "jobs"]
 CODE = r"^[\w.\-/]+$"
 # Derived members a client may send back unchanged from a GET; they are ignored.
-READ_ONLY = frozenset({"id", "version", "expires_on", "stored_status", "rectify_by", "ended_on",
-                       "valid_from", "valid_to", "changed_by", "parcel_code", "district_code", "enterprise_name",
+READ_ONLY = frozenset({"id", "version", "expires_on", "stored_status", "rectify_by", "ended_on", "valid_from",
+                       "valid_to", "changed_by", "parcel_code", "district_code", "enterprise_name",
                        "industry_code"})
 
 
@@ -68,17 +68,19 @@ class ContractTerms(_Body):
     term_years: int | None = Field(None, ge=1, le=50, description="default 20")
     evaluation_interval_years: int | None = Field(None, ge=3, le=5, description="default 5")
     commissioning_years: int | None = Field(None, ge=1, le=10, description="default 3")
-    start_by: date | None = Field(None, description="agreed construction start (default: 6 months after signing)")
+    start_by: date | None = Field(None,
+                                  description="agreed construction start (default: 6 months after signing)")
     indicators: list[IndicatorIn] = Field(default_factory=list)
 
     def draft(self, parcel_id: int, kind: str, default_signed_on: date) -> ContractDraft:
         """As the service sees it."""
         return ContractDraft(
             code=self.code, parcel_id=parcel_id, enterprise_id=self.enterprise_id,
-            responsible_org_id=self.responsible_org_id, signed_on=self.signed_on or default_signed_on, kind=kind,
-            supply_method=self.supply_method, term_years=self.term_years,
-            evaluation_interval_years=self.evaluation_interval_years, commissioning_years=self.commissioning_years,
-            start_by=self.start_by, indicators=_targets(self.indicators))
+            responsible_org_id=self.responsible_org_id, signed_on=self.signed_on or default_signed_on,
+            kind=kind, supply_method=self.supply_method, term_years=self.term_years,
+            evaluation_interval_years=self.evaluation_interval_years,
+            commissioning_years=self.commissioning_years, start_by=self.start_by,
+            indicators=_targets(self.indicators))
 
 
 class ContractCreate(ContractTerms):
@@ -86,7 +88,7 @@ class ContractCreate(ContractTerms):
 
     parcel_id: int = Field(ge=1, le=2**62)
     kind: Kind = "new_supply"
-    signed_on: date  # type: ignore[assignment]
+    signed_on: date
 
 
 class ContractPatch(_Body):
@@ -162,6 +164,6 @@ class ContractPage(BaseModel):
     """A page of contracts."""
 
     items: list[ContractRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]

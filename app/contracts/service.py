@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import exists, func, insert, select, text, update
+from sqlalchemy import Table, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
@@ -28,10 +28,11 @@ from app.policy import Policy
 from models import Contract, ContractIndicator, Enterprise, Organisation, Parcel
 from models.contract import HOLDING
 
-contract = Contract.__table__
-indicator = ContractIndicator.__table__
+contract = cast(Table, Contract.__table__)
+indicator = cast(Table, ContractIndicator.__table__)
 EDITORS = ("bureau", "district_officer")
-WRITABLE = ("code", "responsible_org_id", "supply_method", "signed_on", "term_years", "evaluation_interval_years",
+WRITABLE = ("code", "responsible_org_id", "supply_method", "signed_on", "term_years",
+            "evaluation_interval_years",
             "commissioning_years", "start_by", "indicators")
 TERMS = ("signed_on", "term_years", "evaluation_interval_years", "commissioning_years", "start_by")
 
@@ -74,7 +75,8 @@ async def load_current(session: AsyncSession, contract_id: int, *, lock: bool = 
     """The current row of a contract (NOT_FOUND otherwise); `lock` serialises its writers."""
     if lock:
         await locks.entity(session, "contract", contract_id)
-    row = await session.scalar(select(Contract).where(Contract.id == contract_id, Contract.valid_to.is_(None)))
+    row = await session.scalar(select(Contract).where(Contract.id == contract_id,
+                                                      Contract.valid_to.is_(None)))
     if row is None:
         raise NotFound(f"contract {contract_id} does not exist", contract_id=contract_id)
     return row
@@ -92,12 +94,14 @@ async def parcel_facts(session: AsyncSession, parcel_id: int) -> ParcelFacts:
     row = await session.scalar(select(Parcel).where(Parcel.id == parcel_id, Parcel.valid_to.is_(None)))
     if row is None:
         raise NotFound(f"parcel {parcel_id} does not exist", parcel_id=parcel_id)
-    return ParcelFacts(row.id, row.code, row.land_use, row.tier, row.legacy_zone, row.status, row.district_code)
+    return ParcelFacts(row.id, row.code, row.land_use, row.tier, row.legacy_zone, row.status,
+                       row.district_code)
 
 
 async def holding_contract(session: AsyncSession, parcel_id: int) -> Holding | None:
     """The contract holding a parcel (status active, rectification or exiting), if any."""
-    row = await session.scalar(select(Contract).where(Contract.parcel_id == parcel_id, Contract.valid_to.is_(None),
+    row = await session.scalar(select(Contract).where(Contract.parcel_id == parcel_id,
+                                                      Contract.valid_to.is_(None),
                                                       Contract.status.in_(HOLDING)))
     return None if row is None else Holding(row.id, row.code, row.status, row.enterprise_id, row.expires_on)
 
@@ -118,7 +122,8 @@ async def _check_code_free(session: AsyncSession, code: str, contract_id: int | 
     other = await session.scalar(select(Contract.id).where(Contract.code == code, Contract.valid_to.is_(None),
                                                            Contract.id != (contract_id or 0)))
     if other is not None:
-        raise ValidationFailed(f"code {code} is already used by contract {other}", field="code", existing_id=other)
+        raise ValidationFailed(f"code {code} is already used by contract {other}", field="code",
+                               existing_id=other)
 
 
 # ------------------------------------------------------------------------------------------ writes
@@ -156,7 +161,8 @@ async def create_contract(session: AsyncSession, actor: Actor, policy: Policy, d
     dues = await evaluations.schedule_contract(session, contract_id, t, policy)
     new_status = rules.parcel_status_after_signing(draft.kind, parcel.status)
     if new_status is not None:
-        await parcels.update_parcel(session, actor, policy, parcel.id, ParcelChanges(values={"status": new_status}))
+        await parcels.update_parcel(session, actor, policy, parcel.id,
+                                    ParcelChanges(values={"status": new_status}))
     after = {**draft.attempt(), **_terms_json(t), "status": "active", "version": 1,
              "schedule": [{"stage": d.stage, "seq": d.seq, "due_on": d.due_on.isoformat()} for d in dues]}
     if replaced is not None:
@@ -183,7 +189,8 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
         if unknown:
             raise ValidationFailed(f"not writable: {', '.join(sorted(unknown))}", fields=sorted(unknown))
         if row.status not in ("active", "rectification"):
-            raise InvalidTransition(f"contract {contract_id} is {row.status}; only a contract in force is amended",
+            raise InvalidTransition(f"contract {contract_id} is {row.status}; only a contract in force is "
+                                    "amended",
                                     contract_id=contract_id, status=row.status)
         draft = replace(before, **changes)
         t = rules.terms(policy, draft.signed_on, draft.term_years, draft.evaluation_interval_years,
@@ -201,7 +208,8 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
     except DomainError as exc:
         raise exc.with_refusal(Refusal("contract", contract_id, "update", dict(changes))) from None
     await _close(session, [contract_id])
-    await _insert(session, actor, contract_id, row.version + 1, draft, t, row.status, row.rectify_by, row.ended_on)
+    await _insert(session, actor, contract_id, row.version + 1, draft, t, row.status, row.rectify_by,
+                  row.ended_on)
     if any(getattr(draft, k) != getattr(before, k) for k in TERMS):
         await evaluations.reschedule_contract(session, actor, contract_id, t, policy, today)
     await audit.record(session, actor, "update", "contract", contract_id,
@@ -228,10 +236,12 @@ _COLUMNS = ("code, parcel_id, enterprise_id, responsible_org_id, kind, supply_me
 _SET_STATES = text(f"""
 WITH ch AS (
     SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:rectify_by AS date[]),
-                         CAST(:ended_on AS date[]), CAST(:causes AS jsonb[])) AS t(id, status, rectify_by, ended_on, cause)
+                         CAST(:ended_on AS date[]), CAST(:causes AS jsonb[]))
+         AS t(id, status, rectify_by, ended_on, cause)
 ), closed AS (
     UPDATE contract c SET valid_to = now() FROM ch WHERE c.id = ch.id AND c.valid_to IS NULL
-    RETURNING c.*, ch.status AS new_status, ch.rectify_by AS new_rectify_by, ch.ended_on AS new_ended_on, ch.cause
+    RETURNING c.*, ch.status AS new_status, ch.rectify_by AS new_rectify_by, ch.ended_on AS new_ended_on,
+              ch.cause
 ), opened AS (
     INSERT INTO contract (id, version, changed_by, {_COLUMNS}, status, rectify_by, ended_on)
     SELECT id, version + 1, :actor, {_COLUMNS}, new_status, new_rectify_by, new_ended_on FROM closed
@@ -239,11 +249,14 @@ WITH ch AS (
 ), targets AS (
     INSERT INTO contract_indicator (contract_id, contract_version, code, target)
     SELECT i.contract_id, i.contract_version + 1, i.code, i.target
-      FROM contract_indicator i JOIN closed ON i.contract_id = closed.id AND i.contract_version = closed.version
+      FROM contract_indicator i
+      JOIN closed ON i.contract_id = closed.id AND i.contract_version = closed.version
 )
-INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail, request_id)
+INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
+                       request_id)
 SELECT :actor, :role, 'update', 'contract', id::text, 'done',
-       jsonb_build_object('status', status, 'rectify_by', rectify_by, 'ended_on', ended_on, 'version', version),
+       jsonb_build_object('status', status, 'rectify_by', rectify_by, 'ended_on', ended_on,
+                          'version', version),
        jsonb_build_object('status', new_status, 'rectify_by', new_rectify_by, 'ended_on', new_ended_on,
                           'version', version + 1),
        cause, :rid
@@ -258,9 +271,11 @@ async def _close(session: AsyncSession, ids: Sequence[int]) -> None:
 
 
 async def _insert(session: AsyncSession, actor: Actor, contract_id: int, version: int, draft: ContractDraft,
-                  t: Terms, status: str, rectify_by: date | None = None, ended_on: date | None = None) -> None:
+                  t: Terms, status: str, rectify_by: date | None = None, ended_on: date | None = None
+                  ) -> None:
     await session.execute(insert(contract).values(
-        id=contract_id, version=version, changed_by=actor.username, code=draft.code, parcel_id=draft.parcel_id,
+        id=contract_id, version=version, changed_by=actor.username, code=draft.code,
+        parcel_id=draft.parcel_id,
         enterprise_id=draft.enterprise_id, responsible_org_id=draft.responsible_org_id, kind=draft.kind,
         supply_method=draft.supply_method, signed_on=t.signed_on, term_years=t.term_years,
         evaluation_interval_years=t.evaluation_interval_years, commissioning_years=t.commissioning_years,

@@ -36,6 +36,6 @@ class EnterprisePage(BaseModel):
     """A page of enterprises."""
 
     items: list[EnterpriseRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]

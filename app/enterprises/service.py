@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -13,11 +13,12 @@ from app.enterprises import uscc
 from app.errors import DomainError, NotFound, Refusal, ValidationFailed
 from models import Enterprise
 
-enterprise = Enterprise.__table__
+enterprise = cast(Table, Enterprise.__table__)
 EDITORS = ("bureau", "district_officer")
 
 
-async def create_enterprise(session: AsyncSession, actor: Actor, name: str, code: str, industry_code: str) -> int:
+async def create_enterprise(session: AsyncSession, actor: Actor, name: str, code: str,
+                            industry_code: str) -> int:
     """Register an enterprise under its (normalised, checked) USCC; returns its id."""
     normalised = uscc.normalise(code)
     attempt = {"name": name, "uscc": normalised, "industry_code": industry_code}
@@ -28,7 +29,8 @@ async def create_enterprise(session: AsyncSession, actor: Actor, name: str, code
             raise ValidationFailed(f"uscc {normalised!r}: {why}", field="uscc")
         other = await session.scalar(select(enterprise.c.id).where(enterprise.c.uscc == normalised))
         if other is not None:
-            raise ValidationFailed(f"uscc {normalised} is already registered (enterprise {other})", field="uscc",
+            raise ValidationFailed(f"uscc {normalised} is already registered (enterprise {other})",
+                                   field="uscc",
                                    existing_id=other)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("enterprise", None, "create", attempt)) from None
@@ -51,7 +53,8 @@ def _filters(industry_code: str | None, uscc_code: str | None, name: str | None)
 
 
 async def list_enterprises(session: AsyncSession, limit: int, offset: int, industry_code: str | None = None,
-                           uscc_code: str | None = None, name: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+                           uscc_code: str | None = None, name: str | None = None
+                           ) -> tuple[int, list[dict[str, Any]]]:
     """A page of enterprises by id, with the total count."""
     where = _filters(industry_code, uscc_code, name)
     total = int(await session.scalar(select(func.count()).select_from(enterprise).where(*where)) or 0)

@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
+from sqlalchemy import ColumnElement, Select, Table, and_, case, func, select, true
 
 from models import Contract, Enterprise, Evaluation, Organisation, Parcel
 
-evaluation = Evaluation.__table__
-contract = Contract.__table__
-parcel = Parcel.__table__
-organisation = Organisation.__table__
-enterprise = Enterprise.__table__
+evaluation = cast(Table, Evaluation.__table__)
+contract = cast(Table, Contract.__table__)
+parcel = cast(Table, Parcel.__table__)
+organisation = cast(Table, Organisation.__table__)
+enterprise = cast(Table, Enterprise.__table__)
 STATUSES = ("scheduled", "overdue", "completed", "cancelled")
 
 

@@ -90,7 +90,8 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
         except DomainError as exc:
             attempted = {"evaluated_on": inp.evaluated_on.isoformat(), "measurements": inp.measurements,
                          "note": inp.note}
-            raise exc.with_refusal(Refusal("evaluation", inp.evaluation_id, "record_result", attempted)) from None
+            raise exc.with_refusal(Refusal("evaluation", inp.evaluation_id, "record_result",
+                                           attempted)) from None
 
     staged = Staged()
     points: list[Point] = []
@@ -115,8 +116,8 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
         groups = peers.groups_for(sums, inp.evaluated_on, f.industry_code, f.district_code, policy, own)
         result = scoring.score(f.targets, inp.measurements, groups)
         assert f.status is not None
-        decision = workflow.consequence(f.status, f.rectify_by, f.stage, result.outcome, f.id, inp.evaluated_on,
-                                        f.previous, policy)
+        decision = workflow.consequence(f.status, f.rectify_by, f.stage, result.outcome, f.id,
+                                        inp.evaluated_on, f.previous, policy)
         updates.append(_row(inp, result, decision))
         done.evaluation_ids.append(f.id)
         done.outcomes[result.outcome] = done.outcomes.get(result.outcome, 0) + 1
@@ -135,11 +136,13 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     await set_states(session, actor, changes)
     new_ids = await schedules.write_schedule_rows(session, rectifications)
     cancelled = await schedules.cancel_pending_of(session, restored, today, stage="rectification")
-    parcel_statuses.update(await _restored_parcel_statuses(session, [facts[i].parcel_id for i in ids
-                                                                     if facts[i].contract_id in set(restored)]))
+    back = set(restored)
+    parcel_statuses.update(await _restored_parcel_statuses(
+        session, [facts[i].parcel_id for i in ids if facts[i].contract_id in back]))
     await parcels.set_statuses(session, actor, parcel_statuses, {"cause": "evaluation results (rule 7)"})
     await audit.record_many(session, actor, "record_result", "evaluation", [
-        (u["id"], None, {k: orjson.loads(u[k]) if k in _JSON else u[k] for k in _AUDITED}, None) for u in updates])
+        (u["id"], None, {k: orjson.loads(u[k]) if k in _JSON else u[k] for k in _AUDITED},
+         None) for u in updates])
     await audit.record_many(session, actor, "schedule", "evaluation", [
         (i, None, {**r, "due_on": r["due_on"].isoformat()}, {"cause": "rectification (rule 7)"})
         for i, r in zip(new_ids, rectifications, strict=True)])
@@ -173,7 +176,8 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
     if d > today:
         raise ValidationFailed(f"evaluated_on {d.isoformat()} is in the future", field="evaluated_on")
     if d < f.signed_on:
-        raise ValidationFailed(f"evaluated_on {d.isoformat()} precedes the signing ({f.signed_on.isoformat()})",
+        raise ValidationFailed(f"evaluated_on {d.isoformat()} precedes the signing "
+                               f"({f.signed_on.isoformat()})",
                                field="evaluated_on")
     end = min(x for x in (f.expires_on, f.ended_on) if x is not None)
     if d >= end:
@@ -213,11 +217,12 @@ async def _load(session: AsyncSession, inputs: Sequence[ResultInput]) -> dict[in
                                           "days": [i.evaluated_on for i in inputs]})
     out: dict[int, _Facts] = {}
     for r in rows:
-        previous = None if r.prev_id is None else Previous(r.prev_id, r.prev_outcome, tuple(r.prev_evidence or ()))
+        previous = None if r.prev_id is None else Previous(r.prev_id, r.prev_outcome,
+                                                           tuple(r.prev_evidence or ()))
+        targets = {k: float(v) for k, v in _json(r.targets).items()}
         out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.done_on, r.cancelled_on, r.status, r.signed_on,
-                           r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.parcel_status, r.industry_code,
-                           r.district_code, {k: float(v) for k, v in _json(r.targets).items()}, previous,
-                           r.rectification_seq)
+                           r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.parcel_status,
+                           r.industry_code, r.district_code, targets, previous, r.rectification_seq)
     return out
 
 
@@ -268,7 +273,7 @@ UPDATE evaluation e
               CAST(:measurements AS jsonb[]), CAST(:attainment AS jsonb[]), CAST(:ratios AS jsonb[]),
               CAST(:peer_groups AS jsonb[]), CAST(:consequence AS text[]), CAST(:exit_reason AS text[]),
               CAST(:evidence AS text[]), CAST(:note AS text[]))
-       AS u(id, evaluated_on, outcome, measurements, attainment, ratios, peer_groups, consequence, exit_reason,
-            evidence, note)
+       AS u(id, evaluated_on, outcome, measurements, attainment, ratios, peer_groups, consequence,
+            exit_reason, evidence, note)
  WHERE e.id = u.id
 """)

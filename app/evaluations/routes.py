@@ -45,7 +45,8 @@ async def list_evaluations(
 ) -> Response:
     """Evaluations by due date; `status=overdue` is due before today with no result."""
     today = city_today(settings.today)
-    q = EvaluationQuery(today=today, statuses=(status,) if status else None, stage=stage, due_before=due_before,
+    q = EvaluationQuery(today=today, statuses=(status,) if status else None, stage=stage,
+                        due_before=due_before,
                         district_code=queue_district(actor, district_code, contract_id or parcel_id),
                         contract_id=contract_id, parcel_id=parcel_id)
     size = clamp_limit(limit, settings)
@@ -62,19 +63,22 @@ async def get_evaluation(session: SessionDep, actor: ActorDep, settings: Setting
 
 
 @router.post("/{evaluation_id}/result", response_model=EvaluationRead, summary="Record an evaluation result")
-async def record_result(session: SessionDep, actor: ActorDep, settings: SettingsDep, evaluation_id: EvaluationId,
+async def record_result(session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                        evaluation_id: EvaluationId,
                         body: Annotated[ResultIn, Body()]) -> Response:
     """Rule 6: attainment, ratios to the bottom line with the peer groups frozen, outcome; rule 7: the
     consequence for the contract. Evaluators, district officers (their district) and the bureau."""
     today = city_today(settings.today)
     await record_results(session, actor, settings.policy,
-                         [ResultInput(evaluation_id, body.evaluated_on, dict(body.measurements), body.note)], today)
+                         [ResultInput(evaluation_id, body.evaluated_on, dict(body.measurements),
+                                      body.note)], today)
     return await one(session, evaluation_id, today)
 
 
 async def one(session: AsyncSession, evaluation_id: int, today: date) -> Response:
     """One evaluation as JSON."""
-    row = (await session.execute(select_evaluations(EvaluationQuery(today=today, ids=[evaluation_id])))).first()
+    query = EvaluationQuery(today=today, ids=[evaluation_id])
+    row = (await session.execute(select_evaluations(query))).first()
     if row is None:
         raise NotFound(f"evaluation {evaluation_id} does not exist", evaluation_id=evaluation_id)
     return JSON(as_json(row, today))

@@ -72,6 +72,6 @@ class EvaluationPage(BaseModel):
     """A page of evaluations."""
 
     items: list[EvaluationRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]

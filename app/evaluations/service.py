@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -16,7 +17,7 @@ from app.evaluations.schedule import Due, Existing, plan, replan
 from app.policy import Policy
 from models import Evaluation
 
-evaluation = Evaluation.__table__
+evaluation = cast(Table, Evaluation.__table__)
 PENDING = (evaluation.c.evaluated_on.is_(None), evaluation.c.cancelled_on.is_(None))
 
 
@@ -24,7 +25,8 @@ async def write_schedule(session: AsyncSession, contract_id: int, dues: Sequence
     """Insert planned evaluations; returns their ids."""
     if not dues:
         return []
-    rows = await session.execute(insert(evaluation).returning(evaluation.c.id, sort_by_parameter_order=True), [
+    rows = await session.execute(insert(evaluation).returning(evaluation.c.id, sort_by_parameter_order=True),
+                                 [
         {"contract_id": contract_id, "stage": d.stage, "seq": d.seq, "due_on": d.due_on} for d in dues])
     return list(rows.scalars())
 
@@ -78,6 +80,6 @@ async def write_schedule_rows(session: AsyncSession, rows: Sequence[dict[str, ob
     """Insert evaluations given as column dicts (contract_id, stage, seq, due_on); returns their ids."""
     if not rows:
         return []
-    result = await session.execute(insert(evaluation).returning(evaluation.c.id, sort_by_parameter_order=True),
-                                   list(rows))
+    stmt = insert(evaluation).returning(evaluation.c.id, sort_by_parameter_order=True)
+    result = await session.execute(stmt, list(rows))
     return list(result.scalars())

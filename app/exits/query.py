@@ -34,7 +34,8 @@ SELECT c.id, c.parcel_id, 'expired',
   FROM contract c
  WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification') AND c.expires_on <= :today
 UNION ALL
-SELECT c.id, c.parcel_id, 'idle_land', '{}'::bigint[], (c.start_by + make_interval(years => :idle_years))::date
+SELECT c.id, c.parcel_id, 'idle_land', '{}'::bigint[],
+       (c.start_by + make_interval(years => :idle_years))::date
   FROM contract c JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL AND p.status = 'supplied'
  WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification')
    AND c.start_by + make_interval(years => :idle_years) <= :today
@@ -45,21 +46,24 @@ def candidates(today: date, idle_after_years: int) -> TextualSelect:
     """(contract_id, parcel_id, reason, evidence, since) rows; join it like a table (`.subquery()`)."""
     stmt: TextClause = text(CANDIDATES_SQL).bindparams(today=today, idle_years=idle_after_years)
     return stmt.columns(column("contract_id", BigInteger), column("parcel_id", BigInteger),
-                        column("reason", String), column("evidence", ARRAY(BigInteger)), column("since", Date))
+                        column("reason", String), column("evidence", ARRAY(BigInteger)),
+                        column("since", Date))
 
 
-LIST_SQL = """
-SELECT x.contract_id, c.code AS contract_code, c.status AS contract_status, x.parcel_id, p.code AS parcel_code,
-       p.district_code, c.enterprise_id, en.name AS enterprise_name, en.industry_code, c.responsible_org_id,
-       x.reason, x.evidence, x.since
-  FROM ({candidates}) x
+LIST_SQL = f"""
+SELECT x.contract_id, c.code AS contract_code, c.status AS contract_status, x.parcel_id,
+       p.code AS parcel_code, p.district_code, c.enterprise_id, en.name AS enterprise_name,
+       en.industry_code, c.responsible_org_id, x.reason, x.evidence, x.since
+  FROM ({CANDIDATES_SQL}) x
   JOIN contract c ON c.id = x.contract_id AND c.valid_to IS NULL
   JOIN enterprise en ON en.id = c.enterprise_id
   LEFT JOIN parcel p ON p.id = x.parcel_id AND p.valid_to IS NULL
  WHERE (CAST(:reason AS text) IS NULL OR x.reason = :reason)
    AND (CAST(:district AS text) IS NULL OR p.district_code = :district)
    AND (CAST(:contract_id AS bigint) IS NULL OR x.contract_id = :contract_id)
-""".format(candidates=CANDIDATES_SQL)  # noqa: S608 (constant)
+"""  # noqa: S608 (constant)
+COUNT_SQL = f"SELECT count(*) FROM ({LIST_SQL}) AS listed"  # noqa: S608 (constant)
+PAGE_SQL = LIST_SQL + " ORDER BY x.contract_id, x.reason LIMIT :limit OFFSET :offset"
 
 
 def params(today: date, idle_after_years: int, reason: str | None = None, district_code: str | None = None,

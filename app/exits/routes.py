@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
-from app.exits import query, service
+from app.exits import service
 from app.exits.schemas import (
     ExitCandidatePage,
     ExitCaseComplete,
@@ -22,10 +20,8 @@ from app.exits.schemas import (
 )
 from app.features.paging import clamp_limit, json_page
 from app.responses import JSON
-from models import ExitCase
 
 router = APIRouter(tags=["exits"])
-exit_case = ExitCase.__table__
 District = Annotated[str | None, Query(pattern=r"^\d{6}$")]
 
 
@@ -40,13 +36,10 @@ async def exit_candidates(
 ) -> Response:
     """Rule 7: contracts with repeated below-bottom-line results, a failed rectification, an expired term
     or idle land, one row per reason, with the evaluation ids that show it."""
-    params = query.params(city_today(settings.today), settings.policy.idle_after_years, reason, district_code,
-                          contract_id)
     size = clamp_limit(limit, settings)
-    total = int(await session.scalar(text(f"SELECT count(*) FROM ({query.LIST_SQL}) x"), params) or 0)  # noqa: S608
-    rows = await session.execute(text(query.LIST_SQL + " ORDER BY x.contract_id, x.reason LIMIT :limit OFFSET :offset"),
-                                 {**params, "limit": size, "offset": offset})
-    return JSON(json_page(request, settings, [query.as_json(r) for r in rows], total, offset, size))
+    total, items = await service.list_candidates(session, settings.policy, city_today(settings.today), size,
+                                                 offset, reason, district_code, contract_id)
+    return JSON(json_page(request, settings, items, total, offset, size))
 
 
 @router.get("/exit-cases", response_model=ExitCasePage, summary="Exit cases")
@@ -58,15 +51,9 @@ async def exit_cases(
     contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     """Exit cases by id."""
-    where: list[Any] = []
-    if status:
-        where.append(exit_case.c.status == status)
-    if contract_id:
-        where.append(exit_case.c.contract_id == contract_id)
     size = clamp_limit(limit, settings)
-    total = int(await session.scalar(select(func.count()).select_from(exit_case).where(*where)) or 0)
-    rows = await session.execute(select(exit_case).where(*where).order_by(exit_case.c.id).limit(size).offset(offset))
-    return JSON(json_page(request, settings, [dict(r._mapping) for r in rows], total, offset, size))
+    total, items = await service.list_cases(session, size, offset, status, contract_id)
+    return JSON(json_page(request, settings, items, total, offset, size))
 
 
 @router.post("/exit-cases", status_code=201, response_model=ExitCaseRead, summary="Open an exit case")
@@ -74,16 +61,18 @@ async def open_exit_case(request: Request, session: SessionDep, actor: ActorDep,
                          body: Annotated[ExitCaseCreate, Body()]) -> Response:
     """Rule 8 (bureau): the contract becomes `exiting`, the parcel `exiting`; its pending evaluations are
     cancelled. Refused with INVALID_TRANSITION for a contract that is not an exit candidate."""
+    today = city_today(settings.today)
     case_id = await service.open_case(session, actor, settings.policy, body.contract_id, body.method,
-                                      body.decision_ref, city_today(settings.today), body.opened_on, body.note)
-    return JSON(await _case(session, case_id), status_code=201, headers={"Location": f"{request.url.path}/{case_id}"})
+                                      body.decision_ref, today, body.opened_on, body.note)
+    return JSON(await service.get_case(session, case_id), status_code=201,
+                headers={"Location": f"{request.url.path}/{case_id}"})
 
 
 @router.get("/exit-cases/{case_id}", response_model=ExitCaseRead, summary="One exit case")
 async def get_exit_case(session: SessionDep, actor: ActorDep, case_id: Annotated[int, Path(ge=1, le=2**62)]
                         ) -> Response:
     """One exit case."""
-    return JSON(await _case(session, case_id))
+    return JSON(await service.get_case(session, case_id))
 
 
 @router.post("/exit-cases/{case_id}/complete", response_model=ExitCaseRead, summary="Complete an exit case")
@@ -96,15 +85,8 @@ async def complete_exit_case(session: SessionDep, actor: ActorDep, settings: Set
     today = city_today(settings.today)
     day = body.completed_on or today
     case = await service.load_case(session, case_id)
-    transfer = body.transfer_contract.draft(case.parcel_id, "transfer", day) if body.transfer_contract else None
+    terms = body.transfer_contract
+    transfer = terms.draft(case.parcel_id, "transfer", day) if terms is not None else None
     await service.complete_case(session, actor, settings.policy, case_id, today, body.completed_on, body.note,
                                 transfer)
-    return JSON(await _case(session, case_id))
-
-
-async def _case(session: AsyncSession, case_id: int) -> dict[str, Any]:
-    row = (await session.execute(select(exit_case).where(exit_case.c.id == case_id))).first()
-    if row is None:
-        await service.load_case(session, case_id)  # raises NOT_FOUND
-    assert row is not None
-    return dict(row._mapping)
+    return JSON(await service.get_case(session, case_id))

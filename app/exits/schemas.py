@@ -36,8 +36,8 @@ class ExitCandidatePage(BaseModel):
     """A page of exit candidates."""
 
     items: list[ExitCandidateRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]
 
 
@@ -58,11 +58,11 @@ class ExitCaseComplete(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    completed_on: date | None = Field(None, description="default today")
-    note: str | None = Field(None, max_length=2000)
+    completed_on: date | None = Field(default=None, description="default today")
+    note: str | None = Field(default=None, max_length=2000)
     transfer_contract: ContractTerms | None = Field(
-        None, description="method transfer only: the `transfer` contract of the new enterprise (signed_on "
-                          "defaults to completed_on)")
+        default=None, description="method transfer only: the `transfer` contract of the new enterprise "
+                                  "(signed_on defaults to completed_on)")
 
 
 class ExitCaseRead(BaseModel):
@@ -89,6 +89,6 @@ class ExitCasePage(BaseModel):
     """A page of exit cases."""
 
     items: list[ExitCaseRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]

@@ -37,6 +37,6 @@ class OrganisationPage(BaseModel):
     """A page of organisations."""
 
     items: list[OrganisationRead]
-    numberMatched: int  # noqa: N815 (SPEC member name)
-    numberReturned: int  # noqa: N815
+    numberMatched: int
+    numberReturned: int
     links: list[Link]

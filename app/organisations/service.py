@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -12,7 +12,7 @@ from app.auth.permissions import Actor, require_district, require_role
 from app.errors import DomainError, NotFound, Refusal, ValidationFailed
 from models import District, Organisation
 
-organisation = Organisation.__table__
+organisation = cast(Table, Organisation.__table__)
 
 
 async def create_organisation(session: AsyncSession, actor: Actor, name: str, kind: str,

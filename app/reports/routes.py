@@ -26,16 +26,19 @@ DUE_COLUMNS = ("id", "due_on", "status", "days_overdue", "stage", "seq", "contra
 
 
 def _csv(body: bytes, name: str) -> Response:
-    return Response(body, media_type=CSV, headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(body, media_type=CSV,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @router.get("/industrial-land", summary="Industrial land against the targets")
 async def industrial_land(session: SessionDep, actor: ActorDep, settings: SettingsDep,
-                          as_of: Annotated[str | None, Query(description="date or date-time (rule 10)")] = None,
+                          as_of: Annotated[str | None,
+                                           Query(description="date or date-time (rule 10)")] = None,
                           f: Format = "json") -> Response:
     """Rule 11: industrial + R&D land not exited, in km² by tier, district, legacy zone and planning-locked
     base land, beside 550 km² (2020), 320–480 km² (2035) and ≥ 150 km² base land (2025)."""
-    report = await service.industrial_land(session, settings.policy, as_of_param(as_of), city_today(settings.today))
+    report = await service.industrial_land(session, settings.policy, as_of_param(as_of),
+                                           city_today(settings.today))
     if f == "json":
         return JSON(report)
     rows: list[dict[str, Any]] = [{"group": "total", "key": "", **report["total"],
@@ -65,13 +68,16 @@ async def evaluations_due(
     """Pending evaluations due within `within_days` (overdue ones first, by due date), with counts per
     district; a district officer's or evaluator's queue is their district's."""
     today = city_today(settings.today)
-    q, summary = await service.evaluations_due(session, today, within_days, queue_district(actor, district_code))
+    district = queue_district(actor, district_code)
+    q, summary = await service.evaluations_due(session, today, within_days, district)
     if f == "csv":
         rows = await session.execute(select_evaluations(q))
-        return _csv(to_csv(DUE_COLUMNS, (as_json(r, today) for r in rows)), f"evaluations-due-{today.isoformat()}")
+        return _csv(to_csv(DUE_COLUMNS, (as_json(r, today) for r in rows)),
+                    f"evaluations-due-{today.isoformat()}")
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
-    items = [as_json(r, today) for r in await session.execute(select_evaluations(q).limit(size).offset(offset))]
+    items = [as_json(r,
+                     today) for r in await session.execute(select_evaluations(q).limit(size).offset(offset))]
     return JSON({**summary, "items": items, "numberMatched": total, "numberReturned": len(items),
                  "links": page_links(request, settings, offset, size, len(items), total, "application/json")})
 
@@ -98,6 +104,7 @@ async def efficiency(
     page = items[offset:offset + size]
     return JSON({**report.summary(settings.policy), "items": page, "numberMatched": len(items),
                  "numberReturned": len(page),
-                 "links": page_links(request, settings, offset, size, len(page), len(items), "application/json")})
+                 "links": page_links(request, settings, offset, size, len(page), len(items),
+                                     "application/json")})
 
 

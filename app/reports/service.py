@@ -29,10 +29,11 @@ async def industrial_land(session: AsyncSession, policy: Policy, as_of: datetime
     and planning-locked base land, in km² on the ellipsoid (SPEC §2), beside the targets of rule 11."""
     p = Parcel.__table__
     exited = (p.c.status == "recovered").label("exited")
-    groups = literal_column("GROUPING SETS ((exited), (exited, tier), (exited, district_code), "
+    groups: Any = literal_column("GROUPING SETS ((exited), (exited, tier), (exited, district_code), "
                             "(exited, legacy_zone), (exited, planning_locked))")
     stmt = (select(exited, p.c.tier, p.c.district_code, p.c.legacy_zone, p.c.planning_locked,
-                   func.grouping(p.c.tier, p.c.district_code, p.c.legacy_zone, p.c.planning_locked).label("g"),
+                   func.grouping(p.c.tier, p.c.district_code, p.c.legacy_zone,
+                                 p.c.planning_locked).label("g"),
                    func.count().label("n"), func.coalesce(func.sum(p.c.area_m2), 0.0).label("m2"))
             .where(alive_at(p, as_of), p.c.land_use.in_(("industrial", "rnd")))
             .group_by(groups))
@@ -47,6 +48,7 @@ async def industrial_land(session: AsyncSession, policy: Policy, as_of: datetime
     locked_m2, locked_n = (locked.m2, locked.n) if locked else (0.0, 0)
     gone = next((r for r in rows if r.exited and r.g == 0b1111), None)
     low, high = policy.band_2035_km2
+    unnamed: tuple[str | None, str | None] = (None, None)
     km2 = total_m2 / KM2
     return {
         "as_of": (as_of.date() if as_of else today).isoformat(), "unit": "km2",
@@ -56,11 +58,13 @@ async def industrial_land(session: AsyncSession, policy: Policy, as_of: datetime
         "by_tier": [{"tier": r.tier, **_area(r.n, r.m2)} for r in sorted(
             (r for r in live if r.g == 0b0111), key=lambda r: ("base", "community", "fragment").index(r.tier)
             if r.tier in ("base", "community", "fragment") else 9)],
-        "by_district": [{"district_code": r.district_code, "name_en": names.get(r.district_code, (None, None))[0],
-                         "name_zh": names.get(r.district_code, (None, None))[1], **_area(r.n, r.m2)}
-                        for r in sorted((r for r in live if r.g == 0b1011), key=lambda r: r.district_code or "")],
+        "by_district": [{"district_code": r.district_code, "name_en": names.get(r.district_code, unnamed)[0],
+                         "name_zh": names.get(r.district_code, unnamed)[1], **_area(r.n, r.m2)}
+                        for r in sorted((r for r in live if r.g == 0b1011),
+                                        key=lambda r: r.district_code or "")],
         "by_legacy_zone": [{"legacy_zone": r.legacy_zone, **_area(r.n, r.m2)}
-                           for r in sorted((r for r in live if r.g == 0b1101), key=lambda r: r.legacy_zone or "~")],
+                           for r in sorted((r for r in live if r.g == 0b1101),
+                                           key=lambda r: r.legacy_zone or "~")],
         "base_for_advanced_manufacturing": {**_area(locked_n, locked_m2),
                                             "target_2025_min_km2": policy.target_2025_base_am_km2,
                                             "met": locked_m2 / KM2 >= policy.target_2025_base_am_km2},
@@ -73,7 +77,8 @@ async def evaluations_due(session: AsyncSession, today: date, within_days: int, 
                           ) -> tuple[EvaluationQuery, dict[str, Any]]:
     """The queue: pending evaluations due within `within_days` (overdue ones included), and its counts by
     district and stage. Returns the query (for the items) and the summary."""
-    q = EvaluationQuery(today=today, statuses=("scheduled", "overdue"), due_until=today + timedelta(days=within_days),
+    q = EvaluationQuery(today=today, statuses=("scheduled", "overdue"),
+                        due_until=today + timedelta(days=within_days),
                         district_code=district_code)
     status = status_of(today)
     rows = (await session.execute(select(parcel.c.district_code, evaluation.c.stage, status.label("status"),
@@ -105,7 +110,8 @@ WITH latest AS (
 )
 SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parcel_code, p.district_code,
        c.enterprise_id, en.name AS enterprise_name, en.industry_code, l.id AS evaluation_id, l.evaluated_on,
-       (l.ratios ->> 'tax_per_mu')::float8 AS tax_ratio, (l.ratios ->> 'output_per_mu')::float8 AS output_ratio,
+       (l.ratios ->> 'tax_per_mu')::float8 AS tax_ratio,
+       (l.ratios ->> 'output_per_mu')::float8 AS output_ratio,
        (l.attainment -> 'energy_per_value_added' ->> 'target')::float8 AS energy_target,
        (l.attainment -> 'energy_per_value_added' ->> 'measured')::float8 AS energy_measured,
        (l.attainment -> 'emissions_per_value_added' ->> 'target')::float8 AS emissions_target,
@@ -117,7 +123,8 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
  WHERE c.valid_to IS NULL AND c.signed_on <= :day AND c.expires_on > :day
    AND (c.ended_on IS NULL OR c.ended_on > :day)
 """)
-COLUMNS = ("rank", "class", "score", "contract_id", "contract_code", "parcel_id", "parcel_code", "district_code",
+COLUMNS = ("rank", "class", "score", "contract_id", "contract_code", "parcel_id", "parcel_code",
+           "district_code",
            "enterprise_id", "enterprise_name", "industry_code", "evaluation_id", "evaluated_on", "tax_ratio",
            "output_ratio", "green_ratio")
 
@@ -144,7 +151,8 @@ class EfficiencyReport:
                 "ratio_cap": policy.efficiency_ratio_cap}
 
 
-async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date) -> EfficiencyReport:
+async def efficiency_report(session: AsyncSession, policy: Policy, year: int,
+                            today: date) -> EfficiencyReport:
     """SPEC §5 `/reports/efficiency?year=`: each contract in force on 31 December of `year` (today for the
     current year) scored on its latest result's frozen ratios, then classed A–D by rank city-wide."""
     day = min(date(year, 12, 31), today)

@@ -4,7 +4,16 @@ import pytest
 
 from tests.builders import EAST, WEST, basic
 from tests.conftest import make_settings
-from tests.contract_builders import contract, enterprise, evaluations, organisation, parcel, result, targets
+from tests.contract_builders import (
+    contract,
+    enterprise,
+    evaluations,
+    organisation,
+    parcel,
+    pending,
+    result,
+    targets,
+)
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
@@ -38,7 +47,8 @@ async def test_new_supply_is_signed_supplies_the_parcel_and_schedules_rule_5(cli
     assert got.json()["properties"]["status"] == "supplied"
     assert got.json()["properties"]["version"] == 2
     dues = [(e["stage"], e["seq"], e["due_on"], e["status"]) for e in await evaluations(client, body["id"])]
-    assert dues == [("commissioning", 1, "2029-03-01", "scheduled"), ("periodic", 1, "2034-03-01", "scheduled"),
+    assert dues == [("commissioning", 1, "2029-03-01", "scheduled"),
+                    ("periodic", 1, "2034-03-01", "scheduled"),
                     ("periodic", 2, "2039-03-01", "scheduled"), ("periodic", 3, "2044-03-01", "scheduled"),
                     ("expiry", 1, "2045-03-01", "scheduled")]
 
@@ -56,7 +66,8 @@ async def test_supply_lock_refuses_new_supply_on_a_fragment(client, parties):
     assert (body["code"], body["tier"], body["legacy_zone"], body["parcel_id"]) == (
         "LOCKUP_SUPPLY", "fragment", None, land["id"])
     audit = (await client.get(f"{API}/audit?entity=contract", headers=basic("bureau"))).json()["items"][0]
-    assert (audit["outcome"], audit["code"], audit["after"]["parcel_id"]) == ("refused", "LOCKUP_SUPPLY", land["id"])
+    assert (audit["outcome"], audit["code"], audit["after"]["parcel_id"]) == (
+        "refused", "LOCKUP_SUPPLY", land["id"])
 
 
 async def test_supply_lock_refuses_new_supply_on_legacy_198_land(client, parties):
@@ -79,7 +90,8 @@ async def test_renewal_on_a_fragment_needs_an_existing_contract(client, parties)
 async def test_access_standard_refuses_targets_below_the_floor_with_its_numbers(client, parties):
     ent, org, _ = parties
     land = await parcel(client, "base")
-    body = await contract(client, land["id"], ent, org, date(2026, 3, 1), targets(tax_per_mu=14.5), expect=409)
+    body = await contract(client, land["id"], ent, org, date(2026, 3, 1), targets(tax_per_mu=14.5),
+                          expect=409)
     assert body["code"] == "ACCESS_STANDARD_NOT_MET"
     assert (body["indicator"], body["committed"], body["bottom_line"], body["source"], body["n"]) == (
         "tax_per_mu", 14.5, 15.0, "floor", 0)
@@ -96,12 +108,13 @@ async def test_access_standard_uses_the_district_peers_once_there_are_five(clien
     for value in outputs:
         peer = await contract(client, (await parcel(client, "base"))["id"], await enterprise(client), org,
                               date(2015, 1, 10))
-        commissioning = [e for e in await evaluations(client, peer["id"]) if e["stage"] == "commissioning"][0]
+        commissioning = await pending(client, peer["id"], "commissioning")
         await result(client, commissioning["id"], date(2018, 2, 1), output_per_mu=value, tax_per_mu=30.0)
     land = await parcel(client, "base")
     refused = await contract(client, land["id"], ent, org, date(2026, 3, 1), targets(output_per_mu=599.0),
                              expect=409)
-    assert (refused["bottom_line"], refused["source"], refused["n"], refused["mean"]) == (600.0, "district", 5, 600.0)
+    assert (refused["bottom_line"], refused["source"], refused["n"], refused["mean"]) == (
+        600.0, "district", 5, 600.0)
     assert refused["peer_group"]["district_code"] == EAST
     signed = await contract(client, land["id"], ent, org, date(2026, 3, 1), targets(output_per_mu=600.0,
                                                                                     tax_per_mu=30.0))
@@ -131,12 +144,12 @@ async def test_the_database_itself_holds_one_contract_per_parcel(client, parties
         with pytest.raises(IntegrityError, match="uq_contract_holding_parcel"):
             async with session.begin_nested():
                 await session.execute(text("""
-                    INSERT INTO contract (id, version, code, parcel_id, enterprise_id, responsible_org_id, kind,
-                        supply_method, signed_on, term_years, evaluation_interval_years, commissioning_years,
-                        start_by, status)
-                    SELECT nextval('contract_id_seq'), 1, 'RACE', parcel_id, enterprise_id, responsible_org_id,
-                           kind, supply_method, signed_on, term_years, evaluation_interval_years,
-                           commissioning_years, start_by, 'active'
+                    INSERT INTO contract (id, version, code, parcel_id, enterprise_id, responsible_org_id,
+                        kind, supply_method, signed_on, term_years, evaluation_interval_years,
+                        commissioning_years, start_by, status)
+                    SELECT nextval('contract_id_seq'), 1, 'RACE', parcel_id, enterprise_id,
+                           responsible_org_id, kind, supply_method, signed_on, term_years,
+                           evaluation_interval_years, commissioning_years, start_by, 'active'
                       FROM contract WHERE id = :id
                 """), {"id": first["id"]})
 
@@ -156,7 +169,7 @@ async def test_patch_is_versioned_reschedules_and_refuses_a_stale_etag(client, p
     ent, org, _ = parties
     land = await parcel(client, "base")
     body = await contract(client, land["id"], ent, org, date(2016, 1, 1))
-    first = [e for e in await evaluations(client, body["id"]) if e["stage"] == "commissioning"][0]
+    first = await pending(client, body["id"], "commissioning")
     await result(client, first["id"], date(2019, 1, 10), output_per_mu=310, tax_per_mu=21)
     url = f"{API}/contracts/{body['id']}"
     got = await client.get(url, headers=basic("viewer"))
@@ -177,7 +190,8 @@ async def test_patch_is_versioned_reschedules_and_refuses_a_stale_etag(client, p
     history = (await client.get(f"{url}/history", headers=basic("viewer"))).json()
     assert [(v["version"], v["term_years"]) for v in history["items"]] == [(1, 20), (2, 10)]
     assert history["items"][0]["valid_to"] is not None
-    assert (await client.patch(url, json={"status": "terminated"}, headers=basic("bureau"))).status_code == 422
+    assert (await client.patch(url, json={"status": "terminated"},
+                               headers=basic("bureau"))).status_code == 422
     assert (await client.patch(url, json={"parcel_id": 3}, headers=basic("bureau"))).status_code == 422
 
 
@@ -189,7 +203,8 @@ async def test_expired_contracts_read_as_expired_and_are_renewed_in_their_last_y
     assert old["status"] == "expired"
     listed = (await client.get(f"{API}/contracts?status=expired", headers=basic("viewer"))).json()
     assert [c["id"] for c in listed["items"]] == [old["id"]]
-    other = await contract(client, land["id"], await enterprise(client), org, date(2026, 5, 2), kind="renewal",
+    other = await contract(client, land["id"], await enterprise(client), org, date(2026, 5, 2),
+                           kind="renewal",
                            expect=409)
     assert other["code"] == "CONTRACT_CONFLICT"
     renewal = await contract(client, land["id"], ent, org, date(2026, 5, 2), kind="renewal")
@@ -207,7 +222,8 @@ async def test_problems_never_500(client, parties):
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 999999, "enterprise_id": ent,
                                       "responsible_org_id": org, "signed_on": "2026-01-01"}),
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 1, "enterprise_id": ent,
-                                      "responsible_org_id": org, "signed_on": "2026-01-01", "term_years": 60}),
+                                      "responsible_org_id": org, "signed_on": "2026-01-01",
+                                      "term_years": 60}),
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 1, "enterprise_id": ent,
                                       "responsible_org_id": org, "signed_on": "2026-01-01",
                                       "indicators": [{"code": "profit", "target": 1}]}),

@@ -38,14 +38,16 @@ async def test_a_uscc_is_registered_once(client, city):
 
 async def test_viewers_and_evaluators_do_not_register_enterprises(client, city):
     for user in ("viewer", "evaluator.east"):
-        r = await client.post(f"{API}/enterprises", json={"name": "X", "uscc": uscc(8), "industry_code": "C26"},
+        r = await client.post(f"{API}/enterprises", json={"name": "X", "uscc": uscc(8),
+                                                          "industry_code": "C26"},
                               headers=basic(user))
         assert r.status_code == 403
         assert r.json()["code"] == "FORBIDDEN_ROLE"
 
 
 async def test_organisations_and_their_district_scope(client, city):
-    r = await client.post(f"{API}/organisations", json={"name": "浦东新区人民政府", "kind": "district_government",
+    r = await client.post(f"{API}/organisations", json={"name": "浦东新区人民政府",
+                                                        "kind": "district_government",
                                                         "district_code": EAST}, headers=basic("officer.east"))
     assert r.status_code == 201, r.text
     r = await client.post(f"{API}/organisations", json={"name": "Pudong park", "kind": "park_committee",
