@@ -60,6 +60,8 @@ class Contract(Versioned, Base):
     status: Mapped[str] = mapped_column(String(16))
     rectify_by: Mapped[date | None] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
+    # The version whose indicator rows hold the targets: a status change makes a version, not new terms.
+    terms_version: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
         CheckConstraint(_in("kind", KINDS), name="kind"),
@@ -73,6 +75,7 @@ class Contract(Versioned, Base):
         CheckConstraint("(status IN ('active', 'rectification')) = (ended_on IS NULL)",
                         name="ended_iff_out_of_force"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+        CheckConstraint("terms_version BETWEEN 1 AND version", name="terms_version_range"),
         Index("uq_contract_current_id", "id", unique=True, postgresql_where=CURRENT),
         Index("uq_contract_current_code", "code", unique=True, postgresql_where=CURRENT),
         # The database's own guarantee behind CONTRACT_CONFLICT: one holding contract per parcel.
@@ -85,7 +88,7 @@ class Contract(Versioned, Base):
 
 
 class ContractIndicator(Base):
-    """A target of one contract version, in the catalogue's unit (SPEC §5)."""
+    """A target set by one contract version (its `terms_version`), in the catalogue's unit (SPEC §5)."""
 
     __tablename__ = "contract_indicator"
 

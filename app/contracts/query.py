@@ -58,7 +58,7 @@ def _indicators() -> Any:
     pair = func.jsonb_build_object("code", indicator.c.code, "target", indicator.c.target)
     agg = func.jsonb_agg(aggregate_order_by(pair, indicator.c.code))
     same_version = and_(indicator.c.contract_id == contract.c.id,
-                        indicator.c.contract_version == contract.c.version)
+                        indicator.c.contract_version == contract.c.terms_version)
     return select(func.coalesce(agg, literal([], JSONB), type_=JSONB)).where(same_version).scalar_subquery()
 
 

@@ -82,10 +82,10 @@ async def load_current(session: AsyncSession, contract_id: int, *, lock: bool = 
     return row
 
 
-async def targets_of(session: AsyncSession, contract_id: int, version: int) -> dict[str, float]:
-    """The indicator targets of one contract version."""
+async def targets_of(session: AsyncSession, contract_id: int, terms_version: int) -> dict[str, float]:
+    """The indicator targets a contract version holds (those set by its `terms_version`)."""
     rows = await session.execute(select(indicator.c.code, indicator.c.target).where(
-        indicator.c.contract_id == contract_id, indicator.c.contract_version == version))
+        indicator.c.contract_id == contract_id, indicator.c.contract_version == terms_version))
     return {code: float(target) for code, target in rows}
 
 
@@ -179,7 +179,7 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
     if if_match is not None and if_match != row.version:
         raise VersionConflict(f"contract {contract_id} is at version {row.version}, not {if_match}",
                               current_version=row.version, if_match=if_match)
-    targets = await targets_of(session, contract_id, row.version)
+    targets = await targets_of(session, contract_id, row.terms_version)
     before = _draft_of(row, targets)
     try:
         require_role(actor, EDITORS, "amend contracts")
@@ -219,8 +219,8 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
 
 
 async def set_states(session: AsyncSession, actor: Actor, changes: Sequence[StateChange]) -> None:
-    """Rules 7–8 status changes of many contracts in one statement: each gets a new version (indicators
-    carried over) and an audit row with its cause."""
+    """Rules 7–8 status changes of many contracts in one statement: each gets a new version (keeping its
+    terms_version: the targets are unchanged) and an audit row with its cause."""
     if not changes:
         return
     await session.execute(_SET_STATES, {
@@ -243,14 +243,10 @@ WITH ch AS (
     RETURNING c.*, ch.status AS new_status, ch.rectify_by AS new_rectify_by, ch.ended_on AS new_ended_on,
               ch.cause
 ), opened AS (
-    INSERT INTO contract (id, version, changed_by, {_COLUMNS}, status, rectify_by, ended_on)
-    SELECT id, version + 1, :actor, {_COLUMNS}, new_status, new_rectify_by, new_ended_on FROM closed
+    INSERT INTO contract (id, version, changed_by, {_COLUMNS}, status, rectify_by, ended_on, terms_version)
+    SELECT id, version + 1, :actor, {_COLUMNS}, new_status, new_rectify_by, new_ended_on, terms_version
+      FROM closed
     RETURNING id
-), targets AS (
-    INSERT INTO contract_indicator (contract_id, contract_version, code, target)
-    SELECT i.contract_id, i.contract_version + 1, i.code, i.target
-      FROM contract_indicator i
-      JOIN closed ON i.contract_id = closed.id AND i.contract_version = closed.version
 )
 INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
                        request_id)
@@ -279,7 +275,7 @@ async def _insert(session: AsyncSession, actor: Actor, contract_id: int, version
         enterprise_id=draft.enterprise_id, responsible_org_id=draft.responsible_org_id, kind=draft.kind,
         supply_method=draft.supply_method, signed_on=t.signed_on, term_years=t.term_years,
         evaluation_interval_years=t.evaluation_interval_years, commissioning_years=t.commissioning_years,
-        start_by=t.start_by, status=status, rectify_by=rectify_by, ended_on=ended_on))
+        start_by=t.start_by, status=status, rectify_by=rectify_by, ended_on=ended_on, terms_version=version))
     if draft.indicators:
         await session.execute(insert(indicator), [
             {"contract_id": contract_id, "contract_version": version, "code": code, "target": target}

@@ -24,8 +24,6 @@ from app.contracts.indicators import EFFICIENCY
 from app.evaluations.bottom_line import PeerGroup, PeerSums, bottom_line
 from app.policy import Policy
 
-NO_DISTRICT = "-"  # key of contracts whose parcel has no district: never a district peer group
-
 
 @dataclass(frozen=True, slots=True)
 class Point:
@@ -46,13 +44,23 @@ class Staged:
     tax_per_mu: list[float | None] = field(default_factory=list)
 
 
+# Peer groups are numbered for the sort: industry i (1-based position in :industries) and district d
+# (position in :districts) make group i * 1000 + d; the city-wide group of industry i is i * 1000.
 _SUMS = text("""
 WITH staged AS (
     SELECT * FROM unnest(CAST(:s_ids AS bigint[]), CAST(:s_days AS date[]), CAST(:s_out AS numeric[]),
                          CAST(:s_tax AS numeric[])) AS s(id, evaluated_on, o, t)
-), points AS (
-    SELECT DISTINCT * FROM unnest(CAST(:p_days AS date[]), CAST(:p_ind AS text[]), CAST(:p_scope AS int[]),
-                                  CAST(:p_dist AS text[])) AS q(d, ind, scope, dist)
+), points AS MATERIALIZED (
+    SELECT DISTINCT d, g FROM unnest(CAST(:p_days AS date[]), CAST(:p_groups AS int[])) AS q(d, g)
+), contracts AS MATERIALIZED (
+    -- every contract of the asked industries, with what decides its force and its peer groups
+    SELECT c.id, c.signed_on, c.expires_on, c.ended_on,
+           array_position(CAST(:industries AS text[]), en.industry_code::text) AS i,
+           coalesce(array_position(CAST(:districts AS text[]), p.district_code::text), 999) AS d
+      FROM contract c
+      JOIN enterprise en ON en.id = c.enterprise_id
+      LEFT JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL
+     WHERE c.valid_to IS NULL AND en.industry_code = ANY(CAST(:industries AS text[]))
 ), results AS (
     SELECT e.id, e.contract_id, e.evaluated_on, 0 AS staged,
            (e.measurements ->> 'output_per_mu')::numeric AS o, (e.measurements ->> 'tax_per_mu')::numeric AS t
@@ -62,37 +70,34 @@ WITH staged AS (
     SELECT s.id, e.contract_id, s.evaluated_on, 1, s.o, s.t
       FROM staged s JOIN evaluation e ON e.id = s.id
 ), spans AS (
-    SELECT r.o, r.t, r.evaluated_on AS start_on, en.industry_code AS ind,
-           coalesce(p.district_code, :no_district) AS dist,
+    SELECT r.o, r.t, r.evaluated_on AS start_on, c.i * 1000 + c.d AS g,
            -- LEAST ignores NULLs: the next result, the expiry or the end of force, whichever first
            LEAST(lead(r.evaluated_on) OVER (PARTITION BY r.contract_id
                                             ORDER BY r.evaluated_on, r.staged, r.id),
                  c.expires_on, c.ended_on) AS end_on
-      FROM results r
-      JOIN contract c ON c.id = r.contract_id AND c.valid_to IS NULL
-      JOIN enterprise en ON en.id = c.enterprise_id
-      LEFT JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL
-     WHERE en.industry_code IN (SELECT ind FROM points) AND r.evaluated_on >= c.signed_on
+      FROM results r JOIN contracts c ON c.id = r.contract_id
+     WHERE r.evaluated_on >= c.signed_on
 ), events AS (
-    SELECT ind, dist, start_on AS on_, o, t, (o IS NOT NULL)::int AS no, (t IS NOT NULL)::int AS nt
+    SELECT g, start_on AS on_, o, t, (o IS NOT NULL)::int AS no, (t IS NOT NULL)::int AS nt
       FROM spans WHERE end_on IS NULL OR end_on > start_on
     UNION ALL
-    SELECT ind, dist, end_on, -o, -t, -(o IS NOT NULL)::int, -(t IS NOT NULL)::int
+    SELECT g, end_on, -o, -t, -(o IS NOT NULL)::int, -(t IS NOT NULL)::int
       FROM spans WHERE end_on > start_on AND end_on <= :max_day
+), daily AS (
+    -- the net change of each district group per day
+    SELECT g, on_, sum(o) AS o, sum(t) AS t, sum(no) AS no, sum(nt) AS nt FROM events GROUP BY g, on_
 ), keyed AS (
-    SELECT ind, 0 AS scope, dist, on_, o, t, no, nt, 0 AS q FROM events
-     WHERE (ind, dist) IN (SELECT ind, dist FROM points WHERE scope = 0)
+    SELECT g, on_, o, t, no, nt, 0 AS q FROM daily WHERE g IN (SELECT g FROM points)
     UNION ALL
-    SELECT ind, 1, '', on_, o, t, no, nt, 0 FROM events
+    SELECT g / 1000 * 1000, on_, sum(o), sum(t), sum(no), sum(nt), 0 FROM daily GROUP BY g / 1000, on_
     UNION ALL
-    SELECT ind, scope, dist, d, NULL, NULL, 0, 0, 1 FROM points
+    SELECT g, d, NULL, NULL, 0, 0, 1 FROM points
 ), running AS (
-    SELECT ind, scope, dist, on_, q, sum(o) OVER w AS so, sum(no) OVER w AS n_o, sum(t) OVER w AS st,
-           sum(nt) OVER w AS n_t
+    SELECT g, on_, q, sum(o) OVER w AS so, sum(no) OVER w AS n_o, sum(t) OVER w AS st, sum(nt) OVER w AS n_t
       FROM keyed
-    WINDOW w AS (PARTITION BY ind, scope, dist ORDER BY on_, q ROWS UNBOUNDED PRECEDING)
+    WINDOW w AS (PARTITION BY g ORDER BY on_, q ROWS UNBOUNDED PRECEDING)
 )
-SELECT DISTINCT on_ AS d, ind, scope, dist, so, n_o, st, n_t FROM running WHERE q = 1
+SELECT DISTINCT on_ AS d, g, so, n_o, st, n_t FROM running WHERE q = 1
 """)
 
 
@@ -104,20 +109,22 @@ async def peer_sums(session: AsyncSession, points: Iterable[Point], staged: Stag
     if not wanted:
         return {}
     staged = staged or Staged()
-    rows: list[tuple[date, str, int, str]] = []
-    for p in wanted:
-        rows.append((p.day, p.industry_code, 0 if p.district_code else 1, p.district_code or ""))
-    days, inds, scopes, dists = (list(col) for col in zip(*rows, strict=True))
+    industries = sorted({p.industry_code for p in wanted})
+    districts = sorted({p.district_code for p in wanted if p.district_code})
+    group = {p: (industries.index(p.industry_code) + 1) * 1000
+             + (districts.index(p.district_code) + 1 if p.district_code else 0) for p in wanted}
+    point_of = {(p.day, g): p for p, g in group.items()}
+    # One sort of all events; enough memory keeps it off the disk (SET LOCAL: this transaction only).
+    await session.execute(text("SET LOCAL work_mem = '128MB'"))
     result = await session.execute(_SUMS, {
         "s_ids": staged.evaluation_ids, "s_days": staged.days, "s_out": staged.output_per_mu,
-        "s_tax": staged.tax_per_mu, "p_days": days, "p_ind": inds, "p_scope": scopes, "p_dist": dists,
-        "max_day": max(days), "no_district": NO_DISTRICT,
+        "s_tax": staged.tax_per_mu, "p_days": [p.day for p in group], "p_groups": list(group.values()),
+        "industries": industries, "districts": districts, "max_day": max(p.day for p in wanted),
     })
     out: dict[Point, dict[str, PeerSums]] = {}
     for r in result:
-        point = Point(r.d, r.ind, r.dist if r.scope == 0 else None)
-        out[point] = {"output_per_mu": PeerSums(float(r.so or 0), int(r.n_o or 0)),
-                      "tax_per_mu": PeerSums(float(r.st or 0), int(r.n_t or 0))}
+        out[point_of[(r.d, r.g)]] = {"output_per_mu": PeerSums(float(r.so or 0), int(r.n_o or 0)),
+                                     "tax_per_mu": PeerSums(float(r.st or 0), int(r.n_t or 0))}
     return out
 
 

@@ -59,7 +59,6 @@ class _Facts:
     district_code: str | None
     targets: dict[str, float]
     previous: Previous | None
-    rectification_seq: int
 
 
 @dataclass
@@ -72,8 +71,10 @@ class Recorded:
 
 
 async def record_results(session: AsyncSession, actor: Actor, policy: Policy, inputs: Sequence[ResultInput],
-                         today: date) -> Recorded:
-    """Score and record results; all or nothing (the first refusal is raised and audited)."""
+                         today: date, audit_each: bool = True) -> Recorded:
+    """Score and record results; all or nothing (the first refusal is raised and audited). A bulk load
+    (the demo) may audit the results as one summary row instead of one row each (`audit_each`);
+    contract and parcel versions are audited one by one either way."""
     if not inputs:
         return Recorded()
     ids = [i.evaluation_id for i in inputs]
@@ -128,21 +129,27 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
                                         "consequence": decision.consequence}))
         if decision.rectification_due_on is not None:
             rectifications.append({"contract_id": f.contract_id, "stage": "rectification",
-                                   "seq": f.rectification_seq + 1, "due_on": decision.rectification_due_on})
+                                   "due_on": decision.rectification_due_on})
             parcel_statuses[f.parcel_id] = "rectification"
         if decision.cancel_rectification:
             restored.append(f.contract_id)
     await session.execute(_UPDATE, _columns(updates, actor))
     await set_states(session, actor, changes)
-    new_ids = await schedules.write_schedule_rows(session, rectifications)
+    new_ids = await schedules.add_rectifications(session, rectifications)
     cancelled = await schedules.cancel_pending_of(session, restored, today, stage="rectification")
     back = set(restored)
     parcel_statuses.update(await _restored_parcel_statuses(
         session, [facts[i].parcel_id for i in ids if facts[i].contract_id in back]))
     await parcels.set_statuses(session, actor, parcel_statuses, {"cause": "evaluation results (rule 7)"})
+    if not audit_each:
+        await audit.record(session, actor, "record_results", "evaluation", None, detail={
+            "results": len(updates), "first_id": min(ids), "last_id": max(ids), "outcomes": done.outcomes,
+            "consequences": done.consequences, "rectifications_scheduled": len(new_ids),
+            "cancelled": len(cancelled)})
+        return done
     await audit.record_many(session, actor, "record_result", "evaluation", [
-        (u["id"], None, {k: orjson.loads(u[k]) if k in _JSON else u[k] for k in _AUDITED},
-         None) for u in updates])
+        (u["id"], None, {k: orjson.loads(u[k]) if k in _JSON else u[k] for k in _AUDITED}, None)
+        for u in updates])
     await audit.record_many(session, actor, "schedule", "evaluation", [
         (i, None, {**r, "due_on": r["due_on"].isoformat()}, {"cause": "rectification (rule 7)"})
         for i, r in zip(new_ids, rectifications, strict=True)])
@@ -192,10 +199,8 @@ SELECT e.id, e.contract_id, e.stage, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,
        en.industry_code, p.district_code, p.status AS parcel_status,
        (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{}'::jsonb) FROM contract_indicator i
-         WHERE i.contract_id = c.id AND i.contract_version = c.version) AS targets,
-       prev.id AS prev_id, prev.outcome AS prev_outcome, prev.evidence AS prev_evidence,
-       (SELECT coalesce(max(x.seq), 0) FROM evaluation x
-         WHERE x.contract_id = e.contract_id AND x.stage = 'rectification') AS rectification_seq
+         WHERE i.contract_id = c.id AND i.contract_version = c.terms_version) AS targets,
+       prev.id AS prev_id, prev.outcome AS prev_outcome, prev.evidence AS prev_evidence
   FROM unnest(CAST(:ids AS bigint[]), CAST(:days AS date[])) AS s(id, d)
   JOIN evaluation e ON e.id = s.id
   JOIN contract c ON c.id = e.contract_id AND c.valid_to IS NULL
@@ -222,7 +227,7 @@ async def _load(session: AsyncSession, inputs: Sequence[ResultInput]) -> dict[in
         targets = {k: float(v) for k, v in _json(r.targets).items()}
         out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.done_on, r.cancelled_on, r.status, r.signed_on,
                            r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.parcel_status,
-                           r.industry_code, r.district_code, targets, previous, r.rectification_seq)
+                           r.industry_code, r.district_code, targets, previous)
     return out
 
 

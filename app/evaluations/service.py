@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -76,10 +76,21 @@ async def cancel_pending_of(session: AsyncSession, contract_ids: Sequence[int], 
     return sorted(rows.scalars())
 
 
-async def write_schedule_rows(session: AsyncSession, rows: Sequence[dict[str, object]]) -> list[int]:
-    """Insert evaluations given as column dicts (contract_id, stage, seq, due_on); returns their ids."""
+async def add_rectifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Rule 7: a rectification evaluation per (contract_id, due_on), numbered after the contract's earlier
+    ones; returns their ids in the order given."""
     if not rows:
         return []
-    stmt = insert(evaluation).returning(evaluation.c.id, sort_by_parameter_order=True)
-    result = await session.execute(stmt, list(rows))
-    return list(result.scalars())
+    result = await session.execute(text("""
+        INSERT INTO evaluation (contract_id, stage, seq, due_on)
+        SELECT r.contract_id, 'rectification',
+               coalesce((SELECT max(x.seq) FROM evaluation x
+                          WHERE x.contract_id = r.contract_id AND x.stage = 'rectification'), 0) + 1, r.due_on
+          FROM unnest(CAST(:contracts AS bigint[]), CAST(:dues AS date[])) WITH ORDINALITY
+               AS r(contract_id, due_on, n)
+         ORDER BY r.n
+        RETURNING id, contract_id
+    """), {"contracts": [r["contract_id"] for r in rows], "dues": [r["due_on"] for r in rows]})
+    # One result per contract per call, so one new rectification evaluation per contract.
+    by_contract = {contract_id: eval_id for eval_id, contract_id in result}
+    return [by_contract[r["contract_id"]] for r in rows]

@@ -96,15 +96,14 @@ async def efficiency(
     20 by default) and classed A–D by rank city-wide; filters narrow the list, not the ranking."""
     today = city_today(settings.today)
     report = await service.efficiency_report(session, settings.policy, year or today.year, today)
-    items = [i for i in report.items if (district_code is None or i["district_code"] == district_code)
-             and (industry_code is None or i["industry_code"] == industry_code)]
+    kept = report.select(district_code, industry_code)
     if f == "csv":
-        return _csv(to_csv(service.COLUMNS, items), f"efficiency-{report.year}")
+        return _csv(to_csv(service.COLUMNS, report.items(kept)), f"efficiency-{report.year}")
     size = clamp_limit(limit, settings)
-    page = items[offset:offset + size]
-    return JSON({**report.summary(settings.policy), "items": page, "numberMatched": len(items),
+    page = report.items(kept[offset:offset + size])
+    return JSON({**report.summary(settings.policy), "items": page, "numberMatched": len(kept),
                  "numberReturned": len(page),
-                 "links": page_links(request, settings, offset, size, len(page), len(items),
+                 "links": page_links(request, settings, offset, size, len(page), len(kept),
                                      "application/json")})
 
 

@@ -3,10 +3,13 @@ efficiency classes. Aggregation in SQL; classing by the pure rules of app/report
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,26 +127,43 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
    AND (c.ended_on IS NULL OR c.ended_on > :day)
 """)
 COLUMNS = ("rank", "class", "score", "contract_id", "contract_code", "parcel_id", "parcel_code",
-           "district_code",
-           "enterprise_id", "enterprise_name", "industry_code", "evaluation_id", "evaluated_on", "tax_ratio",
-           "output_ratio", "green_ratio")
+           "district_code", "enterprise_id", "enterprise_name", "industry_code", "evaluation_id",
+           "evaluated_on", "tax_ratio", "output_ratio", "green_ratio")
 
 
 @dataclass
 class EfficiencyReport:
-    """Every contract in force at the year's end (or today) with a result, ranked and classed."""
+    """Every contract in force at the year's end (or today) with a result, ranked (best first) and classed;
+    rows become dicts only for what is served."""
 
     year: int
     as_of: date
-    items: list[dict[str, Any]]
+    rows: list[Any]
+    score: np.ndarray
+    green: np.ndarray
+    cls: np.ndarray
+
+    def select(self, district_code: str | None = None, industry_code: str | None = None) -> list[int]:
+        """Positions (in rank order) of the rows a filter keeps; the ranking stays city-wide."""
+        return [k for k, r in enumerate(self.rows)
+                if (district_code is None or r.district_code == district_code)
+                and (industry_code is None or r.industry_code == industry_code)]
+
+    def items(self, positions: Sequence[int]) -> list[dict[str, Any]]:
+        """The report rows at `positions` as dicts (COLUMNS)."""
+        out = []
+        for k in positions:
+            r, green = self.rows[k], float(self.green[k])
+            out.append({"rank": k + 1, "class": efficiency.CLASSES[int(self.cls[k])],
+                        "score": float(self.score[k]), **{c: getattr(r, c) for c in COLUMNS[3:-1]},
+                        "green_ratio": None if not math.isfinite(green) else round(green, 4)})
+        return out
 
     def summary(self, policy: Policy) -> dict[str, Any]:
         """Counts per class and the numbers the classes were made with."""
-        counts = {c: 0 for c in efficiency.CLASSES}
-        for item in self.items:
-            counts[item["class"]] += 1
-        return {"year": self.year, "as_of": self.as_of.isoformat(), "contracts": len(self.items),
-                "classes": counts,
+        counts = np.bincount(self.cls.astype(int), minlength=4) if len(self.cls) else np.zeros(4, dtype=int)
+        return {"year": self.year, "as_of": self.as_of.isoformat(), "contracts": len(self.rows),
+                "classes": {c: int(n) for c, n in zip(efficiency.CLASSES, counts, strict=True)},
                 "weights": {"tax_per_mu": policy.efficiency_weight_tax,
                             "output_per_mu": policy.efficiency_weight_output,
                             "green": policy.efficiency_weight_green},
@@ -151,28 +171,21 @@ class EfficiencyReport:
                 "ratio_cap": policy.efficiency_ratio_cap}
 
 
-async def efficiency_report(session: AsyncSession, policy: Policy, year: int,
-                            today: date) -> EfficiencyReport:
+def _floats(rows: Sequence[Any], name: str) -> np.ndarray:
+    return np.array([getattr(r, name) for r in rows], dtype=float)  # None → nan
+
+
+async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date
+                            ) -> EfficiencyReport:
     """SPEC §5 `/reports/efficiency?year=`: each contract in force on 31 December of `year` (today for the
     current year) scored on its latest result's frozen ratios, then classed A–D by rank city-wide."""
     day = min(date(year, 12, 31), today)
     rows = (await session.execute(_EFFICIENCY, {"day": day})).all()
-    items: list[dict[str, Any]] = []
-    for r in rows:
-        green = efficiency.green_ratio([(r.energy_target, r.energy_measured),
-                                        (r.emissions_target, r.emissions_measured)])
-        items.append({
-            "contract_id": r.contract_id, "contract_code": r.contract_code, "parcel_id": r.parcel_id,
-            "parcel_code": r.parcel_code, "district_code": r.district_code, "enterprise_id": r.enterprise_id,
-            "enterprise_name": r.enterprise_name, "industry_code": r.industry_code,
-            "evaluation_id": r.evaluation_id, "evaluated_on": r.evaluated_on, "tax_ratio": r.tax_ratio,
-            "output_ratio": r.output_ratio, "green_ratio": None if green == float("inf") else round(green, 4),
-            "score": efficiency.score(r.tax_ratio, r.output_ratio, green, policy),
-        })
-    classes = efficiency.classes([i["score"] for i in items], policy.efficiency_cutoffs)
-    for item, cls in zip(items, classes, strict=True):
-        item["class"] = cls
-    items.sort(key=lambda i: (-i["score"], i["contract_id"]))
-    for rank, item in enumerate(items, 1):
-        item["rank"] = rank
-    return EfficiencyReport(year, day, items)
+    green = efficiency.green_ratios(
+        [_floats(rows, "energy_target"), _floats(rows, "emissions_target")],
+        [_floats(rows, "energy_measured"), _floats(rows, "emissions_measured")])
+    score = efficiency.scores(_floats(rows, "tax_ratio"), _floats(rows, "output_ratio"), green, policy)
+    cls = efficiency.class_indices(score, policy.efficiency_cutoffs)
+    ids = np.array([r.contract_id for r in rows], dtype=np.int64)
+    order = np.lexsort((ids, -score))
+    return EfficiencyReport(year, day, [rows[i] for i in order], score[order], green[order], cls[order])

@@ -146,10 +146,10 @@ async def test_the_database_itself_holds_one_contract_per_parcel(client, parties
                 await session.execute(text("""
                     INSERT INTO contract (id, version, code, parcel_id, enterprise_id, responsible_org_id,
                         kind, supply_method, signed_on, term_years, evaluation_interval_years,
-                        commissioning_years, start_by, status)
+                        commissioning_years, start_by, status, terms_version)
                     SELECT nextval('contract_id_seq'), 1, 'RACE', parcel_id, enterprise_id,
                            responsible_org_id, kind, supply_method, signed_on, term_years,
-                           evaluation_interval_years, commissioning_years, start_by, 'active'
+                           evaluation_interval_years, commissioning_years, start_by, 'active', 1
                       FROM contract WHERE id = :id
                 """), {"id": first["id"]})
 

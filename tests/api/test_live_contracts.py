@@ -32,23 +32,23 @@ async def test_evaluations_due_command_prints_the_queue_as_json_and_as_a_table(l
         org = await create_organisation(session, BUREAU, "Pudong", "district_government", builders.EAST)
         ent = await create_enterprise(session, BUREAU, "E", uscc(1), "C39")
         lon, lat = builders.BZ[0] + 0.01, builders.BZ[1] + 0.01
-        land = await create_parcel(session, BUREAU, settings.policy, ParcelDraft(
-            code="CLI-1", land_use="industrial", geom=MultiPolygon([box(lon, lat, lon + 0.001, lat + 0.001)])))
-        contract_id = await create_contract(session, BUREAU, settings.policy, ContractDraft(
-            code="HT-CLI", parcel_id=land, enterprise_id=ent, responsible_org_id=org, signed_on=date(2023, 5, 1),
-            indicators={"output_per_mu": 300, "tax_per_mu": 20}), date(2026, 6, 1))
+        square = MultiPolygon([box(lon, lat, lon + 0.001, lat + 0.001)])
+        land = await create_parcel(session, BUREAU, settings.policy,
+                                   ParcelDraft(code="CLI-1", land_use="industrial", geom=square))
+        draft = ContractDraft(code="HT-CLI", parcel_id=land, enterprise_id=ent, responsible_org_id=org,
+                              signed_on=date(2023, 5, 1), indicators={"output_per_mu": 300, "tax_per_mu": 20})
+        contract_id = await create_contract(session, BUREAU, settings.policy, draft, date(2026, 6, 1))
     env = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_TODAY": "2026-06-01"}
     cli = [sys.executable, "-m", "app.cli", "evaluations", "due", "--within-days", "30"]
-    proc = await asyncio.create_subprocess_exec(*cli, "--json", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    pipe = asyncio.subprocess.PIPE
+    proc = await asyncio.create_subprocess_exec(*cli, "--json", cwd=ROOT, env=env, stdout=pipe, stderr=pipe)
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     queue = orjson.loads(out)
     assert (queue["due"], queue["overdue"], queue["as_of"]) == (1, 1, "2026-06-01")
     assert [(i["contract_id"], i["stage"], i["due_on"], i["days_overdue"]) for i in queue["items"]] == [
         (contract_id, "commissioning", "2026-05-01", 31)]
-    proc = await asyncio.create_subprocess_exec(*cli, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(*cli, cwd=ROOT, env=env, stdout=pipe, stderr=pipe)
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     lines = out.decode().splitlines()
