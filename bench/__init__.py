@@ -1,0 +1,1 @@
+"""Benchmarks (RESULTS.md holds recorded runs)."""

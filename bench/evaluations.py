@@ -112,7 +112,7 @@ async def run(year: int | None, profile: bool) -> dict[str, Any]:
         facts["outcomes"], facts["consequences"] = done.outcomes, done.consequences
         report = await timed(f"efficiency report {year}",
                              lambda: efficiency_report(session, settings.policy, year, end_of_year), log)
-        facts["ranked"] = len(report.items)
+        facts["ranked"] = len(report.rows)
         await trans.rollback()
     await engine.dispose()
     if profile:

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -24,7 +24,6 @@ from app.evaluations.peers import Point, Staged
 from app.evaluations.workflow import Decision, Previous
 from app.parcels import service as parcels
 from app.policy import Policy
-from models import Evaluation
 
 RECORDERS = ("bureau", "district_officer", "evaluator")
 
@@ -81,8 +80,8 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     if len(set(ids)) != len(ids):
         raise ValidationFailed("an evaluation appears twice in one batch", field="evaluation_id")
     # Row locks: two writers of the same evaluation serialise; the second then sees it completed.
-    await session.execute(select(Evaluation.id).where(Evaluation.id.in_(ids)).order_by(Evaluation.id)
-                          .with_for_update())
+    await session.execute(text("SELECT id FROM evaluation WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
+                               "FOR UPDATE"), {"ids": ids})
     facts = await _load(session, inputs)
     seen: set[int] = set()
     for inp in inputs:
@@ -106,6 +105,7 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     sums = await peers.peer_sums(session, points, staged)
 
     updates: list[dict[str, Any]] = []
+    audited: list[tuple[int, None, dict[str, Any], None]] = []
     changes: list[StateChange] = []
     rectifications: list[dict[str, Any]] = []
     restored: list[int] = []
@@ -120,6 +120,12 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
         decision = workflow.consequence(f.status, f.rectify_by, f.stage, result.outcome, f.id,
                                         inp.evaluated_on, f.previous, policy)
         updates.append(_row(inp, result, decision))
+        if audit_each:
+            audited.append((f.id, None, {
+                "evaluated_on": inp.evaluated_on.isoformat(), "outcome": result.outcome,
+                "measurements": inp.measurements, "ratios": result.ratios,
+                "consequence": decision.consequence, "exit_reason": decision.exit_reason,
+                "evidence": list(decision.evidence) or None}, None))
         done.evaluation_ids.append(f.id)
         done.outcomes[result.outcome] = done.outcomes.get(result.outcome, 0) + 1
         done.consequences[decision.consequence] = done.consequences.get(decision.consequence, 0) + 1
@@ -147,9 +153,7 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
             "consequences": done.consequences, "rectifications_scheduled": len(new_ids),
             "cancelled": len(cancelled)})
         return done
-    await audit.record_many(session, actor, "record_result", "evaluation", [
-        (u["id"], None, {k: orjson.loads(u[k]) if k in _JSON else u[k] for k in _AUDITED}, None)
-        for u in updates])
+    await audit.record_many(session, actor, "record_result", "evaluation", audited)
     await audit.record_many(session, actor, "schedule", "evaluation", [
         (i, None, {**r, "due_on": r["due_on"].isoformat()}, {"cause": "rectification (rule 7)"})
         for i, r in zip(new_ids, rectifications, strict=True)])
@@ -245,8 +249,6 @@ async def _restored_parcel_statuses(session: AsyncSession, parcel_ids: Sequence[
 
 
 # ------------------------------------------------------------------------------------------ writing
-_JSON = ("measurements", "attainment", "ratios", "peer_groups")
-_AUDITED = ("evaluated_on", "outcome", "measurements", "ratios", "consequence", "exit_reason", "evidence")
 
 
 def _row(inp: ResultInput, result: scoring.Result, decision: Decision) -> dict[str, Any]:
