@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_district, require_role
+from app.contracts.indicators import EFFICIENCY
 from app.contracts.service import StateChange, set_states
 from app.errors import DomainError, InvalidTransition, NotFound, Refusal, ValidationFailed
 from app.evaluations import peers, scoring, workflow
 from app.evaluations import service as schedules
+from app.evaluations.bottom_line import PeerSums
 from app.evaluations.peers import Point, Staged
 from app.evaluations.workflow import Decision, Previous
 from app.parcels import service as parcels
@@ -53,7 +55,6 @@ class _Facts:
     ended_on: date | None
     rectify_by: date | None
     parcel_id: int
-    parcel_status: str | None
     industry_code: str
     district_code: str | None
     targets: dict[str, float]
@@ -64,9 +65,21 @@ class _Facts:
 class Recorded:
     """What recording did (for the caller's report)."""
 
-    evaluation_ids: list[int] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     consequences: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """Everything a call writes, decided before the first write."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    audited: list[tuple[int, None, dict[str, Any], None]] = field(default_factory=list)
+    changes: list[StateChange] = field(default_factory=list)
+    rectifications: list[dict[str, Any]] = field(default_factory=list)
+    restored: dict[int, date] = field(default_factory=dict)  # contract → the day it passed
+    parcel_statuses: dict[int, str] = field(default_factory=dict)
+    done: Recorded = field(default_factory=Recorded)
 
 
 async def record_results(session: AsyncSession, actor: Actor, policy: Policy, inputs: Sequence[ResultInput],
@@ -92,76 +105,85 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
                          "note": inp.note}
             raise exc.with_refusal(Refusal("evaluation", inp.evaluation_id, "record_result",
                                            attempted)) from None
+    sums = await peers.peer_sums(session, _points(inputs, facts), _staged(inputs))
+    plan = _decide(inputs, facts, sums, policy, audit_each)
+    await _write(session, actor, plan, facts, today, audit_each)
+    return plan.done
 
-    staged = Staged()
+
+def _staged(inputs: Sequence[ResultInput]) -> Staged:
+    return Staged([i.evaluation_id for i in inputs], [i.evaluated_on for i in inputs],
+                  [i.measurements.get("output_per_mu") for i in inputs],
+                  [i.measurements.get("tax_per_mu") for i in inputs])
+
+
+def _points(inputs: Sequence[ResultInput], facts: dict[int, _Facts]) -> list[Point]:
     points: list[Point] = []
     for inp in inputs:
         f = facts[inp.evaluation_id]
-        staged.evaluation_ids.append(inp.evaluation_id)
-        staged.days.append(inp.evaluated_on)
-        staged.output_per_mu.append(inp.measurements.get("output_per_mu"))
-        staged.tax_per_mu.append(inp.measurements.get("tax_per_mu"))
         points.extend(peers.points_for(inp.evaluated_on, f.industry_code, f.district_code))
-    sums = await peers.peer_sums(session, points, staged)
+    return points
 
-    updates: list[dict[str, Any]] = []
-    audited: list[tuple[int, None, dict[str, Any], None]] = []
-    changes: list[StateChange] = []
-    rectifications: list[dict[str, Any]] = []
-    restored: list[int] = []
-    parcel_statuses: dict[int, str] = {}
-    done = Recorded()
+
+def _decide(inputs: Sequence[ResultInput], facts: dict[int, _Facts], sums: dict[Point, dict[str, PeerSums]],
+            policy: Policy, audit_each: bool) -> _Plan:
+    """Rules 4, 6 and 7 for every result (pure rules; no I/O)."""
+    plan = _Plan()
     for inp in inputs:
         f = facts[inp.evaluation_id]
-        own: dict[str, float | None] = {c: inp.measurements.get(c) for c in ("output_per_mu", "tax_per_mu")}
+        own: dict[str, float | None] = {c: inp.measurements.get(c) for c in EFFICIENCY}
         groups = peers.groups_for(sums, inp.evaluated_on, f.industry_code, f.district_code, policy, own)
         result = scoring.score(f.targets, inp.measurements, groups)
         assert f.status is not None
         decision = workflow.consequence(f.status, f.rectify_by, f.stage, result.outcome, f.id,
                                         inp.evaluated_on, f.previous, policy)
-        updates.append(_row(inp, result, decision))
+        plan.updates.append(_row(inp, result, decision))
         if audit_each:
-            audited.append((f.id, None, {
+            plan.audited.append((f.id, None, {
                 "evaluated_on": inp.evaluated_on.isoformat(), "outcome": result.outcome,
                 "measurements": inp.measurements, "ratios": result.ratios,
                 "consequence": decision.consequence, "exit_reason": decision.exit_reason,
                 "evidence": list(decision.evidence) or None}, None))
-        done.evaluation_ids.append(f.id)
+        done = plan.done
         done.outcomes[result.outcome] = done.outcomes.get(result.outcome, 0) + 1
         done.consequences[decision.consequence] = done.consequences.get(decision.consequence, 0) + 1
         if (decision.status, decision.rectify_by) != (f.status, f.rectify_by):
-            changes.append(StateChange(f.contract_id, decision.status, decision.rectify_by, None,
-                                       {"evaluation_id": f.id, "outcome": result.outcome,
-                                        "consequence": decision.consequence}))
+            plan.changes.append(StateChange(f.contract_id, decision.status, decision.rectify_by, None,
+                                            {"evaluation_id": f.id, "outcome": result.outcome,
+                                             "consequence": decision.consequence}))
         if decision.rectification_due_on is not None:
-            rectifications.append({"contract_id": f.contract_id, "stage": "rectification",
-                                   "due_on": decision.rectification_due_on})
-            parcel_statuses[f.parcel_id] = "rectification"
+            plan.rectifications.append({"contract_id": f.contract_id, "stage": "rectification",
+                                        "due_on": decision.rectification_due_on})
+            plan.parcel_statuses[f.parcel_id] = "rectification"
         if decision.cancel_rectification:
-            restored.append(f.contract_id)
-    await session.execute(_UPDATE, _columns(updates, actor))
-    await set_states(session, actor, changes)
-    new_ids = await schedules.add_rectifications(session, rectifications)
-    cancelled = await schedules.cancel_pending_of(session, restored, today, stage="rectification")
-    back = set(restored)
-    parcel_statuses.update(await _restored_parcel_statuses(
-        session, [facts[i].parcel_id for i in ids if facts[i].contract_id in back]))
-    await parcels.set_statuses(session, actor, parcel_statuses, {"cause": "evaluation results (rule 7)"})
+            plan.restored[f.contract_id] = inp.evaluated_on
+    return plan
+
+
+async def _write(session: AsyncSession, actor: Actor, plan: _Plan, facts: dict[int, _Facts], today: date,
+                 audit_each: bool) -> None:
+    """Set-based writes: results, contract versions, rectification evaluations, parcel versions, audit."""
+    await session.execute(_UPDATE, _columns(plan.updates, actor))
+    await set_states(session, actor, plan.changes)
+    new_ids = await schedules.add_rectifications(session, plan.rectifications)
+    cancelled = await schedules.cancel_rectifications(session, plan.restored)
+    restored_parcels = [f.parcel_id for f in facts.values() if f.contract_id in plan.restored]
+    plan.parcel_statuses.update(await _restored_parcel_statuses(session, restored_parcels))
+    await parcels.set_statuses(session, actor, plan.parcel_statuses, {"cause": "evaluation results (rule 7)"})
     if not audit_each:
+        ids = [u["id"] for u in plan.updates]
         await audit.record(session, actor, "record_results", "evaluation", None, detail={
-            "results": len(updates), "first_id": min(ids), "last_id": max(ids), "outcomes": done.outcomes,
-            "consequences": done.consequences, "rectifications_scheduled": len(new_ids),
+            "results": len(ids), "first_id": min(ids), "last_id": max(ids), "outcomes": plan.done.outcomes,
+            "consequences": plan.done.consequences, "rectifications_scheduled": len(new_ids),
             "cancelled": len(cancelled)})
-        return done
-    await audit.record_many(session, actor, "record_result", "evaluation", audited)
+        return
+    await audit.record_many(session, actor, "record_result", "evaluation", plan.audited)
     await audit.record_many(session, actor, "schedule", "evaluation", [
         (i, None, {**r, "due_on": r["due_on"].isoformat()}, {"cause": "rectification (rule 7)"})
-        for i, r in zip(new_ids, rectifications, strict=True)])
-    if cancelled:
-        await audit.record_many(session, actor, "cancel", "evaluation", [
-            (i, None, {"cancelled_on": today.isoformat()}, {"cause": "restored to active (rule 7)"})
-            for i in cancelled])
-    return done
+        for i, r in zip(new_ids, plan.rectifications, strict=True)])
+    await audit.record_many(session, actor, "cancel", "evaluation", [
+        (i, None, {"cancelled_on": on.isoformat()}, {"cause": "restored to active (rule 7)"})
+        for i, on in cancelled])
 
 
 # ------------------------------------------------------------------------------------------ the checks
@@ -201,7 +223,7 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
 _FACTS = text("""
 SELECT e.id, e.contract_id, e.stage, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,
-       en.industry_code, p.district_code, p.status AS parcel_status,
+       en.industry_code, p.district_code,
        (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{}'::jsonb) FROM contract_indicator i
          WHERE i.contract_id = c.id AND i.contract_version = c.terms_version) AS targets,
        prev.id AS prev_id, prev.outcome AS prev_outcome, prev.evidence AS prev_evidence
@@ -230,8 +252,8 @@ async def _load(session: AsyncSession, inputs: Sequence[ResultInput]) -> dict[in
                                                            tuple(r.prev_evidence or ()))
         targets = {k: float(v) for k, v in _json(r.targets).items()}
         out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.done_on, r.cancelled_on, r.status, r.signed_on,
-                           r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.parcel_status,
-                           r.industry_code, r.district_code, targets, previous)
+                           r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.industry_code,
+                           r.district_code, targets, previous)
     return out
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from app.auth.permissions import DISTRICT_ROLES, Actor
+from app.auth.permissions import queue_district
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -21,14 +21,6 @@ from app.responses import JSON
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 EvaluationId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def queue_district(actor: Actor, district_code: str | None, contract_id: int | None = None) -> str | None:
-    """Evaluations are routed to the district: a district officer's or evaluator's queue is their own
-    district's unless they ask for another district or a contract (reads are open to every role)."""
-    if district_code is None and contract_id is None and actor.role in DISTRICT_ROLES:
-        return actor.district_code
-    return district_code
 
 
 @router.get("", response_model=EvaluationPage, summary="List evaluations")

@@ -94,3 +94,18 @@ async def add_rectifications(session: AsyncSession, rows: Sequence[dict[str, Any
     # One result per contract per call, so one new rectification evaluation per contract.
     by_contract = {contract_id: eval_id for eval_id, contract_id in result}
     return [by_contract[r["contract_id"]] for r in rows]
+
+
+async def cancel_rectifications(session: AsyncSession, passed_on: dict[int, date]) -> list[tuple[int, date]]:
+    """Rule 7: a contract restored to active needs no pending rectification evaluation any more; each is
+    cancelled on the day its contract passed. Returns (evaluation id, day) pairs."""
+    if not passed_on:
+        return []
+    rows = await session.execute(text("""
+        UPDATE evaluation e SET cancelled_on = p.day
+          FROM unnest(CAST(:contracts AS bigint[]), CAST(:days AS date[])) AS p(contract_id, day)
+         WHERE e.contract_id = p.contract_id AND e.stage = 'rectification'
+           AND e.evaluated_on IS NULL AND e.cancelled_on IS NULL
+        RETURNING e.id, e.cancelled_on
+    """), {"contracts": list(passed_on), "days": list(passed_on.values())})
+    return sorted((r.id, r.cancelled_on) for r in rows)

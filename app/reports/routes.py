@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from app.auth.permissions import queue_district
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.evaluations.query import as_json, count, select_evaluations
-from app.evaluations.routes import queue_district
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param
 from app.reports import service
