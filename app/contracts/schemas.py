@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.contracts.service import ContractDraft
-from app.parcels.schemas import Link
+from app.features.pages import Page
 
 Kind = Literal["new_supply", "renewal", "transfer"]
 SupplyMethod = Literal["grant", "lease", "lease_then_grant"]
@@ -160,10 +160,4 @@ class ContractRead(BaseModel):
     changed_by: str | None
 
 
-class ContractPage(BaseModel):
-    """A page of contracts."""
-
-    items: list[ContractRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+ContractPage = Page[ContractRead]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.parcels.schemas import Link
+from app.features.pages import Page
 
 INDUSTRY_CODE = r"^[A-Z]?[0-9]{2,4}$"
 
@@ -32,10 +32,4 @@ class EnterpriseRead(BaseModel):
     created_by: str | None
 
 
-class EnterprisePage(BaseModel):
-    """A page of enterprises."""
-
-    items: list[EnterpriseRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+EnterprisePage = Page[EnterpriseRead]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_role
 from app.enterprises import uscc
-from app.errors import DomainError, NotFound, Refusal, ValidationFailed
+from app.errors import DomainError, Refusal, ValidationFailed
+from app.features.tables import page_of, row_of
 from models import Enterprise
 
 enterprise = cast(Table, Enterprise.__table__)
@@ -56,16 +57,9 @@ async def list_enterprises(session: AsyncSession, limit: int, offset: int, indus
                            uscc_code: str | None = None, name: str | None = None
                            ) -> tuple[int, list[dict[str, Any]]]:
     """A page of enterprises by id, with the total count."""
-    where = _filters(industry_code, uscc_code, name)
-    total = int(await session.scalar(select(func.count()).select_from(enterprise).where(*where)) or 0)
-    rows = await session.execute(select(enterprise).where(*where).order_by(enterprise.c.id).limit(limit)
-                                 .offset(offset))
-    return total, [dict(r._mapping) for r in rows]
+    return await page_of(session, enterprise, _filters(industry_code, uscc_code, name), limit, offset)
 
 
 async def get_enterprise(session: AsyncSession, enterprise_id: int) -> dict[str, Any]:
     """One enterprise (NOT_FOUND otherwise)."""
-    row = (await session.execute(select(enterprise).where(enterprise.c.id == enterprise_id))).first()
-    if row is None:
-        raise NotFound(f"enterprise {enterprise_id} does not exist", enterprise_id=enterprise_id)
-    return dict(row._mapping)
+    return await row_of(session, enterprise, enterprise_id, "enterprise")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.parcels.schemas import Link
+from app.features.pages import Page
 
 Stage = Literal["commissioning", "periodic", "rectification", "expiry"]
 Status = Literal["scheduled", "overdue", "completed", "cancelled"]
@@ -68,10 +68,4 @@ class EvaluationRead(BaseModel):
     recorded_at: datetime | None
 
 
-class EvaluationPage(BaseModel):
-    """A page of evaluations."""
-
-    items: list[EvaluationRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+EvaluationPage = Page[EvaluationRead]

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.contracts.schemas import ContractTerms
-from app.parcels.schemas import Link
+from app.features.pages import Page
 
 Reason = Literal["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land"]
 Method = Literal["recovery", "buyback", "transfer"]
@@ -32,13 +32,7 @@ class ExitCandidateRead(BaseModel):
     since: date
 
 
-class ExitCandidatePage(BaseModel):
-    """A page of exit candidates."""
-
-    items: list[ExitCandidateRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+ExitCandidatePage = Page[ExitCandidateRead]
 
 
 class ExitCaseCreate(BaseModel):
@@ -85,10 +79,4 @@ class ExitCaseRead(BaseModel):
     created_at: datetime
 
 
-class ExitCasePage(BaseModel):
-    """A page of exit cases."""
-
-    items: list[ExitCaseRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+ExitCasePage = Page[ExitCaseRead]

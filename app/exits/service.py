@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
@@ -20,6 +20,7 @@ from app.errors import DomainError, NotFound, Refusal
 from app.evaluations import service as schedules
 from app.exits import query, rules
 from app.exits.rules import Candidacy
+from app.features.tables import page_of, row_of
 from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
@@ -126,15 +127,9 @@ async def list_cases(session: AsyncSession, limit: int, offset: int, status: str
         where.append(exit_case.c.status == status)
     if contract_id:
         where.append(exit_case.c.contract_id == contract_id)
-    total = int(await session.scalar(select(func.count()).select_from(exit_case).where(*where)) or 0)
-    rows = await session.execute(select(exit_case).where(*where).order_by(exit_case.c.id).limit(limit)
-                                 .offset(offset))
-    return total, [dict(r._mapping) for r in rows]
+    return await page_of(session, exit_case, where, limit, offset)
 
 
 async def get_case(session: AsyncSession, case_id: int) -> dict[str, Any]:
     """One exit case as a dict (NOT_FOUND otherwise)."""
-    row = (await session.execute(select(exit_case).where(exit_case.c.id == case_id))).first()
-    if row is None:
-        raise NotFound(f"exit case {case_id} does not exist", exit_case_id=case_id)
-    return dict(row._mapping)
+    return await row_of(session, exit_case, case_id, "exit_case")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.parcels.schemas import Link
+from app.features.pages import Page
 
 Kind = Literal["district_government", "park_committee", "industry_department", "bureau"]
 
@@ -33,10 +33,4 @@ class OrganisationRead(BaseModel):
     created_by: str | None
 
 
-class OrganisationPage(BaseModel):
-    """A page of organisations."""
-
-    items: list[OrganisationRead]
-    numberMatched: int
-    numberReturned: int
-    links: list[Link]
+OrganisationPage = Page[OrganisationRead]

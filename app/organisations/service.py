@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_district, require_role
 from app.errors import DomainError, NotFound, Refusal, ValidationFailed
+from app.features.tables import page_of, row_of
 from models import District, Organisation
 
 organisation = cast(Table, Organisation.__table__)
@@ -46,15 +47,9 @@ async def list_organisations(session: AsyncSession, limit: int, offset: int, kin
         where.append(organisation.c.kind == kind)
     if district_code:
         where.append(organisation.c.district_code == district_code)
-    total = int(await session.scalar(select(func.count()).select_from(organisation).where(*where)) or 0)
-    rows = await session.execute(select(organisation).where(*where).order_by(organisation.c.id).limit(limit)
-                                 .offset(offset))
-    return total, [dict(r._mapping) for r in rows]
+    return await page_of(session, organisation, where, limit, offset)
 
 
 async def get_organisation(session: AsyncSession, org_id: int) -> dict[str, Any]:
     """One organisation (NOT_FOUND otherwise)."""
-    row = (await session.execute(select(organisation).where(organisation.c.id == org_id))).first()
-    if row is None:
-        raise NotFound(f"organisation {org_id} does not exist", organisation_id=org_id)
-    return dict(row._mapping)
+    return await row_of(session, organisation, org_id, "organisation")

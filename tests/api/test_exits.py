@@ -77,3 +77,22 @@ async def test_a_transfer_supplies_the_land_to_the_new_enterprise(client, city):
         "terminated"
     cases = (await client.get(f"{API}/exit-cases?status=completed", headers=basic("viewer"))).json()
     assert [c["id"] for c in cases["items"]] == [case["id"]]
+
+
+async def test_exit_candidates_join_parcels_like_a_table(client, city, db):
+    """What WFS `landcycle:exit_candidates` builds on: the candidates query joined to parcel geometry."""
+    from sqlalchemy import and_, func, select
+
+    from app.exits.query import candidates
+    from models import Parcel
+
+    org = await organisation(client, EAST)
+    land = await parcel(client)
+    idle = await contract(client, land["id"], await enterprise(client), org, date(2024, 1, 1))
+    found = candidates(TODAY, 1).subquery()
+    p = Parcel.__table__
+    stmt = (select(found.c.contract_id, found.c.reason, found.c.evidence, func.ST_GeometryType(p.c.geom))
+            .join(p, and_(p.c.id == found.c.parcel_id, p.c.valid_to.is_(None))))
+    async with db.session() as session:
+        rows = (await session.execute(stmt)).all()
+    assert [tuple(r) for r in rows] == [(idle["id"], "idle_land", [], "ST_MultiPolygon")]
