@@ -23,5 +23,6 @@ async def row_of(session: AsyncSession, table: Table, row_id: int, what: str) ->
     """One row by id as a dict; NOT_FOUND names `what` ("enterprise 7 does not exist")."""
     row = (await session.execute(select(table).where(table.c.id == row_id))).first()
     if row is None:
-        raise NotFound(f"{what.replace('_', ' ')} {row_id} does not exist", **{f"{what}_id": row_id})
+        numbers: dict[str, Any] = {f"{what}_id": row_id}
+        raise NotFound(f"{what.replace('_', ' ')} {row_id} does not exist", **numbers)
     return dict(row._mapping)
