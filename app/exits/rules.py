@@ -23,7 +23,7 @@ class Candidacy:
 
 
 def check_open(actor: Actor, contract_id: int, status: str, candidacies: Sequence[Candidacy], method: str,
-               opened_on: date, signed_on: date) -> None:
+               opened_on: date, signed_on: date, today: date) -> None:
     """Only the bureau opens an exit case, only for a contract that is an exit candidate."""
     require_role(actor, ("bureau",), "open exit cases")
     if method not in METHODS:
@@ -38,8 +38,9 @@ def check_open(actor: Actor, contract_id: int, status: str, candidacies: Sequenc
         raise InvalidTransition(
             f"contract {contract_id} is not an exit candidate (rule 7: repeated below-bottom-line results, a "
             "failed rectification, an expired term or idle land)", contract_id=contract_id, status=status)
-    if opened_on < signed_on:
-        raise ValidationFailed("opened_on cannot precede the contract's signing", field="opened_on")
+    if not signed_on <= opened_on <= today:
+        raise ValidationFailed(f"opened_on must lie between the signing ({signed_on.isoformat()}) and today",
+                               field="opened_on")
 
 
 def ordered(candidacies: Sequence[Candidacy]) -> tuple[list[str], list[int]]:
@@ -50,13 +51,14 @@ def ordered(candidacies: Sequence[Candidacy]) -> tuple[list[str], list[int]]:
 
 
 def check_complete(actor: Actor, case_id: int, status: str, method: str, completed_on: date, opened_on: date,
-                   has_transfer_contract: bool) -> None:
+                   has_transfer_contract: bool, today: date) -> None:
     """Only the bureau completes an open case; a transfer names the new enterprise's contract."""
     require_role(actor, ("bureau",), "complete exit cases")
     if status != "open":
         raise InvalidTransition(f"exit case {case_id} is {status}", exit_case_id=case_id, status=status)
-    if completed_on < opened_on:
-        raise ValidationFailed("completed_on cannot precede opened_on", field="completed_on")
+    if not opened_on <= completed_on <= today:
+        raise ValidationFailed(f"completed_on must lie between the opening ({opened_on.isoformat()}) and "
+                               "today", field="completed_on")
     if method == "transfer" and not has_transfer_contract:
         raise ValidationFailed("completing a transfer needs `transfer_contract`: the new enterprise's "
                                "contract", field="transfer_contract")

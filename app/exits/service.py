@@ -57,7 +57,7 @@ async def open_case(session: AsyncSession, actor: Actor, policy: Policy, contrac
                "opened_on": day.isoformat(), "note": note}
     try:
         found = await candidacies(session, policy, contract_id, today)
-        rules.check_open(actor, contract_id, row.status, found, method, day, row.signed_on)
+        rules.check_open(actor, contract_id, row.status, found, method, day, row.signed_on, today)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("exit_case", None, "open", attempt)) from None
     reasons, evidence = rules.ordered(found)
@@ -88,7 +88,7 @@ async def complete_case(session: AsyncSession, actor: Actor, policy: Policy, cas
                                "transfer_contract": transfer.attempt() if transfer else None}
     try:
         rules.check_complete(actor, case_id, case.status, case.method, day, case.opened_on,
-                             transfer is not None)
+                             transfer is not None, today)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("exit_case", case_id, "complete", attempt)) from None
     row = await contracts.load_current(session, case.contract_id, lock=True)

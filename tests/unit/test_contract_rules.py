@@ -125,12 +125,14 @@ BUREAU = Actor(1, "bureau", "bureau")
 def test_only_the_bureau_opens_exit_cases_for_candidates():
     cands = [Candidacy("idle_land", ())]
     with pytest.raises(ForbiddenRole):
-        check_open(Actor(2, "o", "district_officer", "310115"), 1, "active", cands, "recovery", DAY, DAY)
+        check_open(Actor(2, "o", "district_officer", "310115"), 1, "active", cands, "recovery", DAY, DAY, DAY)
     with pytest.raises(InvalidTransition):
-        check_open(BUREAU, 1, "active", [], "recovery", DAY, DAY)
+        check_open(BUREAU, 1, "active", [], "recovery", DAY, DAY, DAY)
     with pytest.raises(InvalidTransition):
-        check_open(BUREAU, 1, "exiting", cands, "recovery", DAY, DAY)
-    check_open(BUREAU, 1, "rectification", cands, "buyback", DAY, DAY)
+        check_open(BUREAU, 1, "exiting", cands, "recovery", DAY, DAY, DAY)
+    check_open(BUREAU, 1, "rectification", cands, "buyback", DAY, DAY, DAY)
+    with pytest.raises(ValidationFailed):  # not in the future
+        check_open(BUREAU, 1, "active", cands, "recovery", date(2025, 1, 2), DAY, DAY)
 
 
 def test_reasons_are_ordered_and_evidence_merged():
@@ -140,8 +142,8 @@ def test_reasons_are_ordered_and_evidence_merged():
 
 def test_completing_a_transfer_needs_the_new_contract():
     with pytest.raises(ValidationFailed):
-        check_complete(BUREAU, 1, "open", "transfer", DAY, DAY, False)
+        check_complete(BUREAU, 1, "open", "transfer", DAY, DAY, False, DAY)
     with pytest.raises(InvalidTransition):
-        check_complete(BUREAU, 1, "completed", "recovery", DAY, DAY, False)
+        check_complete(BUREAU, 1, "completed", "recovery", DAY, DAY, False, DAY)
     assert parcel_status_after_exit("transfer") == "supplied"
     assert parcel_status_after_exit("buyback") == "recovered"
