@@ -141,7 +141,7 @@ async def test_the_database_itself_holds_one_contract_per_parcel(client, parties
     land = await parcel(client, "base")
     first = await contract(client, land["id"], ent, org, date(2026, 1, 5))
     async with db.session() as session:
-        with pytest.raises(IntegrityError, match="uq_contract_holding_parcel"):
+        with pytest.raises(IntegrityError, match="uq_contract_holding_parcel") as raised:
             async with session.begin_nested():
                 await session.execute(text("""
                     INSERT INTO contract (id, version, code, parcel_id, enterprise_id, responsible_org_id,
@@ -152,6 +152,9 @@ async def test_the_database_itself_holds_one_contract_per_parcel(client, parties
                            evaluation_interval_years, commissioning_years, start_by, 'active', 1
                       FROM contract WHERE id = :id
                 """), {"id": first["id"]})
+    from app.responses import as_domain_error
+
+    assert as_domain_error(raised.value).code == "CONTRACT_CONFLICT"
 
 
 async def test_district_officers_sign_only_in_their_district_and_evaluators_not_at_all(client, parties):
@@ -235,3 +238,16 @@ async def test_problems_never_500(client, parties):
         r = await client.request(method, url, json=body, headers=basic("bureau"))
         assert 400 <= r.status_code < 500, (url, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_race_on_the_holding_index_answers_contract_conflict():
+    from sqlalchemy.exc import IntegrityError
+
+    from app.responses import as_domain_error
+
+    class Orig(Exception):
+        sqlstate = "23505"
+        constraint_name = "uq_contract_holding_parcel"
+
+    error = as_domain_error(IntegrityError("INSERT …", {}, Orig("duplicate key")))
+    assert (error.code, error.status) == ("CONTRACT_CONFLICT", 409)
