@@ -126,8 +126,9 @@ def write(facts: dict[str, Any]) -> None:
     """Append a dated entry to bench/RESULTS.md."""
     cpu = platform.processor() or platform.machine()
     python = f"{platform.python_implementation()} {platform.python_version()}"
+    load = os.getloadavg()[0]
     lines = [f"\n### {datetime.now().strftime('%Y-%m-%d %H:%M')} — {platform.node()} "
-             f"({os.cpu_count()} cores, {cpu}, {python})\n",
+             f"({os.cpu_count()} cores, {cpu}, {python}), load average {load:.1f}\n",
              f"- demo: {facts['contracts']:,} contracts, {facts['results_before']:,} recorded results",
              *[f"- {label}: **{seconds:.2f} s**" for label, seconds in facts["timings"]],
              f"- outcomes {facts['outcomes']}, consequences {facts['consequences']}; "
