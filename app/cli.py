@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.db import Database, create_engine
 from app.errors import DomainError
@@ -86,6 +86,37 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return commands.command(args, settings, run_with_db)
 
 
+def _evaluations_due(args: argparse.Namespace, settings: Settings) -> int:
+    """The evaluation queue for a daily cron job: a table, or JSON with --json."""
+    from app.calendar import city_today
+    from app.evaluations.query import as_json, select_evaluations
+    from app.reports.service import evaluations_due
+    from app.responses import dumps
+
+    today = city_today(settings.today)
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as session:
+            q, summary = await evaluations_due(session, today, args.within_days, args.district)
+            items = [as_json(r, today) for r in await session.execute(select_evaluations(q))]
+        return {**summary, "items": items}
+
+    queue = run_with_db(settings, work)
+    if args.json:
+        sys.stdout.write(dumps(queue).decode() + "\n")
+        return 0
+    print(f"{queue['due']} evaluations due by {queue['until']} ({queue['overdue']} overdue), "
+          f"as of {queue['as_of']}")
+    header = ("due_on", "status", "stage", "district", "contract", "parcel", "enterprise", "responsible")
+    rows = [(i["due_on"].isoformat(), f"overdue {i['days_overdue']} d" if i["overdue"] else "scheduled",
+             f"{i['stage']} {i['seq']}", i["district_code"] or "", i["contract_code"], i["parcel_code"] or "",
+             i["enterprise_name"], i["responsible_org_name"] or "") for i in queue["items"]]
+    widths = [min(32, max([len(h)] + [len(r[k]) for r in rows])) for k, h in enumerate(header)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell[:w].ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -145,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     exports = sub.add_parser("export", help="export parcels, zones or districts to a file")
     export_arguments(exports)
     exports.set_defaults(handler=_export)
+
+
+    evaluations = sub.add_parser("evaluations", help="contract evaluations (rules 5-7)")
+    evaluations_sub = evaluations.add_subparsers(dest="evaluations_command", required=True)
+    due = evaluations_sub.add_parser("due", help="the queue: evaluations due soon and overdue")
+    due.add_argument("--within-days", type=int, default=30, help="due within this many days (default 30)")
+    due.add_argument("--district", help="6-digit district code (default: all)")
+    due.add_argument("--json", action="store_true", help="JSON for machines instead of a table")
+    due.set_defaults(handler=_evaluations_due)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")

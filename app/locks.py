@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
 _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5,
-            "evaluation": 6, "import_job": 7}
+            "evaluation": 6, "import_job": 7, "exit_case": 8}
 _CHANGE_AT = "landcycle.change_at"
 
 

@@ -16,15 +16,21 @@ from starlette.responses import RedirectResponse, Response
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
 from app.auth.service import Authenticator
+from app.contracts.routes import router as contracts_router
 from app.db import Database, create_engine
 from app.districts.routes import router as districts_router
+from app.enterprises.routes import router as enterprises_router
 from app.errors import DomainError
+from app.evaluations.routes import router as evaluations_router
+from app.exits.routes import router as exits_router
 from app.exports.routes import router as exports_router
 from app.imports.jobs import runner_of
 from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
+from app.organisations.routes import router as organisations_router
 from app.parcels.routes import router as parcels_router
+from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
@@ -73,7 +79,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     api = APIRouter(prefix=API, responses=PROBLEM_RESPONSES)
     # exports_router before parcels_router: /parcels/export must not be taken for /parcels/{parcel_id}.
     for router in (auth_router, districts_router, zones_router, exports_router, parcels_router, requests_router,
-                   audit_router, imports_router):
+                   audit_router, imports_router, enterprises_router, organisations_router, contracts_router,
+                   evaluations_router, exits_router, reports_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(wfs_router)

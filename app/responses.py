@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from app.context import request_id
 from app.errors import (
+    ContractConflict,
     DomainError,
     GeometryInvalid,
     HttpError,
@@ -133,6 +134,12 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
 
 
+def _constraint(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    return getattr(orig, "constraint_name", None) or getattr(cause, "constraint_name", None)
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     import asyncpg
 
@@ -146,6 +153,8 @@ def _integrity(exc: IntegrityError) -> DomainError:
     if sqlstate == "23P01":
         return ParcelOverlap(message.split(": ", 1)[-1])
     if sqlstate == "23505":
+        if _constraint(exc) == "uq_contract_holding_parcel":  # SPEC §6: one holding contract per parcel
+            return ContractConflict("another contract holds the parcel (signed at the same moment); reload")
         return VersionConflict("a concurrent change created the same record; reload and retry")
     return ValidationFailed("the change breaks a constraint of the database")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import Policy
@@ -67,6 +68,25 @@ class Settings(BaseSettings):
     far_reference_distance_m: float = 1000.0
     overlap_tolerance_m2: float = 1.0
     tier_majority_share: float = 0.5
+    # Rules 4–7 and the reports (SPEC §3, §5); see app/policy.py.
+    bottom_line_floor_output_per_mu: float = Field(default=200.0, ge=0)
+    bottom_line_floor_tax_per_mu: float = Field(default=15.0, ge=0)
+    peer_min_contracts: int = Field(default=5, ge=1)
+    term_years_default: int = Field(default=20, ge=1, le=50)
+    evaluation_interval_default: int = Field(default=5, ge=3, le=5)
+    commissioning_years_default: int = Field(default=3, ge=1, le=10)
+    start_by_default_months: int = Field(default=6, ge=0, le=60)
+    rectification_years: int = Field(default=1, ge=1, le=2)
+    idle_after_years: int = Field(default=1, ge=1, le=10)
+    efficiency_weight_tax: float = Field(default=45.0, ge=0)
+    efficiency_weight_output: float = Field(default=35.0, ge=0)
+    efficiency_weight_green: float = Field(default=20.0, ge=0)
+    efficiency_cutoff_a: float = Field(default=0.20, gt=0, lt=1)
+    efficiency_cutoff_b: float = Field(default=0.60, gt=0, lt=1)
+    efficiency_cutoff_c: float = Field(default=0.95, gt=0, lt=1)
+    efficiency_ratio_cap: float = Field(default=2.0, gt=0)
+    # The date the service takes as today (default: the current date in Shanghai); demos and tests.
+    today: date | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -102,4 +122,24 @@ class Settings(BaseSettings):
             overlap_tolerance_m2=self.overlap_tolerance_m2,
             tier_majority_share=self.tier_majority_share,
             extent=(self.extent_min_lon, self.extent_min_lat, self.extent_max_lon, self.extent_max_lat),
+            bottom_line_floor_output_per_mu=self.bottom_line_floor_output_per_mu,
+            bottom_line_floor_tax_per_mu=self.bottom_line_floor_tax_per_mu,
+            peer_min_contracts=self.peer_min_contracts,
+            term_years_default=self.term_years_default,
+            evaluation_interval_default=self.evaluation_interval_default,
+            commissioning_years_default=self.commissioning_years_default,
+            start_by_default_months=self.start_by_default_months,
+            rectification_years=self.rectification_years,
+            idle_after_years=self.idle_after_years,
+            efficiency_weight_tax=self.efficiency_weight_tax,
+            efficiency_weight_output=self.efficiency_weight_output,
+            efficiency_weight_green=self.efficiency_weight_green,
+            efficiency_cutoffs=(self.efficiency_cutoff_a, self.efficiency_cutoff_b, self.efficiency_cutoff_c),
+            efficiency_ratio_cap=self.efficiency_ratio_cap,
         )
+
+    @model_validator(mode="after")
+    def _ordered_cutoffs(self) -> Settings:
+        if not self.efficiency_cutoff_a < self.efficiency_cutoff_b < self.efficiency_cutoff_c:
+            raise ValueError("efficiency cut-offs must rise: A < B < C (e.g. 0.20, 0.60, 0.95)")
+        return self

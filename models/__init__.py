@@ -2,15 +2,21 @@
 
 from models.audit import AuditLog
 from models.base import Base, metadata
+from models.contract import Contract, ContractIndicator
 from models.district import District
+from models.enterprise import Enterprise
+from models.evaluation import Evaluation
+from models.exit_case import ExitCase
 from models.import_job import ImportJob
 from models.meta import CollectionVersion
+from models.organisation import Organisation
 from models.parcel import Parcel
 from models.plot_ratio_request import PlotRatioRequest
 from models.user import AppUser
 from models.zone import Zone
 
 __all__ = [
-    "AppUser", "AuditLog", "Base", "CollectionVersion", "District", "ImportJob", "Parcel", "PlotRatioRequest", "Zone",
+    "AppUser", "AuditLog", "Base", "CollectionVersion", "Contract", "ContractIndicator", "District",
+    "Enterprise", "Evaluation", "ExitCase", "ImportJob", "Organisation", "Parcel", "PlotRatioRequest", "Zone",
     "metadata",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Actor
@@ -41,6 +43,34 @@ async def record(
         detail=detail,
         request_id=request_id.get(),
     ))
+
+
+async def record_many(session: AsyncSession, actor: Actor | None, action: str, entity: str,
+                      entries: Sequence[tuple[int | str | None, dict[str, Any] | None, dict[str, Any] | None,
+                                              dict[str, Any] | None]],
+                      outcome: str = "done") -> None:
+    """Append one audit row per (entity_id, before, after, detail) in one statement (batch writes)."""
+    if not entries:
+        return
+
+    def dump(value: dict[str, Any] | None) -> str | None:
+        return None if value is None else orjson.dumps(value, default=str).decode()
+
+    await session.execute(_MANY, {
+        "actor": actor.username if actor else None, "role": actor.role if actor else None, "action": action,
+        "entity": entity, "outcome": outcome, "rid": request_id.get(),
+        "ids": [None if eid is None else str(eid) for eid, _, _, _ in entries],
+        "before": [dump(b) for _, b, _, _ in entries], "after": [dump(a) for _, _, a, _ in entries],
+        "detail": [dump(d) for _, _, _, d in entries]})
+
+
+_MANY = text("""
+INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
+                       request_id)
+SELECT :actor, :role, :action, :entity, e.id, :outcome, e.before, e.after, e.detail, :rid
+  FROM unnest(CAST(:ids AS text[]), CAST(:before AS jsonb[]), CAST(:after AS jsonb[]),
+              CAST(:detail AS jsonb[])) AS e(id, before, after, detail)
+""")
 
 
 async def record_refusal(db: Database, actor: Actor | None, error: DomainError) -> None:

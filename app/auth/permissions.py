@@ -68,3 +68,11 @@ def require_override_rights(actor: Actor) -> None:
 def require_audit_reader(actor: Actor) -> None:
     """SPEC §5: the audit log is read by bureau, admin and viewer only."""
     require_role(actor, sorted(AUDIT_READERS), "read the audit log")
+
+
+def queue_district(actor: Actor, district_code: str | None, contract_id: int | None = None) -> str | None:
+    """Evaluations are routed to the district: a district officer's or evaluator's evaluation queue is their
+    own district's unless they ask for another district or a contract (reads are open to every role)."""
+    if district_code is None and contract_id is None and actor.role in DISTRICT_ROLES:
+        return actor.district_code
+    return district_code

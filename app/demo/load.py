@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.permissions import Actor
 from app.auth.security import hash_password
 from app.db import Database
+from app.demo import contracts as demo_contracts
 from app.demo.city import generate
 from app.parcels.bulk import bulk_create
 from app.parcels.service import ParcelDraft
@@ -78,6 +79,10 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
 
 # Later slices (contracts, evaluations, requests) append async hooks(session, settings, seed, progress).
 EXTENSIONS: list[Callable[..., Awaitable[None]]] = []
+
+# Issue 3: enterprises, organisations, contracts and their evaluation history.
+DEMO_TABLES[:0] = demo_contracts.TABLES
+EXTENSIONS.append(demo_contracts.load)
 
 
 async def _users(session: AsyncSession, district_codes: list[str], names: dict[str, str]) -> None:

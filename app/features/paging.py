@@ -39,3 +39,10 @@ def page_links(request: Request, settings: Settings, offset: int, limit: int, re
         links.append({"href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
                       "rel": "prev", "type": media_type})
     return links
+
+
+def json_page(request: Request, settings: Settings, items: list[Any], matched: int, offset: int,
+              limit: int) -> dict[str, Any]:
+    """A non-spatial list (SPEC §5): `{"items", "numberMatched", "numberReturned", "links"}`."""
+    links = page_links(request, settings, offset, limit, len(items), matched, "application/json")
+    return {"items": items, "numberMatched": matched, "numberReturned": len(items), "links": links}

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from geoalchemy2.shape import from_shape
 from shapely import wkb as shapely_wkb
 from shapely.geometry import MultiPolygon
@@ -19,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
+from app.context import request_id
 from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed, VersionConflict
 from app.parcels import rules
 from app.parcels.classify import Location, locate_geometries, locate_parcels
 from app.parcels.rules import Cap, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
 from models import Parcel
+from models.parcel import STATUSES
 
 parcel = cast(Table, Parcel.__table__)
 
@@ -206,6 +209,53 @@ async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy
     for pid, why in overridden:
         await _audit_override(session, actor, "parcel", pid, [(pid, why)], override)
     return ids
+
+
+async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, str], cause: dict[str, Any]
+                       ) -> list[int]:
+    """Status changes that follow from a contract event (rules 7–8: rectification, restoration) for many
+    parcels in one statement: each changed parcel gets a new version and the same audit row as
+    `update_parcel`. No parcel rule looks at the status, and the cause was authorised by its own rules
+    (an evaluator's result may put a parcel into rectification), so no parcel-editor check applies.
+    Returns the ids whose status changed."""
+    if not statuses:
+        return []
+    if set(statuses.values()) - set(STATUSES):
+        raise ValidationFailed(f"unknown parcel status in {sorted(set(statuses.values()))}")
+    snapshot = """jsonb_build_object('code', {t}.code, 'land_use', {t}.land_use, 'plot_ratio', {t}.plot_ratio,
+        'plot_ratio_reference_id', {t}.plot_ratio_reference_id, 'legacy_zone', {t}.legacy_zone,
+        'status', {s}, 'version', {v}, 'district_code', {t}.district_code, 'tier', {t}.tier,
+        'zone_id', {t}.zone_id, 'planning_locked', {t}.planning_locked,
+        'plot_ratio_cap', {t}.plot_ratio_cap, 'plot_ratio_cap_source', {t}.plot_ratio_cap_source)"""
+    before = snapshot.format(t="c", s="c.status", v="c.version")
+    after = snapshot.format(t="c", s="c.new_status", v="c.version + 1")
+    sql = text(f"""
+        WITH ch AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[])) AS t(id, status)),
+        closed AS (
+            UPDATE parcel p SET valid_to = :at FROM ch
+             WHERE p.id = ch.id AND p.valid_to IS NULL AND p.status <> ch.status
+            RETURNING p.*, ch.status AS new_status),
+        opened AS (
+            INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
+                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
+                                tier, zone_id, planning_locked, geom, changed_by, valid_from)
+            SELECT id, version + 1, code, land_use, plot_ratio, plot_ratio_reference_id, plot_ratio_cap,
+                   plot_ratio_cap_source, legacy_zone, new_status, district_code, tier, zone_id,
+                   planning_locked, geom, :actor, :at
+              FROM closed
+            RETURNING id)
+        INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
+                               request_id)
+        SELECT :actor, :role, 'update', 'parcel', c.id::text, 'done', {before}, {after},
+               CAST(:cause AS jsonb), :rid
+          FROM closed c
+        RETURNING entity_id
+    """)  # noqa: S608 (the snapshot expressions are constants)
+    rows = await session.execute(sql, {
+        "ids": list(statuses), "statuses": list(statuses.values()), "actor": actor.username,
+        "role": actor.role, "cause": orjson.dumps(cause).decode(), "rid": request_id.get(),
+        "at": await locks.change_time(session)})
+    return sorted(int(r) for r in rows.scalars())
 
 
 # ------------------------------------------------------------------------------------------ the rules

@@ -1,7 +1,7 @@
 """Plot-ratio adjustment requests (rule 9).
 
 Revision ID: 0003_plot_ratio_requests
-Revises: 0001_initial
+Revises: 0002_contracts
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_plot_ratio_requests"
-down_revision: str | None = "0001_initial"
+down_revision: str | None = "0002_contracts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

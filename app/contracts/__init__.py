@@ -1,0 +1,1 @@
+"""Contracts (issue 3)."""

@@ -1,0 +1,318 @@
+"""Demo contracts (issue 3): organisations, enterprises in a handful of industries, contracts on most
+supplied / under-construction / operating parcels, and years of evaluation history.
+
+Bulk rows are COPYed; the history is then recorded year by year through the same results engine as
+`POST /evaluations/{id}/result` (app/evaluations/results.py), so every frozen peer statistic, rectification
+and exit candidate in the demo is what the rules make of the generated measurements. A few exit cases
+are opened and completed through the exit service. Dates are relative to the service's today, and the
+same seed and today give the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import Actor
+from app.calendar import add_months, add_years, city_today
+from app.contracts.rules import Terms
+from app.enterprises.uscc import check_character
+from app.evaluations.results import ResultInput, record_results
+from app.evaluations.schedule import plan
+from app.exits import service as exits
+from app.parcels.bulk import driver_connection
+from app.settings import Settings
+
+SYSTEM = Actor(id=0, username="demo-loader", role="bureau")
+TABLES = ["exit_case", "evaluation", "contract_indicator", "contract", "enterprise", "organisation"]
+
+# GB/T 4754 divisions of the demo: baseline output and tax per mu in 2015 (万元/亩/yr), investment
+# intensity (万元/亩), energy per value added (tce/万元), emissions (kg/万元), and a name stem.
+INDUSTRIES: dict[str, tuple[float, float, float, float, float, str]] = {
+    "C26": (750, 50, 900, 0.35, 60, "化工新材料"),
+    "C27": (800, 80, 1000, 0.08, 12, "生物医药"),
+    "C34": (400, 26, 550, 0.12, 20, "通用设备"),
+    "C35": (450, 30, 600, 0.12, 20, "专用装备"),
+    "C36": (850, 55, 1100, 0.10, 18, "汽车科技"),
+    "C37": (600, 40, 900, 0.09, 15, "航空装备"),
+    "C38": (550, 35, 700, 0.09, 14, "电气"),
+    "C39": (900, 60, 1200, 0.06, 9, "电子信息"),
+    "M73": (350, 45, 500, 0.03, 4, "研发服务"),
+}
+GENERAL = {"C34": 0.25, "C35": 0.2, "C38": 0.2, "C39": 0.15, "C36": 0.1, "C26": 0.1}
+BY_ZONE: dict[str, dict[str, float]] = {
+    "LG": {"C35": 0.3, "C38": 0.25, "C36": 0.2, "C37": 0.25},
+    "CHJ": {"C39": 0.6, "M73": 0.2, "C38": 0.2},
+    "ZJ": {"C39": 0.45, "C27": 0.4, "M73": 0.15},
+    "SCIP": {"C26": 0.9, "C27": 0.1},
+    "SIAC": {"C36": 0.85, "C38": 0.15},
+}
+GROWTH = 1.04  # a year
+SYLLABLES = list("华申浦博新联科智芯润嘉宏宇泰恒瑞晟昊达鼎盛源锦信和安康元")
+MU_M2 = 666.67
+
+
+@dataclass
+class _Contracts:
+    """Parallel arrays of the generated contracts (index = row)."""
+
+    ids: np.ndarray
+    industry: list[str]
+    quality: np.ndarray
+    signed: list[date]
+    terms: list[Terms]
+    targets: list[dict[str, float]]
+    expires: list[date]
+
+
+async def load(session: AsyncSession, settings: Settings, seed: int, progress: Callable[[str], None]) -> None:
+    """The demo hook (app/demo/load.py EXTENSIONS)."""
+    today = city_today(settings.today)
+    rng = np.random.default_rng(seed + 3)
+    await session.execute(text("ALTER SEQUENCE contract_id_seq RESTART"))
+    parcels = (await session.execute(text("""
+        SELECT p.id, p.land_use, p.status, p.district_code, p.area_m2, coalesce(z.code, '') AS zone
+          FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id AND z.valid_to IS NULL
+         WHERE p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
+           AND p.status IN ('supplied', 'under_construction', 'operating')
+         ORDER BY p.id
+    """))).all()
+    chosen = [p for p, keep in zip(parcels, rng.random(len(parcels)) < 0.88, strict=True) if keep]
+    orgs = await _organisations(session)
+    made = await _contracts(session, rng, chosen, orgs, today)
+    progress(f"{len(made.ids):,} contracts, {len(set(made.industry))} industries; writing the schedules")
+    await _schedules(session, made)
+    for table in TABLES:
+        await session.execute(text(f"ANALYZE {table}"))
+    recorded = await _history(session, settings, rng, made, today, progress)
+    progress(f"{recorded:,} evaluation results recorded; opening a few exit cases")
+    await _exit_cases(session, settings, today)
+
+
+async def _organisations(session: AsyncSession) -> dict[str, int]:
+    """The bureau, an industry department, each district's government, each zone's park committee."""
+    rows: list[tuple[str, str, str | None]] = [
+        ("上海市规划和自然资源局 Shanghai Municipal Bureau of Planning and Natural Resources", "bureau",
+         None),
+        ("上海市经济和信息化委员会 Shanghai Municipal Commission of Economy and Informatization",
+         "industry_department", None)]
+    districts = await session.execute(text("SELECT code, name_zh, name_en FROM district ORDER BY code"))
+    for code, zh, en in districts:
+        rows.append((f"{zh}人民政府 {en} District Government", "district_government", code))
+    for code, name, district in await session.execute(text(
+            "SELECT code, name, district_code FROM zone WHERE valid_to IS NULL ORDER BY code")):
+        rows.append((f"{name} 管委会 (park committee {code})", "park_committee", district))
+    result = await session.execute(text("""
+        INSERT INTO organisation (name, kind, district_code, created_by)
+        SELECT * FROM unnest(CAST(:names AS text[]), CAST(:kinds AS text[]), CAST(:districts AS text[]),
+                             CAST(:by AS text[]))
+        RETURNING id, kind, district_code, name
+    """), {"names": [r[0] for r in rows], "kinds": [r[1] for r in rows], "districts": [r[2] for r in rows],
+           "by": [SYSTEM.username] * len(rows)})
+    out: dict[str, int] = {}
+    for org_id, kind, district, name in result:
+        if kind == "district_government":
+            out[f"district:{district}"] = org_id
+        elif kind == "park_committee":
+            out["zone:" + name.rsplit("park committee ", 1)[1].rstrip(")")] = org_id
+        else:
+            out[kind] = org_id
+    return out
+
+
+def _industries(rng: np.random.Generator, zones: list[str], land_uses: list[str]) -> list[str]:
+    """Each parcel's industry: by its zone's mix (R&D land mostly R&D services), drawn per zone at once."""
+    out = [""] * len(zones)
+    by_zone: dict[str, list[int]] = {}
+    for k, zone in enumerate(zones):
+        by_zone.setdefault(zone if zone in BY_ZONE else "", []).append(k)
+    for zone, members in sorted(by_zone.items()):
+        weights = BY_ZONE.get(zone, GENERAL)
+        codes = list(weights)
+        p = np.array(list(weights.values())) / sum(weights.values())
+        for k, c in zip(members, rng.choice(len(codes), size=len(members), p=p), strict=True):
+            out[k] = codes[int(c)]
+    rnd = rng.random(len(zones)) < 0.6
+    return ["M73" if land_uses[k] == "rnd" and rnd[k] else out[k] for k in range(len(zones))]
+
+
+# Years before today a contract was signed, by the parcel's status now.
+SIGNED_YEARS_AGO = {"operating": (3.0, 19.0), "under_construction": (1.0, 3.0), "supplied": (0.2, 1.6)}
+
+
+def _uscc(n: int, district: str) -> str:
+    org = f"{(n * 7919 + 12345) % 10**8:08d}"  # 7919 is coprime with 10⁸: distinct for distinct n
+    weights = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714 check of the organisation code
+    c = 11 - sum(int(d) * w for d, w in zip(org, weights, strict=True)) % 11
+    body = f"91{district}{org}{'X' if c == 10 else '0' if c == 11 else c}"
+    return body + check_character(body)
+
+
+async def _contracts(session: AsyncSession, rng: np.random.Generator, chosen: list[Any], orgs: dict[str, int],
+                     today: date) -> _Contracts:
+    """Enterprises (some holding two contracts) and one contract per chosen parcel, COPYed. Random numbers
+    are drawn for all contracts at once; the loop only assembles rows."""
+    n = len(chosen)
+    sequence = text("SELECT nextval('contract_id_seq') FROM generate_series(1, :n)")
+    ids = np.array(list(await session.scalars(sequence, {"n": n})), dtype=np.int64)
+    # The bottom line is the peers' mean, so about the share below the mean fails: most enterprises sit
+    # a little above it, a tail of 8 % far below (they become the demo's rectification and exit cases).
+    low = rng.random(n) < 0.08
+    quality = np.where(low, rng.uniform(0.3, 0.8, n), rng.normal(1.15, 0.02, n))
+    industries = _industries(rng, [p.zone for p in chosen], [p.land_use for p in chosen])
+    reuse, pick, syllables = rng.random(n) < 0.2, rng.random(n), rng.integers(0, len(SYLLABLES), (n, 2))
+    age, lease = rng.random(n), rng.random(n) < 0.03
+    terms_drawn = rng.choice([20, 30, 50], size=n, p=[0.8, 0.1, 0.1])
+    intervals = rng.choice([5, 4, 3], size=n, p=[0.7, 0.1, 0.2])
+    factors = rng.uniform(0.8, 0.95, (n, 2))
+    invest, energy, emissions = rng.uniform(0.9, 1.1, n), rng.uniform(0.9, 1.2, n), rng.uniform(0.9, 1.2, n)
+    jobs, rnd_share = rng.uniform(1.0, 3.0, n), rng.uniform(3, 8, n)
+    park, phased = rng.random(n) < 0.7, rng.random(n) < 0.15
+    enterprises: list[tuple[str, str, str]] = []
+    by_industry: dict[str, list[int]] = {}
+    contract_rows, indicator_rows = [], []
+    made = _Contracts(ids, industries, quality, [], [], [], [])
+    for k, p in enumerate(chosen):
+        industry = industries[k]
+        pool = by_industry.setdefault(industry, [])
+        if pool and reuse[k]:
+            enterprise = pool[int(pick[k] * len(pool))]
+        else:
+            enterprise = len(enterprises)
+            brand = SYLLABLES[syllables[k, 0]] + SYLLABLES[syllables[k, 1]]
+            name = f"上海{brand}{INDUSTRIES[industry][5]}有限公司"
+            enterprises.append((name, _uscc(enterprise, p.district_code or "310000"), industry))
+            pool.append(enterprise)
+        low_years, high_years = SIGNED_YEARS_AGO[p.status]
+        signed = today - timedelta(days=int((low_years + age[k] * (high_years - low_years)) * 365.25))
+        term = 10 if lease[k] else int(terms_drawn[k])
+        t = Terms(signed, term, int(intervals[k]), 3, add_months(signed, 6))
+        out, tax, invest_base, energy_base, emissions_base, _ = INDUSTRIES[industry]
+        grow = GROWTH ** ((signed.year - 2015) + signed.timetuple().tm_yday / 365.25)
+        targets = {"output_per_mu": round(out * grow * factors[k, 0], 1),
+                   "tax_per_mu": round(tax * grow * factors[k, 1], 1),
+                   "investment_intensity": float(round(invest_base * invest[k])),
+                   "energy_per_value_added": round(energy_base * energy[k], 3),
+                   "jobs": float(max(10, round(p.area_m2 / MU_M2 * jobs[k])))}
+        if p.land_use == "rnd":
+            targets["rnd_intensity"] = round(float(rnd_share[k]), 1)
+        if industry in ("C26", "C36"):
+            targets["emissions_per_value_added"] = round(emissions_base * emissions[k], 1)
+        zone_org = orgs.get(f"zone:{p.zone}")
+        org = zone_org if zone_org is not None and park[k] else orgs[f"district:{p.district_code}"]
+        method = "lease" if lease[k] else "lease_then_grant" if phased[k] else "grant"
+        contract_rows.append((int(ids[k]), 1, SYSTEM.username, f"HT-{int(ids[k]):06d}", p.id, enterprise, org,
+                              "new_supply", method, signed, term, t.evaluation_interval_years, 3, t.start_by,
+                              "active", 1))
+        indicator_rows += [(int(ids[k]), 1, code, value) for code, value in targets.items()]
+        made.signed.append(signed)
+        made.terms.append(t)
+        made.targets.append(targets)
+        made.expires.append(add_years(signed, term))
+    inserted = await session.execute(text("""
+        INSERT INTO enterprise (name, uscc, industry_code, created_by)
+        SELECT * FROM unnest(CAST(:names AS text[]), CAST(:codes AS text[]), CAST(:industries AS text[]),
+                             CAST(:by AS text[]))
+        RETURNING uscc, id
+    """), {"names": [e[0] for e in enterprises], "codes": [e[1] for e in enterprises],
+           "industries": [e[2] for e in enterprises], "by": [SYSTEM.username] * len(enterprises)})
+    by_uscc = {code: eid for code, eid in inserted}
+    contract_rows = [(*r[:5], by_uscc[enterprises[r[5]][1]], *r[6:]) for r in contract_rows]
+    apg = await driver_connection(session)
+    await apg.copy_records_to_table("contract", records=contract_rows, columns=[
+        "id", "version", "changed_by", "code", "parcel_id", "enterprise_id", "responsible_org_id", "kind",
+        "supply_method", "signed_on", "term_years", "evaluation_interval_years", "commissioning_years",
+        "start_by", "status", "terms_version"])
+    await apg.copy_records_to_table("contract_indicator", records=indicator_rows,
+                                    columns=["contract_id", "contract_version", "code", "target"])
+    return made
+
+
+async def _schedules(session: AsyncSession, made: _Contracts) -> None:
+    """Rule 5's schedule of every contract, COPYed."""
+    rows = [(int(cid), d.stage, d.seq, d.due_on) for cid, t in zip(made.ids, made.terms,
+                                                                   strict=True) for d in plan(t)]
+    apg = await driver_connection(session)
+    await apg.copy_records_to_table("evaluation", records=rows, columns=["contract_id", "stage", "seq",
+                                                                         "due_on"])
+
+
+def _measure(rng: np.random.Generator, made: _Contracts, k: int, day: date) -> dict[str, float]:
+    """What contract k measures on `day`: its industry's level that year times its quality and noise."""
+    out, tax, _, _, _, _ = INDUSTRIES[made.industry[k]]
+    q = float(made.quality[k])
+    grow = GROWTH ** ((day.year - 2015) + day.timetuple().tm_yday / 365.25)
+    good = q >= 0.9
+    values = {"output_per_mu": round(out * grow * q * float(rng.lognormal(0, 0.015)), 1),
+              "tax_per_mu": round(tax * grow * q * float(rng.lognormal(0, 0.015)), 1)}
+    for code, target in made.targets[k].items():
+        if code in values:
+            continue
+        if code in ("energy_per_value_added", "emissions_per_value_added"):  # at most the target
+            values[code] = round(target * float(rng.uniform(0.55, 0.98) if good else rng.uniform(0.8, 1.3)),
+                                 3)
+        else:
+            values[code] = round(target * float(rng.uniform(0.98, 1.4) if good else rng.uniform(0.7, 1.1)), 1)
+    return values
+
+
+async def _history(session: AsyncSession, settings: Settings, rng: np.random.Generator, made: _Contracts,
+                   today: date, progress: Callable[[str], None]) -> int:
+    """Window by window, each contract's earliest pending evaluation due by the window's end is measured
+    and recorded through the results engine; the latest months are left partly unrecorded (overdue)."""
+    index = {int(cid): k for k, cid in enumerate(made.ids)}
+    last: dict[int, date] = {}
+    first_year = min(made.signed).year + 1
+    recent = today - timedelta(days=240)
+    total = 0
+    # Two-year windows, each contract's earliest pending evaluation in each (one result per contract per
+    # call); the engine is exact by date, so the window only decides what is recorded together.
+    for year in range(first_year, today.year + 1, 2):
+        rows = (await session.execute(text("""
+            SELECT DISTINCT ON (e.contract_id) e.id, e.contract_id, e.due_on
+              FROM evaluation e JOIN contract c ON c.id = e.contract_id AND c.valid_to IS NULL
+             WHERE e.evaluated_on IS NULL AND e.cancelled_on IS NULL AND e.due_on <= :until
+               AND c.status IN ('active', 'rectification')
+             ORDER BY e.contract_id, e.due_on, e.id
+        """), {"until": min(date(year + 1, 12, 31), today - timedelta(days=1))})).all()
+        inputs = []
+        for eval_id, contract_id, due_on in rows:
+            k = index[contract_id]
+            if due_on >= recent and rng.random() < 0.45:
+                continue  # not yet evaluated: overdue in the demo
+            day = due_on + timedelta(days=int(rng.integers(0, 46)))
+            day = max(day, last.get(contract_id, day - timedelta(days=1)) + timedelta(days=1))
+            day = min(day, today - timedelta(days=1), made.expires[k] - timedelta(days=1))
+            if day < made.signed[k] or day <= last.get(contract_id, date.min):
+                continue
+            last[contract_id] = day
+            inputs.append(ResultInput(int(eval_id), day, _measure(rng, made, k, day)))
+        if inputs:
+            done = await record_results(session, SYSTEM, settings.policy, inputs, today, audit_each=False)
+            total += len(inputs)
+            progress(f"  {year}–{year + 1}: {len(inputs):,} results, {done.consequences}")
+    return total
+
+
+async def _exit_cases(session: AsyncSession, settings: Settings, today: date) -> None:
+    """A few exit cases for the first candidates: some open, some completed."""
+    _, candidates = await exits.list_candidates(session, settings.policy, today, 10_000, 0)
+    since: dict[int, date] = {}
+    for c in candidates:
+        if c["reason"] in ("failed_rectification", "repeated_below_bottom_line"):
+            since.setdefault(c["contract_id"], c["since"])
+    for n, (contract_id, shown) in enumerate(list(since.items())[:12]):
+        opened = min(today, max(shown + timedelta(days=7), today - timedelta(days=90)))
+        case = await exits.open_case(session, SYSTEM, settings.policy, contract_id, ("recovery",
+                                                                                     "buyback")[n % 2],
+                                     f"沪规划资源〔{today.year}〕{100 + n}号", today, opened_on=opened)
+        if n % 3 != 2:
+            await exits.complete_case(session, SYSTEM, settings.policy, case, today,
+                                      completed_on=min(today, opened + timedelta(days=21)))
+

@@ -1,0 +1,1 @@
+"""Enterprises (issue 3)."""

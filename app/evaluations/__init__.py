@@ -1,0 +1,1 @@
+"""Evaluations (issue 3)."""

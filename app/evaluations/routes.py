@@ -1,0 +1,76 @@
+"""HTTP for evaluations (SPEC §5): the queue with `overdue` derived from today, and recording results."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from app.auth.permissions import queue_district
+from app.calendar import city_today
+from app.deps import ActorDep, SessionDep, SettingsDep
+from app.errors import NotFound
+from app.evaluations.query import EvaluationQuery, as_json, count, select_evaluations
+from app.evaluations.results import ResultInput, record_results
+from app.evaluations.schemas import EvaluationPage, EvaluationRead, ResultIn, Stage, Status
+from app.features.paging import clamp_limit, json_page
+from app.responses import JSON
+
+router = APIRouter(prefix="/evaluations", tags=["evaluations"])
+EvaluationId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("", response_model=EvaluationPage, summary="List evaluations")
+async def list_evaluations(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    status: Status | None = None,
+    stage: Stage | None = None,
+    due_before: Annotated[date | None, Query(description="due strictly before this date")] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    parcel_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> Response:
+    """Evaluations by due date; `status=overdue` is due before today with no result."""
+    today = city_today(settings.today)
+    q = EvaluationQuery(today=today, statuses=(status,) if status else None, stage=stage,
+                        due_before=due_before,
+                        district_code=queue_district(actor, district_code, contract_id or parcel_id),
+                        contract_id=contract_id, parcel_id=parcel_id)
+    size = clamp_limit(limit, settings)
+    total = int(await session.scalar(count(q)) or 0)
+    rows = await session.execute(select_evaluations(q).limit(size).offset(offset))
+    return JSON(json_page(request, settings, [as_json(r, today) for r in rows], total, offset, size))
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationRead, summary="One evaluation")
+async def get_evaluation(session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                         evaluation_id: EvaluationId) -> Response:
+    """An evaluation with its result, if recorded."""
+    return await one(session, evaluation_id, city_today(settings.today))
+
+
+@router.post("/{evaluation_id}/result", response_model=EvaluationRead, summary="Record an evaluation result")
+async def record_result(session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                        evaluation_id: EvaluationId,
+                        body: Annotated[ResultIn, Body()]) -> Response:
+    """Rule 6: attainment, ratios to the bottom line with the peer groups frozen, outcome; rule 7: the
+    consequence for the contract. Evaluators, district officers (their district) and the bureau."""
+    today = city_today(settings.today)
+    await record_results(session, actor, settings.policy,
+                         [ResultInput(evaluation_id, body.evaluated_on, dict(body.measurements),
+                                      body.note)], today)
+    return await one(session, evaluation_id, today)
+
+
+async def one(session: AsyncSession, evaluation_id: int, today: date) -> Response:
+    """One evaluation as JSON."""
+    query = EvaluationQuery(today=today, ids=[evaluation_id])
+    row = (await session.execute(select_evaluations(query))).first()
+    if row is None:
+        raise NotFound(f"evaluation {evaluation_id} does not exist", evaluation_id=evaluation_id)
+    return JSON(as_json(row, today))

@@ -1,0 +1,86 @@
+"""Exit candidates (rule 7), one query for `/exit-candidates`, for opening exit cases and for WFS
+`landcycle:exit_candidates`: a row per (contract, reason) with the evaluations that show it.
+
+- `repeated_below_bottom_line` / `failed_rectification`: a contract in rectification whose latest result
+  made it a candidate (a later pass restores it and ends the candidacy);
+- `expired`: held past its expiry without renewal (evidence: its expiry evaluation results);
+- `idle_land`: its parcel still `supplied` (not under construction) a year after the agreed start.
+Contracts with an open exit case are `exiting`, not candidates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, String, TextClause, column, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.expression import TextualSelect
+
+CANDIDATES_SQL = """
+SELECT c.id AS contract_id, c.parcel_id, l.exit_reason AS reason, l.evidence, l.evaluated_on AS since
+  FROM contract c
+  CROSS JOIN LATERAL (
+       SELECT e.consequence, e.exit_reason, e.evidence, e.evaluated_on FROM evaluation e
+        WHERE e.contract_id = c.id AND e.evaluated_on IS NOT NULL
+        ORDER BY e.evaluated_on DESC, e.id DESC LIMIT 1) l
+ WHERE c.valid_to IS NULL AND c.status = 'rectification' AND l.consequence = 'exit_candidate'
+UNION ALL
+SELECT c.id, c.parcel_id, 'expired',
+       coalesce((SELECT array_agg(e.id ORDER BY e.id) FROM evaluation e
+                  WHERE e.contract_id = c.id AND e.stage = 'expiry' AND e.evaluated_on IS NOT NULL),
+                '{}'::bigint[]),
+       c.expires_on
+  FROM contract c
+ WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification') AND c.expires_on <= :today
+UNION ALL
+SELECT c.id, c.parcel_id, 'idle_land', '{}'::bigint[],
+       (c.start_by + make_interval(years => :idle_years))::date
+  FROM contract c JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL AND p.status = 'supplied'
+ WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification')
+   AND c.start_by + make_interval(years => :idle_years) <= :today
+"""
+
+
+def candidates(today: date, idle_after_years: int) -> TextualSelect:
+    """(contract_id, parcel_id, reason, evidence, since) rows; join it like a table (`.subquery()`)."""
+    stmt: TextClause = text(CANDIDATES_SQL).bindparams(today=today, idle_years=idle_after_years)
+    return stmt.columns(column("contract_id", BigInteger), column("parcel_id", BigInteger),
+                        column("reason", String), column("evidence", ARRAY(BigInteger)),
+                        column("since", Date))
+
+
+LIST_SQL = f"""
+SELECT x.contract_id, c.code AS contract_code, c.status AS contract_status, x.parcel_id,
+       p.code AS parcel_code, p.district_code, c.enterprise_id, en.name AS enterprise_name,
+       en.industry_code, c.responsible_org_id, x.reason, x.evidence, x.since
+  FROM ({CANDIDATES_SQL}) x
+  JOIN contract c ON c.id = x.contract_id AND c.valid_to IS NULL
+  JOIN enterprise en ON en.id = c.enterprise_id
+  LEFT JOIN parcel p ON p.id = x.parcel_id AND p.valid_to IS NULL
+ WHERE (CAST(:reason AS text) IS NULL OR x.reason = :reason)
+   AND (CAST(:district AS text) IS NULL OR p.district_code = :district)
+   AND (CAST(:contract_id AS bigint) IS NULL OR x.contract_id = :contract_id)
+"""  # noqa: S608 (constant)
+COUNT_SQL = f"SELECT count(*) FROM ({LIST_SQL}) AS listed"  # noqa: S608 (constant)
+PAGE_SQL = LIST_SQL + " ORDER BY x.contract_id, x.reason LIMIT :limit OFFSET :offset"
+
+
+def params(today: date, idle_after_years: int, reason: str | None = None, district_code: str | None = None,
+           contract_id: int | None = None) -> dict[str, Any]:
+    """Bind parameters of LIST_SQL."""
+    return {"today": today, "idle_years": idle_after_years, "reason": reason, "district": district_code,
+            "contract_id": contract_id}
+
+
+def as_json(row: Any) -> dict[str, Any]:
+    """One exit candidate (SPEC §5)."""
+    m = row._mapping
+    return {
+        "contract_id": m["contract_id"], "contract_code": m["contract_code"],
+        "contract_status": m["contract_status"], "parcel_id": m["parcel_id"], "parcel_code": m["parcel_code"],
+        "district_code": m["district_code"], "enterprise_id": m["enterprise_id"],
+        "enterprise_name": m["enterprise_name"], "industry_code": m["industry_code"],
+        "responsible_org_id": m["responsible_org_id"], "reason": m["reason"], "evidence": list(m["evidence"]),
+        "since": m["since"],
+    }

@@ -1,0 +1,1 @@
+"""Organisations (issue 3)."""

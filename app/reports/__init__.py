@@ -1,0 +1,1 @@
+"""Reports (issue 3)."""
