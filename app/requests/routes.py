@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response
 
+from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.features.paging import clamp_limit, page_links
-from app.features.params import etag, if_match_version
+from app.features.params import CITY_TZ, etag, if_match_version
 from app.parcels.schemas import Link
 from app.requests import service
 from app.requests.schemas import DecisionIn, NoticeIn, RequestCreate, RequestPage, RequestRead, RequestStatus, Route
 from app.requests.workflow import age_days
 from app.responses import JSON
+from app.settings import Settings
 from models import PlotRatioRequest
 
 router = APIRouter(prefix="/plot-ratio-requests", tags=["plot-ratio requests"])
@@ -22,16 +25,17 @@ RequestId = Annotated[int, Path(ge=1, le=2**62)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _read(row: PlotRatioRequest) -> RequestRead:
-    submitted_on = row.submitted_at.astimezone(service.CITY_TZ).date()
+def _read(row: PlotRatioRequest, today: date) -> RequestRead:
+    submitted_on = row.submitted_at.astimezone(CITY_TZ).date()
     end = row.decided_at or row.withdrawn_at
-    until = end.astimezone(service.CITY_TZ).date() if end else service.today()
+    until = end.astimezone(CITY_TZ).date() if end else today
     data = {c: getattr(row, c) for c in RequestRead.model_fields if c != "age_days"}
     return RequestRead(**data, age_days=age_days(submitted_on, until))
 
 
-def _response(row: PlotRatioRequest, status_code: int = 200) -> Response:
-    return JSON(_read(row).model_dump(mode="json"), status_code=status_code, headers={"ETag": etag(row.version)})
+def _response(row: PlotRatioRequest, settings: Settings, status_code: int = 200) -> Response:
+    return JSON(_read(row, city_today(settings.today)).model_dump(mode="json"), status_code=status_code,
+                headers={"ETag": etag(row.version)})
 
 
 @router.post("", status_code=201, response_model=RequestRead, summary="Submit a plot-ratio request")
@@ -39,9 +43,9 @@ async def submit(request: Request, session: SessionDep, actor: ActorDep, setting
                  body: Annotated[RequestCreate, Body()]) -> Response:
     """Rule 9: a district officer of the parcel's district (or the bureau) asks to raise its plot ratio.
     Up to the default cap the district decides; above it the city, with a reference parcel (rule 3)."""
-    row = await service.submit(session, actor, settings.policy, body.parcel_id, body.requested_plot_ratio,
-                               body.reason, body.reference_parcel_id)
-    response = _response(row, 201)
+    row = await service.submit(session, actor, settings.policy, city_today(settings.today), body.parcel_id,
+                               body.requested_plot_ratio, body.reason, body.reference_parcel_id)
+    response = _response(row, settings, 201)
     response.headers["Location"] = f"{request.url.path}/{row.id}"
     return response
 
@@ -61,25 +65,27 @@ async def queue(
     total, rows = await service.list_requests(
         session, actor, service.RequestFilter(status, route, district_code, parcel_id), size, offset)
     links = page_links(request, settings, offset, size, len(rows), total, "application/json")
-    return RequestPage(items=[_read(r) for r in rows], numberMatched=total, numberReturned=len(rows),
+    today = city_today(settings.today)
+    return RequestPage(items=[_read(r, today) for r in rows], numberMatched=total, numberReturned=len(rows),
                        links=[Link(**link) for link in links])
 
 
 @router.get("/{request_id}", response_model=RequestRead, summary="One request")
-async def get_request(session: SessionDep, actor: ActorDep, request_id: RequestId) -> Response:
+async def get_request(session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                      request_id: RequestId) -> Response:
     """A request with its ETag."""
     row = await service.load(session, request_id)
     service.visible_to(actor, service.RequestFilter(district_code=row.district_code))
-    return _response(row)
+    return _response(row, settings)
 
 
 @router.post("/{request_id}/notice", response_model=RequestRead, summary="Record the public notice")
-async def notice(session: SessionDep, actor: ActorDep, request_id: RequestId, body: Annotated[NoticeIn, Body()],
-                 if_match: IfMatch = None) -> Response:
+async def notice(session: SessionDep, actor: ActorDep, settings: SettingsDep, request_id: RequestId,
+                 body: Annotated[NoticeIn, Body()], if_match: IfMatch = None) -> Response:
     """submitted → public_notice: the notice's dates (7–30 days; a notice already held may lie in the past)."""
     row = await service.record_notice(session, actor, request_id, body.starts_on, body.ends_on,
                                       if_match_version(if_match))
-    return _response(row)
+    return _response(row, settings)
 
 
 @router.post("/{request_id}/decision", response_model=RequestRead, summary="Approve or reject")
@@ -87,13 +93,14 @@ async def decision(session: SessionDep, actor: ActorDep, settings: SettingsDep, 
                    body: Annotated[DecisionIn, Body()], if_match: IfMatch = None) -> Response:
     """After the notice: approve (the parcel takes the new plot ratio at once) or reject. Never by the
     submitter; city-route requests by the bureau only."""
-    row = await service.decide(session, actor, settings.policy, request_id, body.decision == "approve", body.note,
-                               if_match_version(if_match))
-    return _response(row)
+    row = await service.decide(session, actor, settings.policy, city_today(settings.today), request_id,
+                               body.decision == "approve", body.note, if_match_version(if_match))
+    return _response(row, settings)
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestRead, summary="Withdraw")
-async def withdraw(session: SessionDep, actor: ActorDep, request_id: RequestId, if_match: IfMatch = None) -> Response:
+async def withdraw(session: SessionDep, actor: ActorDep, settings: SettingsDep, request_id: RequestId,
+                   if_match: IfMatch = None) -> Response:
     """The submitter withdraws an open request."""
     row = await service.withdraw(session, actor, request_id, if_match_version(if_match))
-    return _response(row)
+    return _response(row, settings)

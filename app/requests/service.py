@@ -5,15 +5,16 @@ audit. Approval changes the parcel through `app.parcels.service.update_parcel` i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import DISTRICT_ROLES, Actor, require_district
+from app.contracts.service import holding_contract
 from app.errors import (
     ContractInRectification,
     DomainError,
@@ -24,7 +25,6 @@ from app.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from app.features.params import CITY_TZ
 from app.parcels import rules
 from app.parcels import service as parcels
 from app.policy import INDUSTRIAL_USES, Policy
@@ -42,11 +42,6 @@ class RequestFilter:
     route: str | None = None
     district_code: str | None = None
     parcel_id: int | None = None
-
-
-def today() -> date:
-    """The city's date (notice periods and ages are counted in Shanghai days)."""
-    return datetime.now(CITY_TZ).date()
 
 
 def _facts(row: PlotRatioRequest) -> workflow.RequestFacts:
@@ -74,15 +69,6 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-async def contract_in_force(session: AsyncSession, parcel_id: int) -> tuple[int, str] | None:
-    """(id, status) of the contract holding the parcel (active, rectification or exiting), if any."""
-    row = (await session.execute(text("""
-        SELECT id, status FROM contract
-         WHERE parcel_id = :pid AND valid_to IS NULL AND status IN ('active', 'rectification', 'exiting')
-    """), {"pid": parcel_id})).first()
-    return None if row is None else (row.id, row.status)
-
-
 async def _open_request(session: AsyncSession, parcel_id: int) -> int | None:
     found: int | None = await session.scalar(
         select(PlotRatioRequest.id).where(PlotRatioRequest.parcel_id == parcel_id,
@@ -90,17 +76,17 @@ async def _open_request(session: AsyncSession, parcel_id: int) -> int | None:
     return found
 
 
-async def _check_contract(session: AsyncSession, parcel_id: int) -> None:
+async def _check_contract(session: AsyncSession, parcel_id: int, today: date) -> None:
     """Rule 9: only parcels under an active contract; not while it is in rectification or exit."""
-    held = await contract_in_force(session, parcel_id)
-    if held is None:
-        raise ValidationFailed(f"parcel {parcel_id} has no contract in force; plot-ratio requests are for "
-                               "contracted industrial land", parcel_id=parcel_id)
-    contract_id, status = held
-    if status != "active":
+    held = await holding_contract(session, parcel_id)
+    if held is None or held.expires_on <= today:
+        why = "no contract in force" if held is None else f"only contract {held.code}, expired on {held.expires_on}"
+        raise ValidationFailed(f"parcel {parcel_id} has {why}; plot-ratio requests are for land under an active "
+                               "contract", parcel_id=parcel_id)
+    if held.status != "active":
         raise ContractInRectification(
-            f"contract {contract_id} of parcel {parcel_id} is in {status}; no plot-ratio request until it is "
-            "active again", contract_id=contract_id, contract_status=status)
+            f"contract {held.code} of parcel {parcel_id} is in {held.status}; no plot-ratio request until it is "
+            "active again", contract_id=held.id, contract_status=held.status)
 
 
 async def _decide_cap(session: AsyncSession, policy: Policy, parcel_id: int, geom: Any, land_use: str,
@@ -122,8 +108,8 @@ async def _decide_cap(session: AsyncSession, policy: Policy, parcel_id: int, geo
     return rules.check_far(land_use, requested, zone, policy, reference=named, nearest=nearest)
 
 
-async def submit(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int, requested: float,
-                 reason: str, reference_id: int | None = None) -> PlotRatioRequest:
+async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: date, parcel_id: int,
+                 requested: float, reason: str, reference_id: int | None = None) -> PlotRatioRequest:
     """Rule 9 submission: scope, contract, no open request, an increase, rule 3, the route."""
     await locks.entity(session, "parcel_requests", parcel_id)  # one submission per parcel at a time
     parcel = await parcels.load_current(session, parcel_id)
@@ -134,7 +120,7 @@ async def submit(session: AsyncSession, actor: Actor, policy: Policy, parcel_id:
         if parcel.land_use not in INDUSTRIAL_USES:
             raise ValidationFailed(f"parcel {parcel_id} is {parcel.land_use} land; requests are for industrial and "
                                    "R&D parcels", land_use=parcel.land_use)
-        await _check_contract(session, parcel_id)
+        await _check_contract(session, parcel_id, today)
         open_id = await _open_request(session, parcel_id)
         if open_id is not None:
             raise RequestConflict(f"request {open_id} for parcel {parcel_id} is still open", open_request_id=open_id)
@@ -199,8 +185,8 @@ async def record_notice(session: AsyncSession, actor: Actor, request_id: int, st
     return row
 
 
-async def decide(session: AsyncSession, actor: Actor, policy: Policy, request_id: int, approve: bool,
-                 note: str | None, if_match: int | None = None) -> PlotRatioRequest:
+async def decide(session: AsyncSession, actor: Actor, policy: Policy, today: date, request_id: int,
+                 approve: bool, note: str | None, if_match: int | None = None) -> PlotRatioRequest:
     """public_notice → approved | rejected. Approval re-checks rules 3 and 9 and sets the parcel's plot
     ratio (a new parcel version with its cap source and reference) in the same transaction."""
     row = await _begin(session, request_id, if_match)
@@ -210,9 +196,9 @@ async def decide(session: AsyncSession, actor: Actor, policy: Policy, request_id
         status = workflow.transition(row.status, action)
         facts = _facts(row)
         workflow.check_decider(actor, facts)
-        workflow.check_notice_over(facts, today())
+        workflow.check_notice_over(facts, today)
         if approve:
-            await _check_contract(session, row.parcel_id)
+            await _check_contract(session, row.parcel_id, today)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
     if approve:

@@ -133,5 +133,5 @@ def check_notice_over(facts: RequestFacts, today: date) -> None:
 
 
 def age_days(submitted_on: date, today: date) -> int:
-    """How long a request has waited, in days."""
-    return (today - submitted_on).days
+    """How long a request has waited, in days (never negative, also under a configured past `today`)."""
+    return max(0, (today - submitted_on).days)

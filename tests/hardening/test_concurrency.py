@@ -73,3 +73,68 @@ async def test_parallel_creation_of_overlapping_parcels_lets_exactly_one_in(live
     async with live_db.session() as session:
         n = await session.scalar(text("SELECT count(*) FROM parcel WHERE valid_to IS NULL"))
     assert n == 1
+
+
+async def _contracted(client):
+    from datetime import date
+
+    from tests.contract_builders import contract, enterprise, operate, organisation, parcel
+
+    ent, org = await enterprise(client), await organisation(client, "310115")
+    p = await parcel(client, "base")
+    await contract(client, p["id"], ent, org, date(2025, 1, 1))
+    await operate(client, p["id"])
+    return p["id"]
+
+
+async def test_parallel_contract_signing_on_one_parcel_lets_exactly_one_in(live_client, live_db):
+    from datetime import date
+
+    from tests.contract_builders import enterprise, organisation, parcel, targets
+
+    p = await parcel(live_client, "base")
+    ents = [await enterprise(live_client) for _ in range(5)]
+    org = await organisation(live_client, "310115")
+    responses = await asyncio.gather(*[
+        live_client.post("/api/v1/contracts", json={
+            "code": f"HT-PAR-{i}", "parcel_id": p["id"], "enterprise_id": ent, "responsible_org_id": org,
+            "signed_on": date(2026, 1, 5).isoformat(), "indicators": targets()}, headers=BUREAU)
+        for i, ent in enumerate(ents)])
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 4}, [r.text for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"CONTRACT_CONFLICT"}
+    async with live_db.session() as session:
+        holding = await session.scalar(text(
+            "SELECT count(*) FROM contract WHERE parcel_id = :p AND valid_to IS NULL AND status = 'active'"),
+            {"p": p["id"]})
+    assert holding == 1
+
+
+async def test_parallel_submissions_for_one_parcel_let_exactly_one_in(live_client, live_db):
+    pid = await _contracted(live_client)
+    users = ["officer.east", "officer2.east", "bureau", "officer.east"]
+    responses = await asyncio.gather(*[
+        live_client.post("/api/v1/plot-ratio-requests", json={"parcel_id": pid, "requested_plot_ratio": 1.6 + i / 10,
+                                                               "reason": "line"}, headers=basic(u))
+        for i, u in enumerate(users)])
+    assert Counter(r.status_code for r in responses) == {201: 1, 409: 3}
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"REQUEST_CONFLICT"}
+
+
+async def test_two_officers_approving_at_once_make_one_decision(live_client, live_db):
+    pid = await _contracted(live_client)
+    r = await live_client.post("/api/v1/plot-ratio-requests", json={"parcel_id": pid, "requested_plot_ratio": 1.9,
+                                                                     "reason": "line"}, headers=basic("officer.east"))
+    rid = r.json()["id"]
+    notice = {"starts_on": "2026-04-01", "ends_on": "2026-04-20"}
+    assert (await live_client.post(f"/api/v1/plot-ratio-requests/{rid}/notice", json=notice,
+                                   headers=basic("officer.east"))).status_code == 200
+    deciders = ["officer2.east", "bureau"]
+    responses = await asyncio.gather(*[
+        live_client.post(f"/api/v1/plot-ratio-requests/{rid}/decision", json={"decision": "approve"},
+                         headers=basic(u)) for u in deciders])
+    assert Counter(r.status_code for r in responses) == {200: 1, 409: 1}, [r.text for r in responses]
+    loser = next(r for r in responses if r.status_code == 409).json()
+    assert (loser["code"], loser["state"]) == ("INVALID_TRANSITION", "approved")
+    history = (await live_client.get(f"/api/v1/parcels/{pid}/history", headers=BUREAU)).json()["features"]
+    assert [f["properties"]["plot_ratio"] for f in history].count(1.9) == 1
