@@ -19,6 +19,8 @@ def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None
         "statement_timeout": str(timeout),
         "application_name": "landcycle",
         "landcycle.overlap_tolerance_m2": str(settings.overlap_tolerance_m2),
+        "landcycle.idle_after_years": str(settings.idle_after_years),
+        "landcycle.today": settings.today.isoformat() if settings.today else "",
         "jit": "off",
     }
     options: dict[str, Any] = {

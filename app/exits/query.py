@@ -42,6 +42,21 @@ SELECT c.id, c.parcel_id, 'idle_land', '{}'::bigint[],
 """
 
 
+# The same candidates for readers that cannot pass today's date (WFS): "today" and the idle-land years come
+# from the connection's settings (app/db.py sets them from LANDCYCLE_TODAY and LANDCYCLE_IDLE_AFTER_YEARS).
+LIVE_TODAY = ("coalesce(nullif(current_setting('landcycle.today', true), '')::date, "
+              "(now() AT TIME ZONE 'Asia/Shanghai')::date)")
+LIVE_IDLE_YEARS = "coalesce(nullif(current_setting('landcycle.idle_after_years', true), '')::int, 1)"
+
+
+def live_candidates() -> TextualSelect:
+    """`candidates()` for today as the database connection knows it."""
+    sql = CANDIDATES_SQL.replace(":today", LIVE_TODAY).replace(":idle_years", LIVE_IDLE_YEARS)
+    return text(sql).columns(column("contract_id", BigInteger), column("parcel_id", BigInteger),
+                             column("reason", String), column("evidence", ARRAY(BigInteger)),
+                             column("since", Date))
+
+
 def candidates(today: date, idle_after_years: int) -> TextualSelect:
     """(contract_id, parcel_id, reason, evidence, since) rows; join it like a table (`.subquery()`)."""
     stmt: TextClause = text(CANDIDATES_SQL).bindparams(today=today, idle_years=idle_after_years)

@@ -74,7 +74,7 @@ def member_text(
 def json_value(prop: Prop) -> ColumnElement[str]:
     """The property as JSON text: numbers and booleans as written by PostgreSQL, strings and times by
     to_json (escaped), NULL as null. Concatenation is ~40 % cheaper than json_build_object here."""
-    if prop.xsd in ("string", "dateTime"):
+    if prop.xsd in ("string", "dateTime", "date"):
         text = cast(func.to_json(prop.column), Text)
     else:
         text = cast(prop.column, Text)

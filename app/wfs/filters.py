@@ -8,7 +8,7 @@ sends is spliced into SQL text (CVE-2023-25157, CVE-2024-36401 were the opposite
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -111,6 +111,8 @@ def typed(prop: Prop, value: str) -> Any:
             raise ValueError
         if prop.xsd == "dateTime":
             return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if prop.xsd == "date":
+            return date.fromisoformat(raw[:10])
     except (ValueError, InvalidOperation):
         raise _bad(f"{raw[:40]!r} is not a valid {prop.xsd} for {prop.name}") from None
     return value

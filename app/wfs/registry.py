@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 
+from app.exits import query as exits_query
 from app.parcels import query as parcel_query
 from app.parcels import service as parcel_service
 from app.wfs.ows import WfsError
@@ -84,6 +85,17 @@ def _districts(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -
 
 _parcel = parcel_query.parcel
 _zone = zone_query.zone
+# Exit candidates (rule 7): the contracts slice's one candidates query, each joined to its parcel's current
+# row for the geometry. A contract may be a candidate for two reasons: one feature per (contract, reason).
+_candidate = exits_query.live_candidates().subquery("exit_candidate")
+_candidate_parcel = parcel_query.parcel.alias("candidate_parcel")
+_candidate_key = func.concat(_candidate.c.contract_id, "-", _candidate.c.reason)
+
+
+def _exit_candidates(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    joined = _candidate.join(_candidate_parcel, and_(_candidate_parcel.c.id == _candidate.c.parcel_id,
+                                                     _candidate_parcel.c.valid_to.is_(None)))
+    return select(*columns).select_from(joined).where(*clauses).order_by(_candidate_key)
 _PARCEL_TYPES = dict(parcel_query.PROPERTIES)
 _ZONE_TYPES = dict(zone_query.PROPERTIES)
 
@@ -138,6 +150,27 @@ TYPES: tuple[FeatureType, ...] = (
         select=_districts,
         keywords=("districts",),
         tables=("district",),
+    ),
+    FeatureType(
+        name="exit_candidates",
+        title="Exit candidates",
+        abstract="Contracts whose land should exit (rule 7): repeated below the bottom line, failed "
+        "rectification, expired without renewal, or idle land; with the evaluations that show it. Read-only.",
+        key=_candidate_key,
+        key_is_int=False,
+        geom=_candidate_parcel.c.geom,
+        props=(
+            Prop("contract_id", "long", _candidate.c.contract_id),
+            Prop("parcel_id", "long", _candidate.c.parcel_id),
+            Prop("parcel_code", "string", _candidate_parcel.c.code),
+            Prop("district_code", "string", _candidate_parcel.c.district_code),
+            Prop("reason", "string", _candidate.c.reason),
+            Prop("evidence", "string", func.array_to_string(_candidate.c.evidence, ",")),
+            Prop("since", "date", _candidate.c.since),
+        ),
+        select=_exit_candidates,
+        keywords=("exit", "evaluation", "contracts"),
+        tables=("contract", "evaluation", "parcel"),
     ),
 )
 

@@ -58,7 +58,7 @@ async def test_capabilities_20_advertise_paging_transactions_and_count_default(c
     assert constraints["ImplementsTransactionalWFS"] == "TRUE"
     assert constraints["CountDefault"] == str(settings.max_limit)
     names = [n.text for n in root.findall(".//wfs:FeatureType/wfs:Name", NS)]
-    assert names == ["landcycle:parcels", "landcycle:zones", "landcycle:districts"]
+    assert names == ["landcycle:parcels", "landcycle:zones", "landcycle:districts", "landcycle:exit_candidates"]
     ft = root.find(".//wfs:FeatureType", NS)
     assert ft.findtext("wfs:DefaultCRS", namespaces=NS) == "urn:ogc:def:crs:EPSG::4490"
     assert {e.text for e in ft.findall("wfs:OtherCRS", NS)} == {
@@ -496,3 +496,31 @@ async def test_reads_need_authentication(client, city):
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith("Basic")
     assert exception(r)[0] == "NoApplicableCode"
+
+
+async def test_exit_candidates_are_a_read_only_layer_with_their_evidence(client, city):
+    from datetime import date
+
+    from tests.contract_builders import contract, enterprise, organisation
+
+    idle = await create_parcel(client, square(BZ[0] + 0.01, BZ[1] + 0.01), code="IDLE-1", plot_ratio=1.5)
+    signed = await contract(client, idle["id"], await enterprise(client), await organisation(client, "310115"),
+                            date(2024, 1, 1))
+    r = await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:exit_candidates",
+                  outputformat="application/json")
+    features = r.json()["features"]
+    assert [(f["id"], f["properties"]["reason"], f["properties"]["parcel_code"]) for f in features] == [
+        (f"exit_candidates.{signed['id']}-idle_land", "idle_land", "IDLE-1")]
+    assert features[0]["geometry"]["type"] == "MultiPolygon"
+    rest = (await client.get("/api/v1/exit-candidates", headers=basic("bureau"))).json()["items"]
+    assert [(c["contract_id"], c["reason"]) for c in rest] == [(signed["id"], "idle_land")]
+    flt = fes("<fes:PropertyIsEqualTo><fes:ValueReference>reason</fes:ValueReference>"
+              "<fes:Literal>expired</fes:Literal></fes:PropertyIsEqualTo>")
+    assert members(xml(await post(client, get_feature_20("landcycle:exit_candidates", flt))),
+                   "exit_candidates") == []
+    delete = ('<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
+              'xmlns:fes="http://www.opengis.net/fes/2.0"><wfs:Delete typeName="landcycle:exit_candidates">'
+              f'<fes:Filter><fes:ResourceId rid="exit_candidates.{signed["id"]}-idle_land"/></fes:Filter>'
+              "</wfs:Delete></wfs:Transaction>")
+    r = await post(client, delete)
+    assert exception(r)[0] in ("OperationNotSupported", "InvalidParameterValue")

@@ -35,7 +35,14 @@ def _valid(schema: etree.XMLSchema, element: etree._Element) -> None:
 
 @pytest.fixture
 async def some_parcels(client, city):
-    await create_parcel(client, square(BZ[0] + 0.01, BZ[1] + 0.01), code="S-1", plot_ratio=1.5)
+    from datetime import date
+
+    from tests.contract_builders import contract, enterprise, organisation
+
+    idle = await create_parcel(client, square(BZ[0] + 0.01, BZ[1] + 0.01), code="S-1", plot_ratio=1.5)
+    # Signed in 2024 and never built on: an idle-land exit candidate (rule 7).
+    await contract(client, idle["id"], await enterprise(client), await organisation(client, "310115"),
+                   date(2024, 1, 1))
     await create_parcel(client, square(CZ[0] + 0.01, CZ[1] + 0.01), code="S-2")
     await create_parcel(client, square(121.36, 31.2), code="S-3", land_use="office", plot_ratio=4)
 
@@ -55,7 +62,7 @@ async def test_capabilities_20_sections_validate(client, city, ogc):
 async def test_get_feature_gml32_members_validate_against_the_described_schema(
     client, some_parcels, ogc, srs
 ):
-    for type_name in ("parcels", "zones", "districts"):
+    for type_name in ("parcels", "zones", "districts", "exit_candidates"):
         xsd = (
             await kvp(
                 client, version="2.0.0", request="DescribeFeatureType", typenames=f"landcycle:{type_name}"
