@@ -79,7 +79,7 @@ fuzz: setup
 	@FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(VENV)/bin/pytest tests/fuzz $(PYTEST_ARGS)
 
 load: setup
-	@$(PY) bench/load.py $(LOAD_ARGS)
+	@$(PY) -m bench load $(LOAD_ARGS)
 
 clean: stop
 	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

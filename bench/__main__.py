@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import evaluations, imports, wfs
+from bench import evaluations, imports, load, wfs
 
-BENCHMARKS = {"evaluations": evaluations.main, "imports": imports.main, "wfs": wfs.main}
+BENCHMARKS = {"evaluations": evaluations.main, "imports": imports.main, "load": load.main, "wfs": wfs.main}
 
 
 def main(argv: list[str]) -> int:
