@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import VersionConflict
+
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
 _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5,
             "evaluation": 6, "import_job": 7, "exit_case": 8}
@@ -37,6 +39,13 @@ async def _stamp(session: AsyncSession) -> datetime:
     at: datetime = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     session.info[_CHANGE_AT] = at
     return at
+
+
+def check_if_match(entity: str, entity_id: int, current: int, if_match: int | None) -> None:
+    """Optimistic concurrency: `If-Match` naming an older version refuses the write (412 VERSION_CONFLICT)."""
+    if if_match is not None and if_match != current:
+        raise VersionConflict(f"{entity} {entity_id} is at version {current}, not {if_match}",
+                              current_version=current, if_match=if_match)
 
 
 async def held(session: AsyncSession, kind: str, entity_id: int) -> bool:

@@ -124,8 +124,8 @@ def as_domain_error(exc: BaseException) -> DomainError:
             return VersionConflict("a concurrent change won; reload and retry")
         if sqlstate and sqlstate.startswith("08"):
             return ServiceUnavailable("the database connection was lost; retry shortly")
-        if sqlstate == "22P02" or sqlstate == "22003":
-            return ValidationFailed("a value is out of range or malformed")
+        if sqlstate and sqlstate.startswith("22"):  # data exceptions: NUL characters, overflow, bad dates …
+            return ValidationFailed("a value is out of range or malformed (text may not contain NUL characters)")
     return DomainError("an internal error occurred; it was logged with the request id")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers import free_port
 
 
 def _binaries() -> Path | None:
@@ -21,14 +22,6 @@ def _binaries() -> Path | None:
                 Path(f"/usr/share/postgresql/{version}/extension/postgis.control").exists():
             return root / version / "bin"
     return None
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.contracts.service import ContractDraft
 from app.features.pages import Page
+from app.features.schemas import WritableMembers
 
 Kind = Literal["new_supply", "renewal", "transfer"]
 SupplyMethod = Literal["grant", "lease", "lease_then_grant"]
@@ -40,15 +41,8 @@ def _targets(indicators: list[IndicatorIn] | None) -> dict[str, float]:
     return targets
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in READ_ONLY}
-        return data
+class _Body(WritableMembers):
+    read_only = READ_ONLY
 
     @field_validator("indicators", check_fields=False)
     @classmethod

@@ -19,7 +19,7 @@ from app.auth.permissions import Actor, require_district, require_role
 from app.context import request_id
 from app.contracts import rules
 from app.contracts.rules import Holding, ParcelFacts, Terms
-from app.errors import DomainError, InvalidTransition, NotFound, Refusal, ValidationFailed, VersionConflict
+from app.errors import DomainError, InvalidTransition, NotFound, Refusal, ValidationFailed
 from app.evaluations import peers
 from app.evaluations import service as evaluations
 from app.parcels import service as parcels
@@ -176,9 +176,7 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
     """Amend a contract in force (a new version). Changed dates re-plan its pending evaluations; changed
     efficiency targets of a new supply are held to the bottom line again. Returns the new version."""
     row = await load_current(session, contract_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"contract {contract_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("contract", contract_id, row.version, if_match)
     targets = await targets_of(session, contract_id, row.terms_version)
     before = _draft_of(row, targets)
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.features.schemas import WritableMembers
 from app.parcels.rules import Override
 
 LandUse = Literal["industrial", "rnd", "office", "commercial", "other"]
@@ -35,15 +36,8 @@ class OverrideIn(BaseModel):
         return Override(decision_ref=self.decision_ref, reason=self.reason)
 
 
-class _Props(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in READ_ONLY}
-        return data
+class _Props(WritableMembers):
+    read_only = READ_ONLY
 
 
 class ParcelPropertiesIn(_Props):

@@ -21,7 +21,7 @@ from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
 from app.context import request_id
-from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed, VersionConflict
+from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed
 from app.parcels import rules
 from app.parcels.classify import Location, locate_geometries, locate_parcels
 from app.parcels.rules import Cap, LockState, Override, Reference
@@ -131,9 +131,7 @@ async def update_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
                         if_match: int | None = None) -> int:
     """Apply changes as a new version after the rules; returns the new version number."""
     row = await load_current(session, parcel_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"parcel {parcel_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("parcel", parcel_id, row.version, if_match)
     before = _state_of(row)
     unknown = set(changes.values) - set(WRITABLE)
     if unknown:
@@ -160,9 +158,7 @@ async def delete_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
                         override: Override | None = None, if_match: int | None = None) -> None:
     """Close the current version without a successor (history keeps it); rule 1 guards locked land."""
     row = await load_current(session, parcel_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"parcel {parcel_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("parcel", parcel_id, row.version, if_match)
     before = _state_of(row)
     try:
         require_parcel_editor(actor, [before.district_code], "delete parcels")

@@ -23,7 +23,6 @@ from app.errors import (
     Refusal,
     RequestConflict,
     ValidationFailed,
-    VersionConflict,
 )
 from app.parcels import rules
 from app.parcels import service as parcels
@@ -159,9 +158,7 @@ async def load(session: AsyncSession, request_id: int, *, lock: bool = False) ->
 
 async def _begin(session: AsyncSession, request_id: int, if_match: int | None) -> PlotRatioRequest:
     row = await load(session, request_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"request {request_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("request", request_id, row.version, if_match)
     return row
 
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.features.schemas import WritableMembers
 from app.parcels.schemas import GeometryIn, Link, OverrideIn
 
 ZoneKind = Literal["base", "community"]
 READ_ONLY = frozenset({"district_code", "version", "valid_from", "valid_to", "area_m2", "id"})
 
 
-class _Props(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_read_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in READ_ONLY}
-        return data
+class _Props(WritableMembers):
+    read_only = READ_ONLY
 
 
 class ZonePropertiesIn(_Props):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_role
-from app.errors import DomainError, NotFound, Refusal, ValidationFailed, VersionConflict
+from app.errors import DomainError, NotFound, Refusal, ValidationFailed
 from app.parcels.classify import locate_geometries
 from app.parcels.rules import Override
 from app.parcels.service import reclassify_parcels
@@ -96,9 +96,7 @@ async def update_zone(session: AsyncSession, actor: Actor, policy: Policy, zone_
                       override: Override | None = None, if_match: int | None = None) -> int:
     """Change a zone (a new version) and re-derive every parcel in its old or new footprint."""
     row = await load_current(session, zone_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"zone {zone_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("zone", zone_id, row.version, if_match)
     before = _draft_of(row)
     unknown = set(changes.values) - set(WRITABLE)
     if unknown:
@@ -127,9 +125,7 @@ async def delete_zone(session: AsyncSession, actor: Actor, policy: Policy, zone_
                       override: Override | None = None, if_match: int | None = None) -> None:
     """Retire a zone: its parcels fall to another zone or become fragments (rule 1 permitting)."""
     row = await load_current(session, zone_id, lock=True)
-    if if_match is not None and if_match != row.version:
-        raise VersionConflict(f"zone {zone_id} is at version {row.version}, not {if_match}",
-                              current_version=row.version, if_match=if_match)
+    locks.check_if_match("zone", zone_id, row.version, if_match)
     before = _draft_of(row)
     try:
         _check(actor, before, override)

@@ -3,9 +3,6 @@ roles, over real HTTP to a real server on the test database. No 5xx, no response
 schema, no problem+json without a SPEC code. `make fuzz` runs many more examples (FUZZ_EXAMPLES)."""
 
 import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -15,9 +12,8 @@ from schemathesis import GenerationMode
 
 from app.errors import ALL_ERRORS
 from app.main import create_app
-from tests import pgcluster
 from tests.builders import BZ, basic, build_city, create_parcel, square
-from tests.conftest import TEST_URL
+from tests.servers import free_port, start_server, stop_server
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -52,23 +48,13 @@ def server(engine):
     import asyncio
 
     asyncio.run(_seed())
-    port = pgcluster.free_port()
-    env = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_SECRET_KEY": "fuzz", "LANDCYCLE_LOG_LEVEL": "error",
-           "LANDCYCLE_LOGIN_FAILURES_ALLOWED": "100000"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
+    proc = start_server(port, LANDCYCLE_SECRET_KEY="fuzz", LANDCYCLE_LOG_LEVEL="error",
+                        LANDCYCLE_LOGIN_FAILURES_ALLOWED="100000")
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_server(proc)
         asyncio.run(_empty())  # leave the test database as the other live tests expect it
 
 

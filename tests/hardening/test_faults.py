@@ -5,7 +5,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
@@ -21,6 +20,7 @@ from app.settings import Settings
 from gis.geometry import as_multipolygon
 from tests import pgcluster
 from tests.builders import CZ, basic, build_city
+from tests.servers import free_port, start_server
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -36,20 +36,9 @@ def cluster():
 
 
 def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = pgcluster.free_port()
-    env = {**os.environ, "DATABASE_URL": url, "LANDCYCLE_SECRET_KEY": "faults", "LANDCYCLE_LOG_LEVEL": "warning",
-           "LANDCYCLE_DB_POOL_SIZE": "4"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    port = free_port()
+    return start_server(port, database_url=url, LANDCYCLE_SECRET_KEY="faults", LANDCYCLE_DB_POOL_SIZE="4"), \
+        f"http://127.0.0.1:{port}"
 
 
 async def _seed(url: str, parcels: int) -> int:

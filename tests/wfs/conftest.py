@@ -3,14 +3,8 @@ that drive /wfs with clients nobody here wrote (GDAL, OWSLib, QGIS). Data is emp
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +13,9 @@ import pytest
 from app.db import Database, create_engine
 from tests import builders
 from tests.builders import BZ, CZ, PASSWORD, square
-from tests.conftest import TEST_URL, make_settings
+from tests.conftest import make_settings
+from tests.servers import free_port as _free_port
+from tests.servers import start_server, stop_server
 
 PAGE = 10  # the live server's CountDefault: QGIS and GDAL must page to see every parcel
 
@@ -41,51 +37,6 @@ class LiveWfs:
         )
         r.raise_for_status()
         return r.json()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(port: int, **env: str) -> subprocess.Popen[bytes]:
-    """`landcycle serve` on the test database (DATABASE_URL = the test URL)."""
-    exe = Path(sys.executable).parent / "landcycle"
-    environ = {
-        **os.environ,
-        "DATABASE_URL": TEST_URL,
-        "LANDCYCLE_SECRET_KEY": "live-test-key",
-        "LANDCYCLE_LOG_JSON": "false",
-        "LANDCYCLE_LOG_LEVEL": "warning",
-        **env,
-    }
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port)],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("server did not start in 30 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the server this harness started (by its own handle)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _seed(live: LiveWfs) -> None:

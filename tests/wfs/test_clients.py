@@ -151,7 +151,8 @@ def _gml_codes(data: Any) -> list[str]:
 
 def test_owslib_20_reads_capabilities_schema_and_features(live_wfs):
     wfs = _owslib(live_wfs, "2.0.0")
-    assert set(wfs.contents) == {"landcycle:parcels", "landcycle:zones", "landcycle:districts"}
+    assert set(wfs.contents) == {"landcycle:parcels", "landcycle:zones", "landcycle:districts",
+                                 "landcycle:exit_candidates"}
     bbox = wfs.contents["landcycle:parcels"].boundingBoxWGS84
     assert 121.3 < bbox[0] < bbox[2] < 121.7
     schema = wfs.get_schema("landcycle:parcels")

@@ -1,0 +1,56 @@
+"""Real `landcycle serve` processes for tests whose clients talk HTTP (WFS clients, faults, fuzzing, browser)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_URL
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int, database_url: str = TEST_URL, **env: str) -> subprocess.Popen[bytes]:
+    """`landcycle serve` on `database_url` (default: the test database), ready when /healthz answers."""
+    exe = Path(sys.executable).parent / "landcycle"
+    environ = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LANDCYCLE_SECRET_KEY": "live-test-key",
+        "LANDCYCLE_LOG_JSON": "false",
+        "LANDCYCLE_LOG_LEVEL": "warning",
+        **env,
+    }
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("server did not start in 30 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server this harness started (by its own handle)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
