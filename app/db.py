@@ -2,42 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.settings import Settings
 
 
-def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
-    """The app's engine: asyncpg, a statement timeout (batch jobs pass a longer one), and the rule
-    numbers the database guards read."""
+def server_settings(settings: Settings, statement_timeout_ms: int | None = None) -> dict[str, str]:
+    """Session settings of every connection: a statement timeout (batch jobs pass a longer one) and the
+    rule numbers the database guards read."""
     timeout = settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
-    server_settings = {
+    return {
         "statement_timeout": str(timeout),
         "application_name": "landcycle",
         "landcycle.overlap_tolerance_m2": str(settings.overlap_tolerance_m2),
         "jit": "off",
     }
+
+
+def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """The app's engine: asyncpg with `server_settings`."""
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
         "pool_pre_ping": True,
         "pool_recycle": 1800,
-        "connect_args": {"server_settings": server_settings, "command_timeout": 120},
+        "connect_args": {"server_settings": server_settings(settings, statement_timeout_ms), "command_timeout": 120},
     }
     options.update(kwargs)
     return create_async_engine(settings.async_database_url, **options)
 
 
 class Database:
-    """Hands out sessions and connections; tests swap in one bound to a rolled-back transaction."""
+    """Hands out sessions and connections; tests swap in one bound to a rolled-back transaction.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `reader()` is the hot read path: a plain asyncpg connection from a pool of its own, outside any
+    explicit transaction (one statement, one snapshot), for statements compiled once (app/prepared.py)."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings | None = None) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -51,8 +63,28 @@ class Database:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+        """An asyncpg connection for reads (autocommit; prepared statements cached per connection)."""
+        pool = self._pool or await self._open_pool()
+        async with pool.acquire() as conn:
+            yield conn
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                size = self._settings.db_pool_size if self._settings else 10
+                options = server_settings(self._settings) if self._settings else {"jit": "off"}
+                self._pool = await asyncpg.create_pool(url, min_size=1, max_size=size, server_settings=options,
+                                                       statement_cache_size=256, command_timeout=120)
+            return self._pool
+
     async def dispose(self) -> None:
-        """Close the pool."""
+        """Close the pools."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()
 
 
@@ -70,6 +102,12 @@ class BoundDatabase(Database):
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         async with self._conn.begin_nested():
             yield self._conn
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+        """The outer connection's asyncpg connection: reads see the test's own uncommitted rows."""
+        raw = await self._conn.get_raw_connection()
+        yield raw.driver_connection
 
     async def dispose(self) -> None:
         return None

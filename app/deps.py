@@ -15,6 +15,7 @@ from app.auth.permissions import ANONYMOUS, Actor
 from app.auth.service import Authenticator
 from app.db import Database
 from app.errors import DomainError, Unauthenticated
+from app.features.versions import CountCache
 from app.settings import Settings
 
 
@@ -28,6 +29,12 @@ def get_database(request: Request) -> Database:
     """The app's Database."""
     db: Database = request.app.state.db
     return db
+
+
+def get_counts(request: Request) -> CountCache:
+    """The app's cache of collection counts (keyed by collection version)."""
+    counts: CountCache = request.app.state.counts
+    return counts
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -80,3 +87,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+CountsDep = Annotated[CountCache, Depends(get_counts)]

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse, Response
 
 from app.audit.routes import router as audit_router
@@ -19,7 +20,9 @@ from app.auth.service import Authenticator
 from app.db import Database, create_engine
 from app.districts.routes import router as districts_router
 from app.errors import DomainError
+from app.features.versions import CountCache
 from app.observability import RequestIdMiddleware
+from app.parcels.export_routes import router as parcel_export_router
 from app.parcels.routes import router as parcels_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, domain_error_handler, http_error_handler, validation_error_handler
@@ -33,7 +36,7 @@ API = "/api/v1"
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app; tests hand in their own Settings and a Database bound to a test transaction."""
     settings = settings or Settings()
-    db = database or Database(create_engine(settings))
+    db = database or Database(create_engine(settings), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = db
     app.state.authenticator = Authenticator(settings, db)
+    app.state.counts = CountCache()
 
     # Errors with a SPEC code of their own are mapped here; `Exception` last, for the true 500s.
     for error in (DomainError, CrsError, GeometryError, DBAPIError):
@@ -59,10 +63,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, domain_error_handler)
+    # gzip when the client asks (GeoJSON shrinks ~4×); level 5 keeps a 100,000-parcel stream CPU-cheap.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestIdMiddleware)
 
     api = APIRouter(prefix=API)
-    for router in (auth_router, districts_router, zones_router, parcels_router, requests_router, audit_router):
+    # The export route before `/parcels/{parcel_id}`, which would otherwise take `export` for an id.
+    for router in (auth_router, districts_router, zones_router, parcel_export_router, parcels_router, requests_router,
+                   audit_router):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_service_router(db))

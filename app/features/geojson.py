@@ -6,9 +6,10 @@ arrives as finished JSON text and is only joined and sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import ColumnElement, Select, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -18,6 +19,7 @@ from gis.crs import CrsRef
 from gis.sql import geojson
 
 _CHUNK_ROWS = 500
+_STREAM_ROWS = 2000  # ~2 MB of GeoJSON per chunk: few sends, flat memory
 
 
 def feature_text(id_column: Any, geom: Any, crs: CrsRef,
@@ -83,3 +85,34 @@ async def stream_collection(db: Database, stmt: Select[Any], number_matched: int
             yield (b"," if returned else b"") + text.encode()
             returned += len(chunk)
     yield collection_tail(returned, links_for(returned))
+
+
+async def record_batches(conn: asyncpg.Connection, sql: str, args: Sequence[Any],
+                         rows: int = _CHUNK_ROWS) -> AsyncIterator[list[asyncpg.Record]]:
+    """The rows of a query through a server-side cursor, `rows` at a time (flat memory at any size)."""
+    if conn.is_in_transaction():
+        cursor = await conn.cursor(sql, *args)
+        while batch := await cursor.fetch(rows):
+            yield batch
+        return
+    async with conn.transaction(readonly=True):
+        cursor = await conn.cursor(sql, *args)
+        while batch := await cursor.fetch(rows):
+            yield batch
+
+
+async def stream_records(db: Database, sql: str, args: Sequence[Any], number_matched: int | None,
+                         links_for: Callable[[int, int | None], list[dict[str, Any]]],
+                         head_extra: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
+    """A FeatureCollection from rows `(id, feature text)` on the read path, as a byte stream with flat
+    memory; `links_for(returned, last_id)` makes the links once the rows are out."""
+    yield collection_head(number_matched, head_extra)
+    returned = 0
+    last_id: int | None = None
+    async with db.reader() as conn:
+        async for batch in record_batches(conn, sql, args, _STREAM_ROWS):
+            text = ",".join([row[1] for row in batch])
+            yield (b"," if returned else b"") + text.encode()
+            returned += len(batch)
+            last_id = batch[-1][0]
+    yield collection_tail(returned, links_for(returned, last_id))

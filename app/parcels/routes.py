@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
+from app.deps import ActorDep, CountsDep, DatabaseDep, SessionDep, SettingsDep
 from app.errors import NotFound
-from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_collection
+from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_records
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param, bbox_param, etag, header_crs, if_match_version
+from app.features.versions import collection_etag, collection_version, etag_matches
 from app.parcels import service
-from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_rows
+from app.parcels.query import ParcelQuery, parcel, property_columns, select_rows
+from app.parcels.reads import cached_count, fetch_feature, fetch_page, page_statement, page_values
 from app.parcels.schemas import (
     LandUse,
     LegacyZone,
@@ -48,11 +50,13 @@ def _features(query: ParcelQuery, crs: CrsRef) -> Any:
 
 
 @router.get("", response_model=None, summary="List parcels",
-            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}})
+            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
 async def list_parcels(
-    request: Request, session: SessionDep, db: DatabaseDep, actor: ActorDep, settings: SettingsDep,
+    request: Request, db: DatabaseDep, actor: ActorDep, settings: SettingsDep, counts: CountsDep,
     limit: Annotated[int | None, Query(ge=0, description="Page size (default 100, clamped to 10,000)")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**62, description="Keyset cursor: set by `next` links "
+                                       "(the page starts after this parcel id; `offset` then only numbers it)")] = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: CrsParam = None,
@@ -63,8 +67,12 @@ async def list_parcels(
     zone_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     status: Status | None = None,
     legacy_zone: LegacyZone | None = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id."""
+    """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id.
+
+    The response carries an ETag of the collection's version; `If-None-Match` with it answers 304 while
+    no parcel changed. `numberMatched` is exact (counted once per collection version and query)."""
     out_crs = header_crs(crs)
     query = ParcelQuery(
         filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
@@ -72,18 +80,27 @@ async def list_parcels(
         bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
     )
     size = clamp_limit(limit, settings)
-    matched = int(await session.scalar(count(query)) or 0)
-    stmt = _features(query, out_crs).limit(size).offset(offset)
-    headers = _crs_headers(out_crs)
+    async with db.reader() as conn:
+        version = await collection_version(conn, "parcel")
+        headers = {**_crs_headers(out_crs), "ETag": collection_etag(version, str(request.url)),
+                   "Cache-Control": "no-cache"}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        matched = await cached_count(counts, conn, version, query)
+        rows = await fetch_page(conn, query, out_crs, size, offset, after) if size <= STREAM_ABOVE else None
 
-    def links(returned: int) -> list[dict[str, Any]]:
-        return page_links(request, settings, offset, size, returned, matched)
+    def links(returned: int, last_id: int | None) -> list[dict[str, Any]]:
+        return page_links(request, settings, offset, size, returned, matched, last_key=last_id)
 
-    if size <= STREAM_ABOVE:
-        features = await fetch_texts(session, stmt)
-        return Response(collection_bytes(features, matched, links(len(features))), media_type=GEOJSON,
+    if rows is not None:
+        features = [row[1] for row in rows]
+        last = rows[-1][0] if rows else None
+        return Response(collection_bytes(features, matched, links(len(features), last)), media_type=GEOJSON,
                         headers=headers)
-    return StreamingResponse(stream_collection(db, stmt, matched, links), media_type=GEOJSON, headers=headers)
+    compiled = page_statement(query, out_crs, keyset=after is not None)
+    args = compiled.args(page_values(query, size, offset, after))
+    return StreamingResponse(stream_records(db, compiled.sql, args, matched, links), media_type=GEOJSON,
+                             headers=headers)
 
 
 @router.post("", status_code=201, response_model=None, summary="Create a parcel",
@@ -109,11 +126,21 @@ async def create_parcel(
 
 
 @router.get("/{parcel_id}", response_model=None, summary="One parcel",
-            responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}})
-async def get_parcel(session: SessionDep, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
-                     as_of: AsOf = None) -> Response:
-    """A parcel as a GeoJSON Feature with its ETag (the version)."""
-    return await _feature_response(session, parcel_id, header_crs(crs), as_of=as_of)
+            responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
+async def get_parcel(db: DatabaseDep, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
+                     as_of: AsOf = None,
+                     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None) -> Response:
+    """A parcel as a GeoJSON Feature with its ETag (the version); 304 for `If-None-Match` of that version."""
+    out_crs = header_crs(crs)
+    async with db.reader() as conn:
+        row = await fetch_feature(conn, ParcelQuery(ids=[parcel_id], as_of=as_of_param(as_of)), out_crs)
+    if row is None:
+        raise NotFound(f"parcel {parcel_id} does not exist" + (f" as of {as_of}" if as_of else ""),
+                       parcel_id=parcel_id)
+    headers = {"ETag": etag(row[0]), **_crs_headers(out_crs)}
+    if etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(row[1], media_type=GEOJSON, headers=headers)
 
 
 @router.patch("/{parcel_id}", response_model=None, summary="Change a parcel",
