@@ -71,7 +71,14 @@ lint: venv
 stop:
 	@scripts/localdb.sh stop
 
-bench: setup
+# Bench-only tools (aiohttp, psutil, matplotlib, py-spy) go into the venv; the peers get venvs of their own.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	@echo "[bench] installing bench/requirements.txt"
+	@$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	@$(PY) -m bench $(BENCH_ARGS)
 
 fuzz: setup

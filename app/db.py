@@ -38,6 +38,15 @@ def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None
     return create_async_engine(settings.async_database_url, **options)
 
 
+class ReadConnection(asyncpg.Connection):
+    """A pooled read connection: released without asyncpg's reset query (`RESET ALL; CLOSE ALL; UNLISTEN *;
+    …`), a round trip per request, since reads never change session state; an open transaction is still
+    ended on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class Database:
     """Hands out sessions and connections; tests swap in one bound to a rolled-back transaction.
 
@@ -77,7 +86,8 @@ class Database:
                 size = self._settings.db_pool_size if self._settings else 10
                 options = server_settings(self._settings) if self._settings else {"jit": "off"}
                 self._pool = await asyncpg.create_pool(url, min_size=1, max_size=size, server_settings=options,
-                                                       statement_cache_size=256, command_timeout=120)
+                                                       statement_cache_size=256, command_timeout=120,
+                                                       connection_class=ReadConnection)
             return self._pool
 
     async def dispose(self) -> None:

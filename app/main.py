@@ -67,12 +67,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestIdMiddleware)
 
-    api = APIRouter(prefix=API)
-    # The export route before `/parcels/{parcel_id}`, which would otherwise take `export` for an id.
-    for router in (auth_router, districts_router, zones_router, parcel_export_router, parcels_router, requests_router,
-                   audit_router):
-        api.include_router(router)
-    app.include_router(api)
+    # Routers join the app directly (not through one /api/v1 router): every nesting level is matched per
+    # request. The export route before `/parcels/{parcel_id}`, which would otherwise take `export` for an id.
+    for router in (parcel_export_router, parcels_router, zones_router, districts_router, auth_router,
+                   requests_router, audit_router):
+        app.include_router(router, prefix=API)
     app.include_router(_service_router(db))
     return app
 

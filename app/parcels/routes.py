@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from app.deps import ActorDep, CountsDep, DatabaseDep, SessionDep, SettingsDep
+from app.deps import ActorDep, SessionDep, SettingsDep, app_counts, app_database, app_settings
 from app.errors import NotFound
 from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_records
 from app.features.paging import clamp_limit, page_links
@@ -52,7 +52,7 @@ def _features(query: ParcelQuery, crs: CrsRef) -> Any:
 @router.get("", response_model=None, summary="List parcels",
             responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
 async def list_parcels(
-    request: Request, db: DatabaseDep, actor: ActorDep, settings: SettingsDep, counts: CountsDep,
+    request: Request, actor: ActorDep,
     limit: Annotated[int | None, Query(ge=0, description="Page size (default 100, clamped to 10,000)")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     after: Annotated[int | None, Query(ge=0, le=2**62, description="Keyset cursor: set by `next` links "
@@ -73,6 +73,8 @@ async def list_parcels(
 
     The response carries an ETag of the collection's version; `If-None-Match` with it answers 304 while
     no parcel changed. `numberMatched` is exact (counted once per collection version and query)."""
+    # The app's objects straight from its state: each FastAPI dependency costs per request (issue 6).
+    db, settings, counts = app_database(request), app_settings(request), app_counts(request)
     out_crs = header_crs(crs)
     query = ParcelQuery(
         filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
@@ -127,12 +129,12 @@ async def create_parcel(
 
 @router.get("/{parcel_id}", response_model=None, summary="One parcel",
             responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
-async def get_parcel(db: DatabaseDep, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
+async def get_parcel(request: Request, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
                      as_of: AsOf = None,
                      if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None) -> Response:
     """A parcel as a GeoJSON Feature with its ETag (the version); 304 for `If-None-Match` of that version."""
     out_crs = header_crs(crs)
-    async with db.reader() as conn:
+    async with app_database(request).reader() as conn:
         row = await fetch_feature(conn, ParcelQuery(ids=[parcel_id], as_of=as_of_param(as_of)), out_crs)
     if row is None:
         raise NotFound(f"parcel {parcel_id} does not exist" + (f" as of {as_of}" if as_of else ""),

@@ -1,0 +1,220 @@
+"""The measurements: one client (aiohttp, no compression) against each server, and the raw-PostGIS
+baseline running Landcycle's own SQL through asyncpg in this process.
+
+Every function returns a plain dict: `seconds` for a whole-collection case, `rps`/`p50_ms`/`p99_ms` for a
+load case, and the counts it saw so the runner can check all servers returned the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+
+from app.features.geojson import collection_head, collection_tail, record_batches
+from app.parcels.query import ParcelQuery
+from app.parcels.reads import all_statement, count_matches, fetch_feature, fetch_page
+from gis.crs import STORAGE
+
+HEADERS = {"Accept-Encoding": "identity", "Accept": "application/geo+json, application/json"}
+TIMEOUT = aiohttp.ClientTimeout(total=900)
+
+
+def session(concurrency: int) -> aiohttp.ClientSession:
+    """A keep-alive client session for `concurrency` parallel requests, compression off for all servers."""
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
+    return aiohttp.ClientSession(connector=connector, headers=HEADERS, timeout=TIMEOUT, auto_decompress=False)
+
+
+# ------------------------------------------------------------------------------------------------ HTTP
+async def http_stream(http: aiohttp.ClientSession, url: str, validate: bool = False) -> dict[str, Any]:
+    """One GET of a whole collection, read to the end in 1 MB pieces."""
+    started = time.perf_counter()
+    size = 0
+    parts: list[bytes] = []
+    async with http.get(url) as response:
+        response.raise_for_status()
+        async for chunk in response.content.iter_chunked(1 << 20):
+            size += len(chunk)
+            if validate:
+                parts.append(chunk)
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {"seconds": seconds, "bytes": size}
+    if validate:
+        result["features"] = len(orjson.loads(b"".join(parts))["features"])
+    return result
+
+
+def _next_link(body: dict[str, Any]) -> str | None:
+    for link in body.get("links", []):
+        if link.get("rel") == "next":
+            return str(link["href"])
+    return None
+
+
+async def http_pages(http: aiohttp.ClientSession, url: str, time_limit: float) -> dict[str, Any]:
+    """Follow `next` links from `url` to the last page (or until `time_limit` seconds have passed)."""
+    started = time.perf_counter()
+    pages = features = size = 0
+    next_url: str | None = url
+    while next_url:
+        async with http.get(next_url) as response:
+            response.raise_for_status()
+            raw = await response.read()
+        size += len(raw)
+        body = orjson.loads(raw)
+        returned = len(body["features"])
+        pages += 1
+        features += returned
+        next_url = _next_link(body) if returned else None
+        if time.perf_counter() - started > time_limit:
+            break
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "pages": pages, "features": features, "bytes": size, "complete": next_url is None}
+
+
+async def _load(call: Callable[[int], Awaitable[None]], jobs: int, concurrency: int,
+                duration: float) -> dict[str, Any]:
+    """Run `call(i)` for i = 0… from `concurrency` workers until `duration` seconds pass."""
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    deadline = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal counter, errors
+        while time.perf_counter() < deadline:
+            i = counter
+            counter += 1
+            t0 = time.perf_counter()
+            try:
+                await call(i % jobs)
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    n = len(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(n - 1, int(p * n))] * 1000 if n else float("nan")
+
+    return {"requests": n, "errors": errors, "seconds": elapsed, "rps": n / elapsed if elapsed else 0.0,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+
+async def http_load(http: aiohttp.ClientSession, urls: list[str], concurrency: int,
+                    duration: float) -> dict[str, Any]:
+    """GET the urls round-robin from `concurrency` workers for `duration` seconds."""
+
+    async def call(i: int) -> None:
+        async with http.get(urls[i]) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+
+    return await _load(call, len(urls), concurrency, duration)
+
+
+async def http_count(http: aiohttp.ClientSession, url: str) -> int:
+    """How many features one response holds (1 for a single Feature)."""
+    async with http.get(url) as response:
+        response.raise_for_status()
+        body = orjson.loads(await response.read())
+    return len(body["features"]) if "features" in body else int(body.get("type") == "Feature")
+
+
+# ------------------------------------------------------------------------------------------------- raw
+class Raw:
+    """The raw-PostGIS baseline: Landcycle's statements (app/parcels/reads.py) on a plain asyncpg pool,
+    the rows joined into the same bytes a server would send, no HTTP."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.pool: asyncpg.Pool | None = None
+
+    async def open(self, size: int) -> None:
+        """A pool of `size` connections."""
+        self.pool = await asyncpg.create_pool(self._url, min_size=size, max_size=size,
+                                              server_settings={"jit": "off"})
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self.pool:
+            await self.pool.close()
+
+    def _pool(self) -> asyncpg.Pool:
+        assert self.pool is not None
+        return self.pool
+
+    async def stream(self) -> dict[str, Any]:
+        """Every current parcel as one FeatureCollection, through a server-side cursor."""
+        started = time.perf_counter()
+        q = ParcelQuery()
+        compiled = all_statement(q, STORAGE)
+        size = returned = 0
+        async with self._pool().acquire() as conn:
+            size += len(collection_head(await count_matches(conn, q)))
+            async for batch in record_batches(conn, compiled.sql, compiled.args(q.binds()), 2000):
+                size += len(",".join([row[1] for row in batch]).encode()) + 1
+                returned += len(batch)
+        size += len(collection_tail(returned, []))
+        return {"seconds": time.perf_counter() - started, "bytes": size, "features": returned}
+
+    async def pages(self, limit: int) -> dict[str, Any]:
+        """Every current parcel a page at a time, keyset (`id > last`), the count once."""
+        started = time.perf_counter()
+        q = ParcelQuery()
+        pages = features = size = 0
+        after: int | None = None
+        async with self._pool().acquire() as conn:
+            matched = await count_matches(conn, q)
+            while True:
+                rows = await fetch_page(conn, q, STORAGE, limit, features, after)
+                size += len(",".join([row[1] for row in rows]).encode())
+                pages += 1
+                features += len(rows)
+                if len(rows) < limit or features >= matched:
+                    break
+                after = rows[-1][0]
+        return {"seconds": time.perf_counter() - started, "pages": pages, "features": features, "bytes": size,
+                "complete": True}
+
+    async def bbox_load(self, boxes: list[tuple[float, float, float, float]], concurrency: int,
+                        duration: float) -> dict[str, Any]:
+        """A bbox page (count + up to 1,000 features) per call."""
+
+        async def call(i: int) -> None:
+            q = ParcelQuery(bbox=boxes[i])
+            async with self._pool().acquire() as conn:
+                await count_matches(conn, q)
+                rows = await fetch_page(conn, q, STORAGE, 1000, 0, None)
+            ",".join([row[1] for row in rows]).encode()
+
+        return await _load(call, len(boxes), concurrency, duration)
+
+    async def bbox_count(self, box: tuple[float, float, float, float]) -> int:
+        """Features of one bbox page."""
+        async with self._pool().acquire() as conn:
+            return len(await fetch_page(conn, ParcelQuery(bbox=box), STORAGE, 1000, 0, None))
+
+    async def id_load(self, ids: list[int], concurrency: int, duration: float) -> dict[str, Any]:
+        """One feature by id per call."""
+
+        async def call(i: int) -> None:
+            async with self._pool().acquire() as conn:
+                row = await fetch_feature(conn, ParcelQuery(ids=[ids[i]]), STORAGE)
+            if row is None:
+                raise RuntimeError("missing")
+            row[1].encode()
+
+        return await _load(call, len(ids), concurrency, duration)
