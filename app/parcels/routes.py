@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from app.db import Database
 from app.deps import ActorDep, SessionDep, SettingsDep, app_counts, app_database, app_settings
 from app.errors import NotFound
 from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_records
@@ -133,8 +134,14 @@ async def get_parcel(request: Request, actor: ActorDep, parcel_id: ParcelId, crs
                      as_of: AsOf = None,
                      if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None) -> Response:
     """A parcel as a GeoJSON Feature with its ETag (the version); 304 for `If-None-Match` of that version."""
+    return await feature_response(app_database(request), parcel_id, crs, as_of, if_none_match)
+
+
+async def feature_response(db: Database, parcel_id: int, crs: str | None, as_of: str | None,
+                           if_none_match: str | None) -> Response:
+    """GET /parcels/{id} (shared by the route above and the fast path in app/parcels/fast_path.py)."""
     out_crs = header_crs(crs)
-    async with app_database(request).reader() as conn:
+    async with db.reader() as conn:
         row = await fetch_feature(conn, ParcelQuery(ids=[parcel_id], as_of=as_of_param(as_of)), out_crs)
     if row is None:
         raise NotFound(f"parcel {parcel_id} does not exist" + (f" as of {as_of}" if as_of else ""),
