@@ -6,11 +6,12 @@ arrives as finished JSON text and is only joined and sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, Select, func, literal_column
+from sqlalchemy import ColumnElement, Select, Text, cast, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import Database
@@ -22,18 +23,34 @@ _CHUNK_ROWS = 500
 _STREAM_ROWS = 2000  # ~2 MB of GeoJSON per chunk: few sends, flat memory
 
 
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def properties_parts(properties: Sequence[tuple[str, ColumnElement[Any]]]) -> list[Any]:
+    """The members of a properties object as pieces for `concat`: compact JSON, each value through
+    `to_json` (numbers bare, text escaped, timestamps ISO 8601), SQL NULL as `null`. Cheaper for
+    PostgreSQL than `json_build_object` (which looks up each argument's type on every row) and ~10 %
+    smaller (no blanks around colons)."""
+    parts: list[Any] = []
+    for i, (name, column) in enumerate(properties):
+        if not _NAME.match(name):  # names become SQL literals: identifiers only
+            raise ValueError(f"not a property name: {name!r}")
+        parts.append(literal_column(f"""'{"," if i else ""}"{name}":'"""))
+        parts.append(func.coalesce(cast(func.to_json(column), Text), literal_column("'null'")))
+    return parts
+
+
 def feature_text(id_column: Any, geom: Any, crs: CrsRef,
                  properties: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[str]:
     """One Feature as JSON text, assembled by PostgreSQL."""
-    props = func.json_build_object(*[part for name, col in properties for part in (name, col)])
     return func.concat(
         literal_column("""'{"type":"Feature","id":'"""),
         func.to_json(id_column),
         literal_column("""',"geometry":'"""),
         geojson(geom, crs),
-        literal_column("""',"properties":'"""),
-        props,
-        literal_column("'}'"),
+        literal_column("""',"properties":{'"""),
+        *properties_parts(properties),
+        literal_column("""'}}'"""),
     ).label("feature")
 
 
@@ -85,6 +102,12 @@ async def stream_collection(db: Database, stmt: Select[Any], number_matched: int
             yield (b"," if returned else b"") + text.encode()
             returned += len(chunk)
     yield collection_tail(returned, links_for(returned))
+
+
+def collection_text(features: str, returned: int, number_matched: int | None,
+                    links: list[dict[str, Any]]) -> bytes:
+    """A whole (small) FeatureCollection from features already joined by commas (in SQL)."""
+    return collection_head(number_matched) + features.encode() + collection_tail(returned, links)
 
 
 async def record_batches(conn: asyncpg.Connection, sql: str, args: Sequence[Any],

@@ -7,10 +7,12 @@ statements through asyncpg, so the comparison is with the same SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import FromClause
 
 from app.features.geojson import feature_text
@@ -34,9 +36,20 @@ def _encode(crs: CrsRef) -> Any:
     return encode
 
 
-def page_statement(q: ParcelQuery, crs: CrsRef, *, keyset: bool) -> Compiled:
-    """Rows `(id, feature)` of one page; values `q.binds()` + limit, offset (+ after when `keyset`)."""
+def page_rows_statement(q: ParcelQuery, crs: CrsRef, *, keyset: bool) -> Compiled:
+    """Rows `(id, feature)` of one page (streamed when large); values `page_values(...)`."""
     return _statement(("page", crs.srid, keyset), q, lambda: select_page(q, _encode(crs), keyset=keyset))
+
+
+def page_statement(q: ParcelQuery, crs: CrsRef, *, keyset: bool) -> Compiled:
+    """One row for a whole (small) page: `(returned, last id, features joined by commas)` — one value to
+    receive instead of a row per feature; values `page_values(...)`."""
+    def build() -> Any:
+        rows = select_page(q, _encode(crs), keyset=keyset).subquery("features")
+        joined = func.string_agg(rows.c.feature, aggregate_order_by(literal_column("','"), rows.c.id))
+        return select(func.count(), func.max(rows.c.id), joined)
+
+    return _statement(("page-joined", crs.srid, keyset), q, build)
 
 
 def count_statement(q: ParcelQuery) -> Compiled:
@@ -66,11 +79,30 @@ def page_values(q: ParcelQuery, limit: int, offset: int, after: int | None) -> d
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page's features as one comma-joined text, how many, and the id of the last (for `after`)."""
+
+    features: str
+    returned: int
+    last_id: int | None
+
+
 async def fetch_page(conn: asyncpg.Connection, q: ParcelQuery, crs: CrsRef, limit: int, offset: int,
-                     after: int | None) -> Sequence[asyncpg.Record]:
-    """One page of `(id, feature)` rows."""
+                     after: int | None) -> Page:
+    """One page (up to a few thousand features: it is received as one value)."""
     compiled = page_statement(q, crs, keyset=after is not None)
-    return await conn.fetch(compiled.sql, *compiled.args(page_values(q, limit, offset, after)))
+    args = compiled.args(page_values(q, limit, offset, after))
+    returned, last_id, features = await conn.fetchrow(compiled.sql, *args)
+    return Page(features or "", int(returned), last_id)
+
+
+def known_total(limit: int, offset: int, after: int | None, returned: int) -> int | None:
+    """numberMatched when the page itself tells it: a short page ends the matches (an empty one only at
+    offset 0; with a client-made `after` cursor the offset is not trusted)."""
+    if after is None and returned < limit and (returned > 0 or offset == 0):
+        return offset + returned
+    return None
 
 
 async def count_matches(conn: asyncpg.Connection, q: ParcelQuery) -> int:

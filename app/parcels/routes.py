@@ -10,13 +10,20 @@ from starlette.responses import Response, StreamingResponse
 from app.db import Database
 from app.deps import ActorDep, SessionDep, SettingsDep, app_counts, app_database, app_settings
 from app.errors import NotFound
-from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_records
+from app.features.geojson import collection_bytes, collection_text, feature_text, fetch_texts, stream_records
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param, bbox_param, etag, header_crs, if_match_version
 from app.features.versions import collection_etag, collection_version, etag_matches
 from app.parcels import service
 from app.parcels.query import ParcelQuery, parcel, property_columns, select_rows
-from app.parcels.reads import cached_count, fetch_feature, fetch_page, page_statement, page_values
+from app.parcels.reads import (
+    cached_count,
+    fetch_feature,
+    fetch_page,
+    known_total,
+    page_rows_statement,
+    page_values,
+)
 from app.parcels.schemas import (
     LandUse,
     LegacyZone,
@@ -89,18 +96,18 @@ async def list_parcels(
                    "Cache-Control": "no-cache"}
         if etag_matches(if_none_match, headers["ETag"]):
             return Response(status_code=304, headers=headers)
-        matched = await cached_count(counts, conn, version, query)
-        rows = await fetch_page(conn, query, out_crs, size, offset, after) if size <= STREAM_ABOVE else None
+        page = await fetch_page(conn, query, out_crs, size, offset, after) if size <= STREAM_ABOVE else None
+        # A short page tells numberMatched itself (bbox windows, last pages): no count then.
+        known = None if page is None else known_total(size, offset, after, page.returned)
+        matched = known if known is not None else await cached_count(counts, conn, version, query)
 
     def links(returned: int, last_id: int | None) -> list[dict[str, Any]]:
         return page_links(request, settings, offset, size, returned, matched, last_key=last_id)
 
-    if rows is not None:
-        features = [row[1] for row in rows]
-        last = rows[-1][0] if rows else None
-        return Response(collection_bytes(features, matched, links(len(features), last)), media_type=GEOJSON,
-                        headers=headers)
-    compiled = page_statement(query, out_crs, keyset=after is not None)
+    if page is not None:
+        body = collection_text(page.features, page.returned, matched, links(page.returned, page.last_id))
+        return Response(body, media_type=GEOJSON, headers=headers)
+    compiled = page_rows_statement(query, out_crs, keyset=after is not None)
     args = compiled.args(page_values(query, size, offset, after))
     return StreamingResponse(stream_records(db, compiled.sql, args, matched, links), media_type=GEOJSON,
                              headers=headers)

@@ -131,3 +131,13 @@ async def test_public_read_lets_the_fast_path_serve_anonymous_clients(db, city):
         created = await create_parcel(anon, square(BZ[0] + 0.01, BZ[1] + 0.01), code="PUB-1")
         r = await anon.get(f"/api/v1/parcels/{created['id']}")
         assert r.status_code == 200 and r.json()["properties"]["code"] == "PUB-1"
+
+
+async def test_number_matched_is_exact_on_short_pages_and_beyond_the_end(client, city):
+    await _five(client)
+    for offset, returned in ((0, 5), (4, 1), (5, 0), (50, 0)):
+        body = (await client.get(f"/api/v1/parcels?tier=base&limit=10&offset={offset}", headers=BUREAU)).json()
+        assert (body["numberMatched"], body["numberReturned"]) == (5, returned), offset
+    window = (await client.get(f"/api/v1/parcels?bbox={BZ[0]},{BZ[1]},{BZ[0] + 0.0045},{BZ[1] + 0.002}",
+                               headers=BUREAU)).json()
+    assert window["numberMatched"] == window["numberReturned"] == 3
