@@ -13,8 +13,18 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 
 import asyncpg
+from sqlalchemy import ColumnElement, column, func, select, table
 
 _VERSION_SQL = "SELECT coalesce((SELECT version FROM collection_version WHERE name = $1), 0)"
+
+
+_COUNTERS = table("collection_version", column("name"), column("version"))
+
+
+def version_column(name: str) -> ColumnElement[int]:
+    """The same counter as a column, to read it in the statement that reads the rows (one snapshot)."""
+    current = select(_COUNTERS.c.version).where(_COUNTERS.c.name == name).scalar_subquery()
+    return func.coalesce(current, 0)
 
 
 async def collection_version(conn: asyncpg.Connection, name: str) -> int:

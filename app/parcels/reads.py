@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import FromClause
 
 from app.features.geojson import feature_text
-from app.features.versions import CountCache
+from app.features.versions import CountCache, version_column
 from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_page, select_rows
 from app.prepared import Compiled, StatementCache, compile_statement
 from gis.crs import CrsRef
@@ -42,12 +42,13 @@ def page_rows_statement(q: ParcelQuery, crs: CrsRef, *, keyset: bool) -> Compile
 
 
 def page_statement(q: ParcelQuery, crs: CrsRef, *, keyset: bool) -> Compiled:
-    """One row for a whole (small) page: `(returned, last id, features joined by commas)` — one value to
-    receive instead of a row per feature; values `page_values(...)`."""
+    """One row for a whole (small) page: `(collection version, returned, last id, features joined by
+    commas)` — one value to receive instead of a row per feature, and the version the rows are of (one
+    statement, one snapshot) for the ETag and the count cache; values `page_values(...)`."""
     def build() -> Any:
         rows = select_page(q, _encode(crs), keyset=keyset).subquery("features")
         joined = func.string_agg(rows.c.feature, aggregate_order_by(literal_column("','"), rows.c.id))
-        return select(func.count(), func.max(rows.c.id), joined)
+        return select(version_column("parcel"), func.count(), func.max(rows.c.id), joined)
 
     return _statement(("page-joined", crs.srid, keyset), q, build)
 
@@ -81,11 +82,13 @@ def page_values(q: ParcelQuery, limit: int, offset: int, after: int | None) -> d
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A page's features as one comma-joined text, how many, and the id of the last (for `after`)."""
+    """A page's features as one comma-joined text, how many, the id of the last (for `after`), and the
+    version of the collection they were read at."""
 
     features: str
     returned: int
     last_id: int | None
+    version: int
 
 
 async def fetch_page(conn: asyncpg.Connection, q: ParcelQuery, crs: CrsRef, limit: int, offset: int,
@@ -93,8 +96,8 @@ async def fetch_page(conn: asyncpg.Connection, q: ParcelQuery, crs: CrsRef, limi
     """One page (up to a few thousand features: it is received as one value)."""
     compiled = page_statement(q, crs, keyset=after is not None)
     args = compiled.args(page_values(q, limit, offset, after))
-    returned, last_id, features = await conn.fetchrow(compiled.sql, *args)
-    return Page(features or "", int(returned), last_id)
+    version, returned, last_id, features = await conn.fetchrow(compiled.sql, *args)
+    return Page(features or "", int(returned), last_id, int(version))
 
 
 def known_total(limit: int, offset: int, after: int | None, returned: int) -> int | None:

@@ -17,6 +17,7 @@ from app.features.versions import collection_etag, collection_version, etag_matc
 from app.parcels import service
 from app.parcels.query import ParcelQuery, parcel, property_columns, select_rows
 from app.parcels.reads import (
+    Page,
     cached_count,
     fetch_feature,
     fetch_page,
@@ -43,6 +44,7 @@ router = APIRouter(prefix="/parcels", tags=["parcels"])
 
 GEOJSON = "application/geo+json"
 STREAM_ABOVE = 1000  # pages larger than this are streamed from a server-side cursor
+NO_CACHE = {"Cache-Control": "no-cache"}  # collections: cache, but revalidate with the ETag every time
 
 ParcelId = Annotated[int, Path(ge=1, le=2**62, description="Parcel id")]
 CrsParam = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
@@ -90,16 +92,22 @@ async def list_parcels(
         bbox=bbox_param(bbox), bbox_crs=header_crs(bbox_crs), as_of=as_of_param(as_of),
     )
     size = clamp_limit(limit, settings)
+    url = str(request.url)
     async with db.reader() as conn:
-        version = await collection_version(conn, "parcel")
-        headers = {**_crs_headers(out_crs), "ETag": collection_etag(version, str(request.url)),
-                   "Cache-Control": "no-cache"}
-        if etag_matches(if_none_match, headers["ETag"]):
-            return Response(status_code=304, headers=headers)
-        page = await fetch_page(conn, query, out_crs, size, offset, after) if size <= STREAM_ABOVE else None
+        if if_none_match is not None:  # revalidation: 304 before any row is read while nothing changed
+            tag = collection_etag(await collection_version(conn, "parcel"), url)
+            if etag_matches(if_none_match, tag):
+                return Response(status_code=304, headers={**_crs_headers(out_crs), "ETag": tag, **NO_CACHE})
+        page: Page | None = None
+        if size <= STREAM_ABOVE:
+            page = await fetch_page(conn, query, out_crs, size, offset, after)
+            version = page.version
+        else:
+            version = await collection_version(conn, "parcel")
         # A short page tells numberMatched itself (bbox windows, last pages): no count then.
         known = None if page is None else known_total(size, offset, after, page.returned)
         matched = known if known is not None else await cached_count(counts, conn, version, query)
+    headers = {**_crs_headers(out_crs), "ETag": collection_etag(version, url), **NO_CACHE}
 
     def links(returned: int, last_id: int | None) -> list[dict[str, Any]]:
         return page_links(request, settings, offset, size, returned, matched, last_key=last_id)
