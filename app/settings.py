@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     workers: int = 1
     log_level: str = "info"
     log_json: bool = True
+    # FastAPI's native OpenTelemetry (traces, metrics, logs to a configured provider). Off unless asked:
+    # when on, it looks up the OTel providers in the environment on every request (issue 6 profile).
+    otel: bool = False
 
     default_limit: int = 100
     max_limit: int = 10_000

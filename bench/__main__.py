@@ -28,6 +28,7 @@ import psutil
 from bench import database, peers, report
 from bench.database import ROOT, say
 from bench.measure import Raw
+from bench.profile import profile
 from bench.runner import CASES, Plan, Runner, workload
 
 ALL_SERVERS = ["raw", "landcycle", "tipg", "pygeoapi"]
@@ -121,6 +122,11 @@ async def _main(args: argparse.Namespace) -> int:
         await runner.check()
         results = await runner.run()
         load_after = _load()
+        profiles: dict[str, list[tuple[str, float]]] = {}
+        if not args.quick and "landcycle" in servers:
+            say("profiling Landcycle (py-spy; not counted in the table)")
+            spans = {c: results.median(c, "landcycle", "seconds") or load_seconds for c in cases}
+            profiles = await profile(runner, [c for c in ("stream", "bbox16", "id16") if c in cases], spans)
         pg = await _pg_version(url)
     finally:
         await raw.close()
@@ -134,7 +140,7 @@ async def _main(args: argparse.Namespace) -> int:
             "load_before": load_before, "load_after": load_after, "versions": _versions(servers, pg),
             "rounds": rounds, "load_seconds": load_seconds, "workers": args.workers,
             "budget_seconds": args.budget_seconds, "elapsed_min": (time.perf_counter() - started) / 60,
-            "chart": chart_name}
+            "chart": chart_name, "profiles": profiles}
     report.chart(results, args.results.parent / chart_name, f"Landcycle bench, {args.scale}, {date}")
     text = report.section(results, meta)
     print(text)
@@ -142,7 +148,7 @@ async def _main(args: argparse.Namespace) -> int:
         say("quick run: results not appended to RESULTS.md")
     else:
         report.append(args.results, text)
-        say(f"appended to {args.results.relative_to(ROOT)}; chart {chart_name}")
+        say(f"appended to {args.results}; chart bench/{chart_name}")
     return 0
 
 
