@@ -6,7 +6,7 @@ Environment (or the matching --options):
   BENCH_SERVERS  comma list of raw,landcycle,tipg,pygeoapi (default all; at 1m: raw,landcycle)
   BENCH_CASES    comma list of stream,page1000,page10000,bbox1,bbox16,id16 (default all)
   BENCH_WORKERS  uvicorn workers per server (default 1: every server's own default)
-  BENCH_LOAD_SECONDS, BENCH_BUDGET_SECONDS, BENCH_CASE_LIMIT_SECONDS  durations (4, 70, 120)
+  BENCH_LOAD_SECONDS, BENCH_BUDGET_SECONDS, BENCH_CASE_LIMIT_SECONDS  durations (4, 60, 120)
   BENCH_QUICK=1  one short round (a smoke test of the harness; results are not appended)
 """
 
@@ -49,7 +49,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", default=_env("BENCH_CASES", ",".join(c[0] for c in CASES)))
     parser.add_argument("--workers", type=int, default=int(_env("BENCH_WORKERS", "1")))
     parser.add_argument("--load-seconds", type=float, default=float(_env("BENCH_LOAD_SECONDS", "4")))
-    parser.add_argument("--budget-seconds", type=float, default=float(_env("BENCH_BUDGET_SECONDS", "70")))
+    parser.add_argument("--budget-seconds", type=float, default=float(_env("BENCH_BUDGET_SECONDS", "60")))
     parser.add_argument("--case-limit-seconds", type=float, default=float(_env("BENCH_CASE_LIMIT_SECONDS", "120")))
     parser.add_argument("--quick", action="store_true", default=_env("BENCH_QUICK", "") not in ("", "0"))
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")

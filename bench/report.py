@@ -110,8 +110,8 @@ def section(results: Results, meta: dict[str, Any]) -> str:
         lines += ["", "Goals (issue 6):", "", "| goal | measured | met |", "|---|---|---|"]
         lines += [f"| {g} | {m} | {'yes' if ok else 'NO'} |" for g, m, ok in met]
     if meta.get("profiles"):
-        lines += ["", "Where Landcycle's CPU goes (py-spy, a pass after the rounds; self time in % of the busy samples; "
-                  "flame graphs `bench/profile-<case>.svg`):", ""]
+        lines += ["", "Where Landcycle's CPU goes (py-spy, a pass after the rounds; self time in % of the busy "
+                  "samples; flame graphs `bench/profile-<case>.svg`):", ""]
         for case, rows in meta["profiles"].items():
             label = next(lbl for key, lbl, _ in CASES if key == case)
             lines.append(f"- {label}: " + "; ".join(f"{name} {share:.0f} %" for name, share in rows))
