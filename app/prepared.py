@@ -23,23 +23,25 @@ _DIALECT = PGDialect_asyncpg()
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """SQL text with `$n` placeholders, the parameter names in placeholder order, and the values of the
-    parameters the shape fixes (JSON member names, precision, SRIDs)."""
+    """SQL text with `$n` placeholders; per placeholder the parameter's name as written (`bindparam("id")`)
+    and as rendered (`id_1`: unique parameters are numbered); and the values of the parameters the shape
+    fixes (JSON member names, precision, SRIDs), by rendered name."""
 
     sql: str
-    names: tuple[str, ...]
+    names: tuple[tuple[str, str], ...]
     constants: Mapping[str, Any]
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
-        """Positional arguments: a request's values, the shape's constants for the rest."""
-        return [values[name] if name in values else self.constants[name] for name in self.names]
+        """Positional arguments: a request's values by name, the shape's constants for the rest."""
+        return [values[name] if name in values else self.constants[rendered] for name, rendered in self.names]
 
 
 def compile_statement(stmt: ClauseElement) -> Compiled:
     """Compile for asyncpg (`$n` placeholders with casts)."""
     compiled = stmt.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     assert isinstance(compiled, SQLCompiler)
-    names = tuple(compiled.positiontup or ())
+    rendered = compiled.positiontup or ()
+    names = tuple((getattr(compiled.binds[r], "_orig_key", r), r) for r in rendered)
     return Compiled(sql=compiled.string, names=names, constants=dict(compiled.construct_params() or {}))
 
 

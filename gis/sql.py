@@ -52,7 +52,7 @@ def envelope(bbox: tuple[float, float, float, float], crs: CrsRef) -> Any:
     """A storage-CRS polygon for an x/y bbox given in `crs` (edges densified before transforming).
 
     The corners are named, typed parameters, so one compiled statement serves every bbox of a CRS."""
-    x0, y0, x1, y1 = (bindparam(name, v, type_=Float) for name, v in bbox_values(bbox).items())
+    x0, y0, x1, y1 = (bindparam(name, v, type_=Float, unique=True) for name, v in bbox_values(bbox).items())
     env = func.ST_MakeEnvelope(x0, y0, x1, y1, crs.srid)
     if crs.srid == STORAGE_SRID:
         return env

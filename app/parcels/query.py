@@ -99,26 +99,28 @@ def alive_at(table: FromClause, as_of: datetime | None) -> ColumnElement[bool]:
     """Rule 10: the current row, or the row valid at `as_of` (valid_from ≤ t < valid_to)."""
     if as_of is None:
         return table.c.valid_to.is_(None)
-    at = bindparam("as_of", as_of, type_=DateTime(timezone=True))
+    at = bindparam("as_of", as_of, type_=DateTime(timezone=True), unique=True)
     return and_(table.c.valid_from <= at, or_(table.c.valid_to.is_(None), table.c.valid_to > at))
 
 
 def where(q: ParcelQuery, table: FromClause = parcel) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a ParcelQuery (named bound parameters only, see `ParcelQuery.binds`)."""
+    """The WHERE clauses of a ParcelQuery (named bound parameters only, see `ParcelQuery.binds`; unique, so
+    two queries may share one statement, e.g. a UNION)."""
     clauses: list[ColumnElement[bool]] = []
     if q.history_of is not None:
-        clauses.append(table.c.id == bindparam("history_of", q.history_of, type_=BigInteger))
+        clauses.append(table.c.id == bindparam("history_of", q.history_of, type_=BigInteger, unique=True))
     else:
         clauses.append(alive_at(table, q.as_of))
     if q.ids is not None:
         if len(q.ids) == 1:
-            clauses.append(table.c.id == bindparam("id", q.ids[0], type_=BigInteger))
+            clauses.append(table.c.id == bindparam("id", q.ids[0], type_=BigInteger, unique=True))
         else:
             clauses.append(table.c.id.in_(list(q.ids)))
     for name in FILTERS:
         value = q.filters.get(name)
         if value is not None:
-            clauses.append(table.c[name] == bindparam(f"filter_{name}", value, type_=table.c[name].type))
+            clauses.append(table.c[name] == bindparam(f"filter_{name}", value, type_=table.c[name].type,
+                                                                 unique=True))
     if q.bbox is not None:
         clauses.append(bbox_filter(table.c.geom, q.bbox, q.bbox_crs))
     clauses.extend(q.extra)

@@ -3,7 +3,9 @@ ParcelQuery binds must be exactly the named parameters of its SQL, and one shape
 
 from datetime import UTC, datetime
 
-from app.parcels.query import FILTERS, ParcelQuery, count
+from sqlalchemy import union_all
+
+from app.parcels.query import FILTERS, ParcelQuery, count, parcel, select_rows
 from app.parcels.reads import all_statement, feature_statement, page_statement, page_values
 from app.prepared import StatementCache, compile_statement
 from gis.crs import STORAGE, CrsRef
@@ -22,9 +24,9 @@ QUERIES = [
 def test_binds_are_exactly_the_named_parameters_of_the_where_clause():
     for q in QUERIES:
         compiled = compile_statement(count(q))
-        named = {name: compiled.constants[name] for name in compiled.names if name in q.binds()}
+        named = {name: compiled.constants[rendered] for name, rendered in compiled.names if name in q.binds()}
         assert named == q.binds(), q
-        assert set(q.binds()) <= set(compiled.names)
+        assert set(q.binds()) <= {name for name, _ in compiled.names}
 
 
 def test_one_shape_compiles_to_one_sql_text_whatever_the_values():
@@ -64,3 +66,10 @@ def test_the_cache_is_bounded():
     for i in range(4):
         cache.get(i, lambda: count(ParcelQuery()))
     assert len(cache) == 2
+
+
+def test_two_queries_in_one_statement_keep_their_own_values():
+    base = select_rows(ParcelQuery(filters={"tier": "base"}), parcel.c.id, order=False)
+    fragment = select_rows(ParcelQuery(filters={"tier": "fragment"}), parcel.c.id, order=False)
+    params = union_all(base, fragment).compile().params
+    assert sorted(v for k, v in params.items() if k.startswith("filter_tier")) == ["base", "fragment"]
