@@ -6,9 +6,11 @@ arrives as finished JSON text and is only joined and sent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import ColumnElement, Select, Text, cast, func, literal_column
@@ -19,6 +21,7 @@ from app.responses import dumps
 from gis.crs import CrsRef
 from gis.sql import geojson
 
+T = TypeVar("T")
 _CHUNK_ROWS = 500
 _STREAM_ROWS = 2000  # ~2 MB of GeoJSON per chunk: few sends, flat memory
 
@@ -111,7 +114,7 @@ def collection_text(features: str, returned: int, number_matched: int | None,
 
 
 async def record_batches(conn: asyncpg.Connection, sql: str, args: Sequence[Any],
-                         rows: int = _CHUNK_ROWS) -> AsyncIterator[list[asyncpg.Record]]:
+                         rows: int = _CHUNK_ROWS) -> AsyncGenerator[list[asyncpg.Record], None]:
     """The rows of a query through a server-side cursor, `rows` at a time (flat memory at any size)."""
     if conn.is_in_transaction():
         cursor = await conn.cursor(sql, *args)
@@ -124,6 +127,37 @@ async def record_batches(conn: asyncpg.Connection, sql: str, args: Sequence[Any]
             yield batch
 
 
+async def prefetched(batches: AsyncGenerator[T, None], depth: int = 2) -> AsyncIterator[T]:
+    """`batches`, read ahead by up to `depth` items in a task of their own: PostgreSQL builds the next
+    chunk while this one is sent (the two run on different cores), and memory stays bounded."""
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=depth)
+
+    async def produce() -> None:
+        try:
+            async for item in batches:
+                await queue.put((True, item))
+            await queue.put((False, None))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # handed to the consumer, raised there
+            await queue.put((False, exc))
+
+    task = asyncio.create_task(produce())
+    try:
+        while True:
+            more, item = await queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await batches.aclose()
+
+
 async def stream_records(db: Database, sql: str, args: Sequence[Any], number_matched: int | None,
                          links_for: Callable[[int, int | None], list[dict[str, Any]]],
                          head_extra: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
@@ -133,7 +167,7 @@ async def stream_records(db: Database, sql: str, args: Sequence[Any], number_mat
     returned = 0
     last_id: int | None = None
     async with db.reader() as conn:
-        async for batch in record_batches(conn, sql, args, _STREAM_ROWS):
+        async for batch in prefetched(record_batches(conn, sql, args, _STREAM_ROWS)):
             text = ",".join([row[1] for row in batch])
             yield (b"," if returned else b"") + text.encode()
             returned += len(batch)
