@@ -42,21 +42,26 @@ def session(concurrency: int) -> aiohttp.ClientSession:
 
 
 # ------------------------------------------------------------------------------------------------ HTTP
+_FEATURE = re.compile(rb'"Feature"')
+
+
 async def http_stream(http: aiohttp.ClientSession, url: str, validate: bool = False) -> dict[str, Any]:
-    """One GET of a whole collection, read to the end in 1 MB pieces."""
+    """One GET of a whole collection, read to the end in 1 MB pieces; with `validate`, the Features are
+    counted on the fly (`"Feature"` tokens; a 16-byte overlap covers tokens cut between pieces)."""
     started = time.perf_counter()
-    size = 0
-    parts: list[bytes] = []
+    size = features = 0
+    tail = b""
     async with http.get(url) as response:
         response.raise_for_status()
         async for chunk in response.content.iter_chunked(1 << 20):
             size += len(chunk)
             if validate:
-                parts.append(chunk)
-    seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"seconds": seconds, "bytes": size}
+                window = tail + chunk
+                features += len(_FEATURE.findall(window)) - len(_FEATURE.findall(tail))
+                tail = window[-16:]
+    result: dict[str, Any] = {"seconds": time.perf_counter() - started, "bytes": size}
     if validate:
-        result["features"] = len(orjson.loads(b"".join(parts))["features"])
+        result["features"] = features
     return result
 
 

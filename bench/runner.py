@@ -176,7 +176,7 @@ class Runner:
                         self.results.checks.append(f"{name} {case}: {type(exc).__name__}: {exc}"[:300])
                         spent[key] += time.perf_counter() - started + self.plan.budget_seconds
                         continue
-                    spent[key] += time.perf_counter() - started
+                    spent[key] += result.get("seconds", time.perf_counter() - started)
                     self._check(case, name, result)
                     self.results.runs[key].append(result)
                     say(f"  {case:<10} {name:<9} {_brief(result)}")
