@@ -85,6 +85,21 @@ class Database:
         async with pool.acquire() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """A second read connection if one is free right now, else None (never waits: a request that
+        holds one connection must not wait for another, or busy pools deadlock)."""
+        pool = self._pool or await self._open_pool()
+        try:
+            conn = await pool.acquire(timeout=0.01)
+        except TimeoutError:
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await pool.release(conn)
+
     async def _open_pool(self) -> asyncpg.Pool:
         async with self._pool_lock:
             if self._pool is None:
@@ -124,6 +139,11 @@ class BoundDatabase(Database):
         """The outer connection's asyncpg connection: reads see the test's own uncommitted rows."""
         raw = await self._conn.get_raw_connection()
         yield raw.driver_connection
+
+    @asynccontextmanager
+    async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """No second connection: tests read through the one outer connection."""
+        yield None
 
     async def dispose(self) -> None:
         return None

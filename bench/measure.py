@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -20,8 +21,8 @@ import orjson
 from app.features.geojson import collection_head, collection_tail, record_batches
 from app.parcels.query import ParcelQuery
 from app.parcels.reads import (
-    all_statement,
     count_matches,
+    export_chunks,
     fetch_feature,
     fetch_page,
     known_total,
@@ -179,17 +180,29 @@ class Raw:
         assert self.pool is not None
         return self.pool
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+        """Database.reader() on the raw pool (so Landcycle's read functions run unchanged)."""
+        async with self._pool().acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """Database.spare_reader() on the raw pool."""
+        async with self._pool().acquire() as conn:
+            yield conn
+
     async def stream(self) -> dict[str, Any]:
-        """Every current parcel as one FeatureCollection, through a server-side cursor."""
+        """Every current parcel as one FeatureCollection: the export's statements and reading (id blocks
+        on two connections in one snapshot), the chunks joined into bytes."""
         started = time.perf_counter()
         q = ParcelQuery()
-        compiled = all_statement(q, STORAGE)
-        size = returned = 0
         async with self._pool().acquire() as conn:
-            size += len(collection_head(await count_matches(conn, q)))
-            async for batch in record_batches(conn, compiled.sql, compiled.args(q.binds()), 2000):
-                size += len(",".join([row[1] for row in batch]).encode()) + 1
-                returned += len(batch)
+            size = len(collection_head(await count_matches(conn, q)))
+        returned = 0
+        async for text, count, _ in export_chunks(self, q, STORAGE):  # type: ignore[arg-type]
+            size += len(text.encode()) + 1
+            returned += count
         size += len(collection_tail(returned, []))
         return {"seconds": time.perf_counter() - started, "bytes": size, "features": returned}
 

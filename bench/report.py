@@ -80,7 +80,8 @@ def section(results: Results, meta: dict[str, Any]) -> str:
               f"- method: one client (aiohttp, `Accept-Encoding: identity`), {meta['rounds']} interleaved rounds, "
               f"medians; load cases {meta['load_seconds']:.0f} s each; {meta['workers']} uvicorn worker(s) per "
               f"server; a slow (case, server) stops after {meta['budget_seconds']:.0f} s of runs "
-              "(its run count is shown); raw = Landcycle's own SQL through asyncpg in the client, no HTTP",
+              "(its run count is shown); raw = Landcycle's own statements and reading (the export: id blocks on two "
+              "connections in one snapshot) through asyncpg in the client, no HTTP",
               f"- whole run: {meta['elapsed_min']:.1f} min", ""]
     lines += ["| case | raw PostGIS | Landcycle | Landcycle ÷ raw | tipg | pygeoapi | Landcycle vs tipg "
               "| Landcycle vs pygeoapi |", "|---|---|---|---|---|---|---|---|"]

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
-from app.features.geojson import stream_records
+from app.features.geojson import stream_chunks
 from app.features.paging import public_url
 from app.features.params import as_of_param, bbox_param, header_crs
 from app.features.versions import collection_etag, collection_version, etag_matches
 from app.parcels.query import ParcelQuery
-from app.parcels.reads import all_statement, cached_count
+from app.parcels.reads import cached_count, export_chunks
 from app.parcels.schemas import LandUse, LegacyZone, Status, Tier
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
@@ -58,11 +58,10 @@ async def export_parcels(
         if etag_matches(if_none_match, headers["ETag"]):
             return Response(status_code=304, headers=headers)
         matched = await cached_count(counts, conn, version, query)
-    compiled = all_statement(query, out_crs)
     self_link = str(public_url(request, settings))
 
     def links(returned: int, last_id: int | None) -> list[dict[str, Any]]:
         return [{"href": self_link, "rel": "self", "type": GEOJSON}]
 
-    return StreamingResponse(stream_records(db, compiled.sql, compiled.args(query.binds()), matched, links),
+    return StreamingResponse(stream_chunks(export_chunks(db, query, out_crs), matched, links),
                              media_type=GEOJSON, headers=headers)

@@ -2,6 +2,7 @@
 follow writes, gzip on request, the export stream, and the GET-by-id fast path answering like the route."""
 
 import httpx
+import pytest
 
 from app.main import create_app
 from tests.builders import BZ, basic, create_parcel, square
@@ -141,3 +142,29 @@ async def test_number_matched_is_exact_on_short_pages_and_beyond_the_end(client,
     window = (await client.get(f"/api/v1/parcels?bbox={BZ[0]},{BZ[1]},{BZ[0] + 0.0045},{BZ[1] + 0.002}",
                                headers=BUREAU)).json()
     assert window["numberMatched"] == window["numberReturned"] == 3
+
+
+@pytest.mark.live
+async def test_the_export_reads_id_blocks_on_two_connections_in_one_snapshot(live_db, monkeypatch):
+    from app.parcels import reads
+    from tests.builders import build_city
+
+    monkeypatch.setattr(reads, "_BLOCK_IDS", 2)  # several blocks from a handful of parcels
+    blocks = []
+    original = reads.block_statement
+    monkeypatch.setattr(reads, "block_statement", lambda q, crs: blocks.append(q) or original(q, crs))
+    await build_city(live_db)
+    app = create_app(make_settings(), live_db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        ids = [(await create_parcel(http, square(BZ[0] + 0.002 * i, BZ[1] + 0.001), code=f"X-{i}"))["id"]
+               for i in range(7)]
+        body = (await http.get("/api/v1/parcels/export", headers=BUREAU)).json()
+        assert [f["id"] for f in body["features"]] == ids
+        assert body["numberMatched"] == body["numberReturned"] == 7
+        some = (await http.get("/api/v1/parcels/export?bbox=" + ",".join(map(str, (BZ[0], BZ[1], BZ[0] + 0.005,
+                                                                                  BZ[1] + 0.002))),
+                               headers=BUREAU)).json()
+        assert [f["id"] for f in some["features"]] == ids[:3]
+        none = (await http.get("/api/v1/parcels/export?tier=fragment", headers=BUREAU)).json()
+        assert none["features"] == [] and none["numberReturned"] == 0
+    assert len(blocks) >= 4  # the two-connection path ran (each reader compiles once per export)
