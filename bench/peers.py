@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -27,7 +28,19 @@ PINS = {
     "pygeoapi": ["pygeoapi==0.21.0", "uvicorn[standard]==0.54.0", "psycopg2-binary==2.9.13", "GeoAlchemy2==0.20.0",
                  "starlette==1.10.0"],
 }
-PORTS = {"landcycle": 8019, "tipg": 8020, "pygeoapi": 8021}
+PORTS = {"landcycle": 8019, "tipg": 8020, "pygeoapi": 8021}  # preferred; the next free one when taken
+
+
+def _free_port(preferred: int) -> int:
+    """`preferred`, or the next port (in steps of 3, past the other servers' ports) nobody listens on."""
+    for port in range(preferred, preferred + 300, 3):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port from {preferred}")
 
 
 def _python() -> str:
@@ -148,7 +161,7 @@ def _start(name: str, cmd: list[str], env: dict[str, str], port: int, ready_path
 
 def start(name: str, url: str, workers: int) -> Server:
     """Start one server on its port against the bench database."""
-    port = PORTS[name]
+    port = _free_port(PORTS[name])
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANDCYCLE_", "TIPG_", "PYGEOAPI_"))}
     if name == "landcycle":
         env = {**base_env, "DATABASE_URL": url, "LANDCYCLE_PUBLIC_READ": "true", "LANDCYCLE_LOG_LEVEL": "warning"}
