@@ -87,12 +87,15 @@ class Database:
 
     @asynccontextmanager
     async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
-        """A second read connection if one is free right now, else None (never waits: a request that
-        holds one connection must not wait for another, or busy pools deadlock)."""
+        """A second read connection if the pool has one idle or may open one, else None: a request that
+        holds one connection must not queue for another in a full pool, or busy pools deadlock."""
         pool = self._pool or await self._open_pool()
+        if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+            yield None
+            return
         try:
-            conn = await pool.acquire(timeout=0.01)
-        except TimeoutError:
+            conn = await pool.acquire(timeout=2)
+        except TimeoutError:  # taken meanwhile: go on with one connection
             yield None
             return
         try:
