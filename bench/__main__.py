@@ -141,7 +141,9 @@ async def _main(args: argparse.Namespace) -> int:
             "rounds": rounds, "load_seconds": load_seconds, "workers": args.workers,
             "budget_seconds": args.budget_seconds, "elapsed_min": (time.perf_counter() - started) / 60,
             "chart": chart_name, "profiles": profiles}
-    report.chart(results, args.results.parent / chart_name, f"Landcycle bench, {args.scale}, {date}")
+    # A quick run leaves the committed chart alone.
+    chart_dir = ROOT / ".bench" if args.quick else args.results.parent
+    report.chart(results, chart_dir / chart_name, f"Landcycle bench, {args.scale}, {date}")
     text = report.section(results, meta)
     print(text)
     if args.quick:
