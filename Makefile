@@ -24,7 +24,7 @@ help:
 	@echo "make run    set everything up (virtualenv, PostGIS, migrations, demo data) and serve on :$(PORT)"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make stop   stop the project's local PostgreSQL cluster"
-	@echo "make bench  benchmarks (bench/README.md);  make lint  ruff + mypy"
+	@echo "make bench  benchmarks against raw PostGIS, tipg, pygeoapi (README.md, Benchmarks);  make lint  ruff + mypy"
 
 $(STAMP): pyproject.toml constraints.txt scripts/venv.sh
 	@scripts/venv.sh $(VENV)
@@ -71,7 +71,14 @@ lint: venv
 stop:
 	@scripts/localdb.sh stop
 
-bench: setup
+# Bench-only tools (aiohttp, psutil, matplotlib, py-spy) go into the venv; the peers get venvs of their own.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	@echo "[bench] installing bench/requirements.txt"
+	@$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	@$(PY) -m bench $(BENCH_ARGS)
 
 fuzz: setup

@@ -2,44 +2,71 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.settings import Settings
 
 
-def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
-    """The app's engine: asyncpg, a statement timeout (batch jobs pass a longer one), and the rule
-    numbers the database guards read."""
-    timeout = settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
-    server_settings = {
-        "statement_timeout": str(timeout),
+def _timeout_ms(settings: Settings, statement_timeout_ms: int | None) -> int:
+    return settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
+
+
+def server_settings(settings: Settings, statement_timeout_ms: int | None = None) -> dict[str, str]:
+    """Session settings of every connection: a statement timeout (batch jobs pass a longer one) and the
+    rule numbers the database guards read."""
+    return {
+        "statement_timeout": str(_timeout_ms(settings, statement_timeout_ms)),
         "application_name": "landcycle",
         "landcycle.overlap_tolerance_m2": str(settings.overlap_tolerance_m2),
         "landcycle.idle_after_years": str(settings.idle_after_years),
         "landcycle.today": settings.today.isoformat() if settings.today else "",
         "jit": "off",
     }
+
+
+def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
+    """The app's engine: asyncpg with `server_settings`."""
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
         "pool_pre_ping": True,
         "pool_recycle": 1800,
-        "connect_args": {"server_settings": server_settings, "command_timeout": 120},
+        # asyncpg's own client-side limit must outlast the statement timeout, or a batch job's long
+        # statement (a 1,000,000-parcel demo load) dies at 120 s whatever the statement timeout says.
+        "connect_args": {"server_settings": server_settings(settings, statement_timeout_ms),
+                         "command_timeout": max(120.0, _timeout_ms(settings, statement_timeout_ms) / 1000 + 30)},
     }
     options.update(kwargs)
     return create_async_engine(settings.async_database_url, **options)
 
 
-class Database:
-    """Hands out sessions and connections; tests swap in one bound to a rolled-back transaction."""
+class ReadConnection(asyncpg.Connection):
+    """A pooled read connection: released without asyncpg's reset query (`RESET ALL; CLOSE ALL; UNLISTEN *;
+    …`), a round trip per request, since reads never change session state; an open transaction is still
+    ended on release."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def get_reset_query(self) -> str:
+        return ""
+
+
+class Database:
+    """Hands out sessions and connections; tests swap in one bound to a rolled-back transaction.
+
+    `reader()` is the hot read path: a plain asyncpg connection from a pool of its own, outside any
+    explicit transaction (one statement, one snapshot), for statements compiled once (app/prepared.py)."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings | None = None) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -53,8 +80,47 @@ class Database:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+        """An asyncpg connection for reads (autocommit; prepared statements cached per connection)."""
+        pool = self._pool or await self._open_pool()
+        async with pool.acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """A second read connection if the pool has one idle or may open one, else None: a request that
+        holds one connection must not queue for another in a full pool, or busy pools deadlock."""
+        pool = self._pool or await self._open_pool()
+        if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+            yield None
+            return
+        try:
+            conn = await pool.acquire(timeout=2)
+        except TimeoutError:  # taken meanwhile: go on with one connection
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await pool.release(conn)
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                size = self._settings.db_pool_size if self._settings else 10
+                options = server_settings(self._settings) if self._settings else {"jit": "off"}
+                self._pool = await asyncpg.create_pool(url, min_size=1, max_size=size, server_settings=options,
+                                                       statement_cache_size=256, command_timeout=120,
+                                                       connection_class=ReadConnection)
+            return self._pool
+
     async def dispose(self) -> None:
-        """Close the pool."""
+        """Close the pools."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()
 
 
@@ -72,6 +138,17 @@ class BoundDatabase(Database):
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         async with self._conn.begin_nested():
             yield self._conn
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[asyncpg.Connection]:
+        """The outer connection's asyncpg connection: reads see the test's own uncommitted rows."""
+        raw = await self._conn.get_raw_connection()
+        yield raw.driver_connection
+
+    @asynccontextmanager
+    async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:
+        """No second connection: tests read through the one outer connection."""
+        yield None
 
     async def dispose(self) -> None:
         return None

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     workers: int = 1
     log_level: str = "info"
     log_json: bool = True
+    # FastAPI's native OpenTelemetry (traces, metrics, logs to a configured provider). Off unless asked:
+    # when on, it looks up the OTel providers in the environment on every request (issue 6 profile).
+    otel: bool = False
 
     # Issue 9 resource bounds; POST /imports takes files up to import_max_mb (issue 7).
     max_body_bytes: int = 10 * 1024 * 1024

@@ -1,1 +1,1 @@
-"""Benchmarks (`make bench`, `python -m bench NAME`); results and how they were measured in RESULTS.md."""
+"""Benchmarks: `make bench` (python -m bench; README, Benchmarks); results in RESULTS.md."""

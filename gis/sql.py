@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal
+from sqlalchemy import ColumnElement, Float, bindparam, func
 
 from gis.crs import STORAGE_SRID, CrsRef
 from gis.errors import GeometryError
@@ -40,13 +40,24 @@ def parse_bbox(text: str, name: str = "bbox") -> tuple[float, float, float, floa
     return (x0, y0, x1, y1)
 
 
+BBOX_PARAMS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
+
+
+def bbox_values(bbox: tuple[float, float, float, float]) -> dict[str, float]:
+    """The bound values of `envelope`, by parameter name (statements compiled once take them per call)."""
+    return {name: float(v) for name, v in zip(BBOX_PARAMS, bbox, strict=True)}
+
+
 def envelope(bbox: tuple[float, float, float, float], crs: CrsRef) -> Any:
-    """A storage-CRS polygon for an x/y bbox given in `crs` (edges densified before transforming)."""
-    x0, y0, x1, y1 = bbox
-    env = func.ST_MakeEnvelope(literal(x0), literal(y0), literal(x1), literal(y1), crs.srid)
+    """A storage-CRS polygon for an x/y bbox given in `crs` (edges densified before transforming).
+
+    The corners are named, typed parameters, so one compiled statement serves every bbox of a CRS."""
+    x0, y0, x1, y1 = (bindparam(name, v, type_=Float, unique=True) for name, v in bbox_values(bbox).items())
+    env = func.ST_MakeEnvelope(x0, y0, x1, y1, crs.srid)
     if crs.srid == STORAGE_SRID:
         return env
-    step = (x1 - x0) / 16 or 1.0
+    # 16 segments per edge; a zero-width box still gets a positive step.
+    step = func.coalesce(func.nullif((x1 - x0) / 16.0, 0.0), 1.0)
     return func.ST_Transform(func.ST_Segmentize(env, step), STORAGE_SRID)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from app import migrate
 from app.auth.service import Authenticator
 from app.db import BoundDatabase, Database, create_engine
+from app.features.versions import CountCache
 from app.main import create_app
 from app.settings import Settings
 from tests import builders
@@ -120,9 +121,15 @@ def _shared_app() -> Any:
 @pytest.fixture
 async def app(_shared_app: Any, settings: Settings, db: Database) -> Any:
     """The app wired to the rolled-back test transaction, with fresh credential caches."""
-    _shared_app.state.settings = settings
-    _shared_app.state.db = db
-    _shared_app.state.authenticator = Authenticator(settings, db)
+    # Per-app caches are keyed by collection versions, which a rolled-back test hands to the next one
+    # again: each test starts with empty caches.
+    state = _shared_app.state
+    state.settings, state.db = settings, db
+    state.authenticator = Authenticator(settings, db)
+    state.counts = CountCache()
+    for cache in ("wfs_bounds", "tile_cache"):
+        if hasattr(state, cache):
+            delattr(state, cache)
     return _shared_app
 
 

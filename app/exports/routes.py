@@ -1,8 +1,9 @@
 """GET /parcels/export?f=gpkg|geojson|csv: the current (or as_of) filtered parcels as a file, streamed.
 
 Registered before the parcel routes so `/parcels/export` is never read as `/parcels/{parcel_id}`.
-GeoJSON and CSV stream straight from a server-side cursor; a GeoPackage is a SQLite file that cannot be
-written front to back, so it is written a chunk at a time to a temporary file and then streamed.
+GeoJSON and CSV stream straight from PostgreSQL (GeoJSON: the REST resources, built by PostgreSQL on two
+connections in one snapshot, issue 6); a GeoPackage is a SQLite file that cannot be written front to back,
+so it is written a chunk at a time to a temporary file and then streamed.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import func
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from app.db import Database
-from app.deps import ActorDep, DatabaseDep, SettingsDep
+from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
 from app.exports.service import Export, columns, export_to_file, statement, stream_chunks
-from app.features.geojson import feature_text, stream_collection
+from app.features.geojson import stream_chunks as stream_collection_chunks
+from app.features.paging import public_url
 from app.features.params import header_crs
+from app.features.versions import CountCache, collection_etag, collection_version, etag_matches
 from app.parcels.params import ParcelQueryDep
-from app.parcels.query import parcel, select_rows
+from app.parcels.query import ParcelQuery
+from app.parcels.reads import cached_count, export_chunks
+from app.settings import Settings
 from gis.crs import CrsRef, crs_urn
 from gis.sql import in_crs
 
@@ -45,14 +50,19 @@ MEDIA = {
     responses={200: {"content": {m: {} for m in MEDIA.values()}}},
 )
 async def export_parcels(
+    request: Request,
     db: DatabaseDep,
     actor: ActorDep,
     settings: SettingsDep,
+    counts: CountsDep,
     query: ParcelQueryDep,
     f: Annotated[Literal["gpkg", "geojson", "csv"], Query(description="File format")] = "gpkg",
     crs: Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    """Every parcel the REST list would match (no paging), as GeoPackage, GeoJSON or CSV (geometry as WKT)."""
+    """Every parcel the REST list would match (no paging): GeoJSON is the REST resources in one stream (the
+    whole city for QGIS or a dashboard, built by PostgreSQL on two connections, flat memory, with an ETag);
+    GeoPackage and CSV (geometry as WKT) are files for re-import, with `plot_ratio_reference_code`."""
     out_crs = header_crs(crs)
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
     headers = {
@@ -60,14 +70,7 @@ async def export_parcels(
         "Content-Disposition": f'attachment; filename="parcels.{f}"',
     }
     if f == "geojson":
-        props = [(name, col) for name, _, col in columns(export) if name != "id"]
-        stmt = select_rows(query, feature_text(parcel.c.id, parcel.c.geom, out_crs, props))
-        extra = {"name": "parcels", "crs": {"type": "name", "properties": {"name": crs_urn(out_crs.srid)}}}
-        return StreamingResponse(
-            stream_collection(db, stmt, None, lambda _: [], head_extra=extra),
-            media_type=MEDIA["geojson"],
-            headers=headers,
-        )
+        return await _geojson(request, db, settings, counts, query, out_crs, headers, if_none_match)
     if f == "csv":
         return StreamingResponse(_csv(db, export, out_crs), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
@@ -83,6 +86,22 @@ async def export_parcels(
         headers=headers,
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
+
+
+async def _geojson(request: Request, db: Database, settings: Settings, counts: CountCache, query: ParcelQuery,
+                   crs: CrsRef, headers: dict[str, str], if_none_match: str | None) -> Response:
+    async with db.reader() as conn:
+        version = await collection_version(conn, "parcel")
+        headers = {**headers, "ETag": collection_etag(version, str(request.url)), "Cache-Control": "no-cache"}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        matched = await cached_count(counts, conn, version, query)
+    self_link = [{"href": str(public_url(request, settings)), "rel": "self", "type": MEDIA["geojson"]}]
+    # A `crs` member (a foreign member to RFC 7946 readers; GDAL reads it) so the file re-imports in its CRS.
+    extra = {"name": "parcels", "crs": {"type": "name", "properties": {"name": crs_urn(crs.srid)}}}
+    chunks = stream_collection_chunks(export_chunks(db, query, crs), matched, lambda _n, _k: self_link,
+                                      head_extra=extra)
+    return StreamingResponse(chunks, media_type=MEDIA["geojson"], headers=headers)
 
 
 async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes]:

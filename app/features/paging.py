@@ -27,17 +27,24 @@ def clamp_limit(limit: int | None, settings: Settings) -> int:
 
 
 def page_links(request: Request, settings: Settings, offset: int, limit: int, returned: int,
-               matched: int | None, media_type: str = "application/geo+json") -> list[dict[str, Any]]:
-    """self, next (only when more rows exist) and prev links."""
+               matched: int | None, media_type: str = "application/geo+json",
+               last_key: int | None = None) -> list[dict[str, Any]]:
+    """self, next (only when more rows exist) and prev links.
+
+    With `last_key` (the id of the page's last row) the `next` link also carries `after=<id>`: the next
+    page then starts from the id index instead of skipping `offset` rows (keyset paging under the hood;
+    `offset` stays in the link for numbering and `prev`)."""
     url = public_url(request, settings)
     links: list[dict[str, Any]] = [{"href": str(url), "rel": "self", "type": media_type}]
     more = returned == limit and limit > 0 and (matched is None or offset + returned < matched)
     if more:
-        links.append({"href": str(url.include_query_params(offset=offset + returned, limit=limit)),
-                      "rel": "next", "type": media_type})
+        params: dict[str, Any] = {"offset": offset + returned, "limit": limit}
+        if last_key is not None:
+            params["after"] = last_key
+        links.append({"href": str(url.include_query_params(**params)), "rel": "next", "type": media_type})
     if offset > 0:
-        links.append({"href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
-                      "rel": "prev", "type": media_type})
+        prev = url.remove_query_params("after").include_query_params(offset=max(0, offset - limit), limit=limit)
+        links.append({"href": str(prev), "rel": "prev", "type": media_type})
     return links
 
 

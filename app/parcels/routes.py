@@ -7,14 +7,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
+from app.db import Database
+from app.deps import ActorDep, SessionDep, SettingsDep, app_counts, app_database, app_settings
 from app.errors import NotFound
-from app.features.geojson import collection_bytes, feature_text, fetch_texts, stream_collection
+from app.features.geojson import collection_bytes, collection_text, feature_text, fetch_texts, stream_records
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param, etag, header_crs, if_match_version
+from app.features.versions import collection_etag, collection_version, etag_matches
 from app.parcels import service
 from app.parcels.params import ParcelQueryDep
-from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_rows
+from app.parcels.query import ParcelQuery, parcel, property_columns, select_rows
+from app.parcels.reads import (
+    Page,
+    cached_count,
+    fetch_feature,
+    fetch_page,
+    known_total,
+    page_rows_statement,
+    page_values,
+)
 from app.parcels.schemas import (
     ParcelCollection,
     ParcelCreate,
@@ -30,6 +41,7 @@ router = APIRouter(prefix="/parcels", tags=["parcels"])
 
 GEOJSON = "application/geo+json"
 STREAM_ABOVE = 1000  # pages larger than this are streamed from a server-side cursor
+NO_CACHE = {"Cache-Control": "no-cache"}  # collections: cache, but revalidate with the ETag every time
 
 ParcelId = Annotated[int, Path(ge=1, le=2**62, description="Parcel id")]
 CrsParam = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
@@ -45,29 +57,51 @@ def _features(query: ParcelQuery, crs: CrsRef) -> Any:
 
 
 @router.get("", response_model=None, summary="List parcels",
-            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}})
+            responses={200: {"model": ParcelCollection, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
 async def list_parcels(
-    request: Request, session: SessionDep, db: DatabaseDep, actor: ActorDep, settings: SettingsDep,
-    query: ParcelQueryDep,
+    request: Request, actor: ActorDep, query: ParcelQueryDep,
     limit: Annotated[int | None, Query(ge=0, description="Page size (default 100, clamped to 10,000)")] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=2**62, description="Keyset cursor: set by `next` links "
+                                       "(the page starts after this parcel id; `offset` then only numbers it)")] = None,
     crs: CrsParam = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id."""
+    """Current parcels (or as of a date) as a GeoJSON FeatureCollection, paged by id.
+
+    The response carries an ETag of the collection's version; `If-None-Match` with it answers 304 while
+    no parcel changed. `numberMatched` is exact (counted once per collection version and query)."""
+    # The app's objects straight from its state: each FastAPI dependency costs per request (issue 6).
+    db, settings, counts = app_database(request), app_settings(request), app_counts(request)
     out_crs = header_crs(crs)
     size = clamp_limit(limit, settings)
-    matched = int(await session.scalar(count(query)) or 0)
-    stmt = _features(query, out_crs).limit(size).offset(offset)
-    headers = _crs_headers(out_crs)
+    url = str(request.url)
+    async with db.reader() as conn:
+        if if_none_match is not None:  # revalidation: 304 before any row is read while nothing changed
+            tag = collection_etag(await collection_version(conn, "parcel"), url)
+            if etag_matches(if_none_match, tag):
+                return Response(status_code=304, headers={**_crs_headers(out_crs), "ETag": tag, **NO_CACHE})
+        page: Page | None = None
+        if size <= STREAM_ABOVE:
+            page = await fetch_page(conn, query, out_crs, size, offset, after)
+            version = page.version
+        else:
+            version = await collection_version(conn, "parcel")
+        # A short page tells numberMatched itself (bbox windows, last pages): no count then.
+        known = None if page is None else known_total(size, offset, after, page.returned)
+        matched = known if known is not None else await cached_count(counts, conn, version, query)
+    headers = {**_crs_headers(out_crs), "ETag": collection_etag(version, url), **NO_CACHE}
 
-    def links(returned: int) -> list[dict[str, Any]]:
-        return page_links(request, settings, offset, size, returned, matched)
+    def links(returned: int, last_id: int | None) -> list[dict[str, Any]]:
+        return page_links(request, settings, offset, size, returned, matched, last_key=last_id)
 
-    if size <= STREAM_ABOVE:
-        features = await fetch_texts(session, stmt)
-        return Response(collection_bytes(features, matched, links(len(features))), media_type=GEOJSON,
-                        headers=headers)
-    return StreamingResponse(stream_collection(db, stmt, matched, links), media_type=GEOJSON, headers=headers)
+    if page is not None:
+        body = collection_text(page.features, page.returned, matched, links(page.returned, page.last_id))
+        return Response(body, media_type=GEOJSON, headers=headers)
+    compiled = page_rows_statement(query, out_crs, keyset=after is not None)
+    args = compiled.args(page_values(query, size, offset, after))
+    return StreamingResponse(stream_records(db, compiled.sql, args, matched, links), media_type=GEOJSON,
+                             headers=headers)
 
 
 @router.post("", status_code=201, response_model=None, summary="Create a parcel",
@@ -93,11 +127,27 @@ async def create_parcel(
 
 
 @router.get("/{parcel_id}", response_model=None, summary="One parcel",
-            responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}})
-async def get_parcel(session: SessionDep, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
-                     as_of: AsOf = None) -> Response:
-    """A parcel as a GeoJSON Feature with its ETag (the version)."""
-    return await _feature_response(session, parcel_id, header_crs(crs), as_of=as_of)
+            responses={200: {"model": ParcelFeature, "content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
+async def get_parcel(request: Request, actor: ActorDep, parcel_id: ParcelId, crs: CrsParam = None,
+                     as_of: AsOf = None,
+                     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None) -> Response:
+    """A parcel as a GeoJSON Feature with its ETag (the version); 304 for `If-None-Match` of that version."""
+    return await feature_response(app_database(request), parcel_id, crs, as_of, if_none_match)
+
+
+async def feature_response(db: Database, parcel_id: int, crs: str | None, as_of: str | None,
+                           if_none_match: str | None) -> Response:
+    """GET /parcels/{id} (shared by the route above and the fast path in app/parcels/fast_path.py)."""
+    out_crs = header_crs(crs)
+    async with db.reader() as conn:
+        row = await fetch_feature(conn, ParcelQuery(ids=[parcel_id], as_of=as_of_param(as_of)), out_crs)
+    if row is None:
+        raise NotFound(f"parcel {parcel_id} does not exist" + (f" as of {as_of}" if as_of else ""),
+                       parcel_id=parcel_id)
+    headers = {"ETag": etag(row[0]), **_crs_headers(out_crs)}
+    if etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(row[1], media_type=GEOJSON, headers=headers)
 
 
 @router.patch("/{parcel_id}", response_model=None, summary="Change a parcel",

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.audit.service import record_refusal
 from app.auth.permissions import ANONYMOUS, Actor
-from app.deps import authenticate, get_database, get_settings
+from app.deps import app_database, app_settings, authenticate
 from app.errors import DomainError, Unauthenticated
 from app.features.paging import public_url
 from app.responses import as_domain_error
@@ -40,7 +40,7 @@ TRUSTED_PROXIES = frozenset({"127.0.0.1", "::1"})
 def _base(request: Request) -> str:
     """The public URL of /wfs, no query: LANDCYCLE_PUBLIC_URL, else the forwarded host of a trusted
     proxy, else the Host the client used. QGIS sends every later request to these URLs."""
-    settings = get_settings(request)
+    settings = app_settings(request)
     url = public_url(request, settings)
     forwarded = request.headers.get("x-forwarded-host")
     if not settings.public_url and forwarded and request.client and request.client.host in TRUSTED_PROXIES:
@@ -62,7 +62,7 @@ def _bounds_cache(request: Request) -> capabilities.BoundsCache:
 
 async def _actor(request: Request, operation: str) -> Actor:
     header = request.headers.get("authorization")
-    if not header and operation in READS and get_settings(request).public_read:
+    if not header and operation in READS and app_settings(request).public_read:
         return ANONYMOUS
     actor = await authenticate(request, header)
     request.state.actor = actor
@@ -166,8 +166,8 @@ async def _body(request: Request) -> bytes:
 async def _read(
     request: Request, op: str, version: str, actor: Actor, p: dict[str, str] | None, root: Any
 ) -> Response:
-    settings = get_settings(request)
-    db = get_database(request)
+    settings = app_settings(request)
+    db = app_database(request)
     base = _base(request)
     if op == "getcapabilities":
         async with db.connection() as conn:
@@ -215,8 +215,8 @@ async def _read(
 
 
 async def _get_feature(request: Request, req: GetFeature, base: str) -> Response:
-    settings = get_settings(request)
-    db = get_database(request)
+    settings = app_settings(request)
+    db = app_database(request)
     cap = settings.max_limit
     limit = cap if req.count is None else min(req.count, cap)
     media = getfeature.media_type(req.output_format)
@@ -261,8 +261,8 @@ def _encode(items: list[tuple[str, str]]) -> str:
 
 
 async def _transaction(request: Request, actor: Actor, root: Any) -> Response:
-    settings = get_settings(request)
-    db = get_database(request)
+    settings = app_settings(request)
+    db = app_database(request)
     tx = transaction.parse(root)
     if actor.role == "anonymous":
         raise Unauthenticated("WFS-T needs an authenticated user (HTTP Basic)")
@@ -288,9 +288,9 @@ async def project_file(request: Request) -> Response:
 
     async def work() -> Response:
         await _actor(request, "getcapabilities")
-        db = get_database(request)
+        db = app_database(request)
         async with db.connection() as conn:
-            box = await capabilities.bounds(conn, get_settings(request).policy.extent, _bounds_cache(request))
+            box = await capabilities.bounds(conn, app_settings(request).policy.extent, _bounds_cache(request))
         body = project.qgs(_base(request), box)
         return Response(
             body,
