@@ -9,11 +9,15 @@ held, so a writer that waited for another one always stamps its version after th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import VersionConflict
+from app.errors import NotFound, VersionConflict
+from models.base import Versioned
+
+V = TypeVar("V", bound=Versioned)
 
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
 _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5,
@@ -39,6 +43,19 @@ async def _stamp(session: AsyncSession) -> datetime:
     at: datetime = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
     session.info[_CHANGE_AT] = at
     return at
+
+
+async def current_row(session: AsyncSession, model: type[V], kind: str, entity_id: int, *, lock: bool = False) -> V:
+    """The current version (`valid_to IS NULL`) of a versioned entity, NOT_FOUND otherwise; with `lock`,
+    after waiting for the entity's other writers (rule 10 writes: lock, check If-Match, close, insert)."""
+    if lock:
+        await entity(session, kind, entity_id)
+    row = await session.scalar(select(model).where(model.id == entity_id, model.valid_to.is_(None)))
+    if row is None:
+        error = NotFound(f"{kind} {entity_id} does not exist")
+        error.numbers[f"{kind}_id"] = entity_id
+        raise error
+    return row
 
 
 def check_if_match(entity: str, entity_id: int, current: int, if_match: int | None) -> None:

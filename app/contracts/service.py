@@ -73,13 +73,7 @@ class StateChange:
 # ------------------------------------------------------------------------------------------ loading
 async def load_current(session: AsyncSession, contract_id: int, *, lock: bool = False) -> Contract:
     """The current row of a contract (NOT_FOUND otherwise); `lock` serialises its writers."""
-    if lock:
-        await locks.entity(session, "contract", contract_id)
-    row = await session.scalar(select(Contract).where(Contract.id == contract_id,
-                                                      Contract.valid_to.is_(None)))
-    if row is None:
-        raise NotFound(f"contract {contract_id} does not exist", contract_id=contract_id)
-    return row
+    return await locks.current_row(session, Contract, "contract", contract_id, lock=lock)
 
 
 async def targets_of(session: AsyncSession, contract_id: int, terms_version: int) -> dict[str, float]:

@@ -102,12 +102,7 @@ def _state_of(row: Parcel) -> _State:
 
 async def load_current(session: AsyncSession, parcel_id: int, *, lock: bool = False) -> Parcel:
     """The current row of a parcel (NOT_FOUND otherwise); `lock` serialises writers of this parcel."""
-    if lock:
-        await locks.entity(session, "parcel", parcel_id)
-    row = await session.scalar(select(Parcel).where(Parcel.id == parcel_id, Parcel.valid_to.is_(None)))
-    if row is None:
-        raise NotFound(f"parcel {parcel_id} does not exist", parcel_id=parcel_id)
-    return row
+    return await locks.current_row(session, Parcel, "parcel", parcel_id, lock=lock)
 
 
 # ------------------------------------------------------------------------------------------ writes

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_role
-from app.errors import DomainError, NotFound, Refusal, ValidationFailed
+from app.errors import DomainError, Refusal, ValidationFailed
 from app.parcels.classify import locate_geometries
 from app.parcels.rules import Override
 from app.parcels.service import reclassify_parcels
@@ -68,12 +68,7 @@ def _ewkb(geom: MultiPolygon) -> bytes:
 
 async def load_current(session: AsyncSession, zone_id: int, *, lock: bool = False) -> Zone:
     """The current row of a zone (NOT_FOUND otherwise)."""
-    if lock:
-        await locks.entity(session, "zone", zone_id)
-    row = await session.scalar(select(Zone).where(Zone.id == zone_id, Zone.valid_to.is_(None)))
-    if row is None:
-        raise NotFound(f"zone {zone_id} does not exist", zone_id=zone_id)
-    return row
+    return await locks.current_row(session, Zone, "zone", zone_id, lock=lock)
 
 
 async def create_zone(session: AsyncSession, actor: Actor, policy: Policy, draft: ZoneDraft,
