@@ -69,6 +69,7 @@ USERS = {
     "officer2.east": ("district_officer", EAST),
     "officer.west": ("district_officer", WEST),
     "evaluator.east": ("evaluator", EAST),
+    "evaluator.west": ("evaluator", WEST),
 }
 
 

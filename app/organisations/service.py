@@ -22,9 +22,7 @@ async def create_organisation(session: AsyncSession, actor: Actor, name: str, ki
     attempt = {"name": name, "kind": kind, "district_code": district_code}
     try:
         require_role(actor, ("bureau", "admin", "district_officer"), "register organisations")
-        if actor.role == "district_officer" and district_code is None:
-            raise ValidationFailed("a district officer registers organisations of their district: give "
-                                   "district_code", field="district_code")
+        # A city-wide organisation (no district) is outside every officer's district: FORBIDDEN_DISTRICT.
         require_district(actor, [district_code], "register organisations")
         if kind == "district_government" and district_code is None:
             raise ValidationFailed("a district government names its district_code", field="district_code")

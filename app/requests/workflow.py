@@ -100,7 +100,12 @@ def check_decider(actor: Actor, facts: RequestFacts) -> None:
 
 
 def check_withdrawer(actor: Actor, facts: RequestFacts) -> None:
-    """Only the submitter withdraws."""
+    """Only the submitter withdraws; a district officer of another district is refused for the district
+    first, as by every other step of rule 9 (SPEC §4: officers act on their own district's requests)."""
+    if actor.role == "district_officer" and actor.district_code != facts.district_code:
+        raise ForbiddenDistrict(
+            f"{actor.username} works in district {actor.district_code}; the request is in district "
+            f"{facts.district_code}", your_district=actor.district_code, district_code=facts.district_code)
     if actor.username.lower() != facts.submitted_by.lower():
         raise ForbiddenRole(f"only the submitter ({facts.submitted_by}) may withdraw this request",
                             submitted_by=facts.submitted_by)

@@ -102,8 +102,11 @@ def test_city_route_is_decided_by_the_bureau_only():
 
 def test_only_the_submitter_withdraws():
     check_withdrawer(OFFICER, DISTRICT)
-    with pytest.raises(ForbiddenRole):
-        check_withdrawer(COLLEAGUE, DISTRICT)
+    for someone_else in (COLLEAGUE, BUREAU, EVALUATOR):
+        with pytest.raises(ForbiddenRole):
+            check_withdrawer(someone_else, DISTRICT)
+    with pytest.raises(ForbiddenDistrict):
+        check_withdrawer(OTHER, DISTRICT)
 
 
 def test_a_notice_lasts_seven_to_thirty_days_both_ends_included():
