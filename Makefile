@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup venv db migrate demo run serve test test-fast lint stop bench fuzz load clean
+.PHONY: help setup venv web db migrate demo run serve test test-fast lint stop bench fuzz load clean
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
@@ -32,6 +32,12 @@ $(STAMP): pyproject.toml constraints.txt scripts/venv.sh
 
 venv: $(STAMP)
 
+# The web page's front-end libraries (MapLibre), fetched from the npm registry once, checked by integrity.
+web/vendor/.pins: web/vendor.json scripts/webvendor.py | $(STAMP)
+	@$(PY) scripts/webvendor.py
+
+web: web/vendor/.pins
+
 db:
 ifdef LOCALDB
 	@scripts/localdb.sh ensure
@@ -41,7 +47,7 @@ endif
 	@mkdir -p .local
 	@test -s .local/secret_key || (umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(48))" > .local/secret_key)
 
-setup: venv db
+setup: venv web db
 
 migrate: setup
 	@echo "[migrate] alembic upgrade head"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
@@ -37,6 +37,7 @@ from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
+from app.web.routes import mount as mount_web
 from app.wfs.routes import router as wfs_router
 from app.zones.routes import router as zones_router
 from gis.errors import CrsError, GeometryError
@@ -93,15 +94,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router, prefix=API, responses=PROBLEM_RESPONSES)
     app.include_router(wfs_router)
     app.include_router(_service_router())
+    mount_web(app, settings.web_dir)
     return app
 
 
 def _service_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-
-    @router.get("/")
-    async def home() -> Response:
-        return RedirectResponse("/docs")
 
     @router.get("/healthz")
     async def healthz() -> Response:

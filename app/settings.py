@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     login_failures_allowed: int = 10
 
     public_url: str | None = None
+    # The web page's files (index.html, scripts, web/vendor/ filled at set-up); default: the checkout's web/.
+    web_dir: Path = Field(default_factory=lambda: _default_web_dir())
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
 
     default_limit: int = 100
     max_limit: int = 10_000
+    # Vector tiles (app/tiles): the in-process cache of tile bytes, per worker, in MB (0: no cache).
+    tile_cache_mb: int = Field(default=64, ge=0)
 
     # Service extent (SPEC §2): lon/lat, EPSG:4490.
     extent_min_lon: float = 120.8
@@ -146,3 +150,10 @@ class Settings(BaseSettings):
         if not self.efficiency_cutoff_a < self.efficiency_cutoff_b < self.efficiency_cutoff_c:
             raise ValueError("efficiency cut-offs must rise: A < B < C (e.g. 0.20, 0.60, 0.95)")
         return self
+
+
+def _default_web_dir() -> Path:
+    """The checkout's (or image's) web/ folder: next to the app package in a checkout, else the working
+    directory's (the Dockerfile installs the package and copies web/ beside it)."""
+    beside = Path(__file__).resolve().parent.parent / "web"
+    return beside if beside.is_dir() else Path.cwd() / "web"

@@ -17,6 +17,7 @@ async def parcel_query(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (default EPSG:4490)")] = None,
     as_of: Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")] = None,
+    code: Annotated[str | None, Query(min_length=1, max_length=64, description="The parcel's code, exactly")] = None,
     tier: Tier | None = None,
     land_use: LandUse | None = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
@@ -27,7 +28,7 @@ async def parcel_query(
     """Filters, bbox and as_of of GET /parcels and GET /parcels/export."""
     in_crs = header_crs(bbox_crs)
     return ParcelQuery(
-        filters={"tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
+        filters={"code": code, "tier": tier, "land_use": land_use, "district_code": district_code, "zone_id": zone_id,
                  "status": status, "legacy_zone": legacy_zone},
         bbox=bbox_param(bbox, in_crs, settings.max_bbox_degrees), bbox_crs=in_crs, as_of=as_of_param(as_of),
     )

@@ -53,7 +53,7 @@ PROPERTIES: tuple[tuple[str, str], ...] = (
     ("valid_from", "dateTime"),
     ("valid_to", "dateTime"),
 )
-FILTERS = ("tier", "land_use", "district_code", "zone_id", "status", "legacy_zone")
+FILTERS = ("code", "tier", "land_use", "district_code", "zone_id", "status", "legacy_zone")
 
 
 @dataclass(frozen=True)

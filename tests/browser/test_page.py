@@ -1,0 +1,200 @@
+"""Issue 8 in a real browser: a district officer finds a parcel, submits a plot-ratio request (and sees the
+rule's refusal in plain words first), records the public notice and sees the request in the queue; the
+bureau approves it and the parcel shows its new ratio; the dashboard shows the reports API's numbers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import PASSWORD, LivePage, shot
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+OFFICER = "officer.pudong"
+PUDONG = "310115"
+
+
+def log_in(page: Any, base: str, user: str) -> None:
+    page.goto(base + "/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_selector("#view-map:not([hidden])")
+    page.wait_for_function("window.landcycle.firstRenderMs !== null", timeout=20_000)
+
+
+def open_parcel(page: Any, code: str) -> None:
+    page.fill("#search-code", code)
+    page.press("#search-code", "Enter")
+    page.wait_for_selector(f"#panel:not([hidden]) #panel-title:has-text('{code}')")
+
+
+def a_parcel_to_raise(live: LivePage) -> dict[str, Any]:
+    """An industrial parcel in Pudong under an active contract, below its cap, with no open request."""
+    contracts = live.rest("/contracts", status="active", district_code=PUDONG, limit=200)["items"]
+    for contract in contracts:
+        parcel = live.rest(f"/parcels/{contract['parcel_id']}")
+        props = parcel["properties"]
+        if props["land_use"] != "industrial" or props["plot_ratio"] is None:
+            continue
+        if props["plot_ratio"] + 0.1 > props["plot_ratio_cap"]:
+            continue
+        if live.rest("/plot-ratio-requests", parcel_id=parcel["id"], status="submitted")["numberMatched"]:
+            continue
+        return {"id": parcel["id"], **props}
+    raise AssertionError("the demo city has no Pudong parcel to raise")
+
+
+def test_login_refuses_a_wrong_password_in_plain_words(live_page: LivePage, page: Any) -> None:
+    page.goto(live_page.base + "/")
+    page.fill("input[name=username]", OFFICER)
+    page.fill("input[name=password]", "not the password")
+    page.press("input[name=password]", "Enter")
+    page.wait_for_selector("#login-error:not([hidden])")
+    assert "Login failed" in page.inner_text("#login-error")
+    shot(page, "01-login-refused")
+
+
+def test_map_draws_the_city_from_vector_tiles(live_page: LivePage, page: Any) -> None:
+    tiles: list[tuple[str, int]] = []
+    page.on("response", lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None)
+    log_in(page, live_page.base, "bureau")
+    page.wait_for_function("window.landcycle.firstRenderMs !== null")
+    layers = {url.split("/tiles/")[1].split("/")[0] for url, status in tiles if status in (200, 204)}
+    assert {"parcels", "zones", "districts"} <= layers
+    assert all(status in (200, 204, 304) for _, status in tiles), tiles
+    # Tier colours are explained beside the map, in the chosen language.
+    legend = page.inner_text("#legend")
+    assert "Base" in legend and "Community" in legend and "Fragment" in legend
+    shot(page, "02-map-city")
+    page.select_option("#style-by", "status")
+    assert "Operating" in page.inner_text("#legend")
+
+
+def test_officer_submits_a_request_and_follows_it_to_the_bureau_approval(live_page: LivePage, page: Any) -> None:
+    parcel = a_parcel_to_raise(live_page)
+    raised = round(min(parcel["plot_ratio_cap"], parcel["plot_ratio"] + 0.3), 2)
+
+    log_in(page, live_page.base, OFFICER)
+    open_parcel(page, parcel["code"])
+    panel = page.inner_text("#panel")
+    for fact in ("Pudong", parcel["code"], "m²", "mu", "Planning lock", "Indicators", "Evaluations", "History"):
+        assert fact in panel, fact
+    assert float(page.inner_text("#panel [data-field=plot_ratio]")) == pytest.approx(parcel["plot_ratio"])
+    shot(page, "03-panel-officer")
+
+    # A ratio not above the current one: refused, in plain words, with both numbers.
+    page.fill("#request-form input[name=requested_plot_ratio]", str(parcel["plot_ratio"]))
+    page.fill("#request-form textarea[name=reason]", "expand the production line")
+    page.click("#request-form button[type=submit]")
+    page.wait_for_selector("#request-form .error:not([hidden])")
+    refusal = page.inner_text("#request-form .error")
+    assert "is not above the current" in refusal
+    assert f"{parcel['plot_ratio']:g}" in refusal
+    shot(page, "04-request-refused")
+
+    page.fill("#request-form input[name=requested_plot_ratio]", str(raised))
+    page.fill("#request-form textarea[name=reason]", "expand the production line")
+    page.click("#request-form button[type=submit]")
+    page.wait_for_selector("#parcel-requests li[data-request]")
+    request_id = int(page.get_attribute("#parcel-requests li[data-request]", "data-request"))
+    assert live_page.rest(f"/plot-ratio-requests/{request_id}")["status"] == "submitted"
+
+    # The district's queue lists it; the officer records the public notice (held earlier, now over).
+    page.click("nav a[data-view=queues]")
+    row = f"#queue-requests tr:has(a[data-parcel='{parcel['id']}'])"
+    page.wait_for_selector(row)
+    assert "Submitted" in page.inner_text(row)
+    today = date.today()
+    page.fill(f"{row} input[type=date] >> nth=0", (today - timedelta(days=20)).isoformat())
+    page.fill(f"{row} input[type=date] >> nth=1", (today - timedelta(days=10)).isoformat())
+    page.click(f"{row} button[data-action=notice]")
+    page.wait_for_selector(f"{row}:has-text('Public notice')")
+    assert page.locator(f"{row} button[data-action=approve]").count() == 0  # the submitter never decides
+    shot(page, "05-queue-officer")
+
+    # The bureau approves from its queue, then sees the parcel's new ratio on the map's panel.
+    page.click("#logout")
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=queues]")
+    page.wait_for_selector(f"{row} button[data-action=approve]")
+    shot(page, "06-queue-bureau")
+    page.click(f"{row} button[data-action=approve]")
+    page.wait_for_selector(row, state="detached")
+    assert live_page.rest(f"/plot-ratio-requests/{request_id}")["status"] == "approved"
+
+    page.click("nav a[data-view=map]")
+    open_parcel(page, parcel["code"])
+    shown = page.inner_text("#panel [data-field=plot_ratio]")
+    assert float(shown) == pytest.approx(raised)
+    assert live_page.rest(f"/parcels/{parcel['id']}")["properties"]["plot_ratio"] == pytest.approx(raised)
+    assert "Approved" in page.inner_text("#parcel-requests")
+    shot(page, "07-panel-approved")
+
+
+def test_dashboard_numbers_are_the_reports_api_numbers(live_page: LivePage, page: Any) -> None:
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=dashboard]")
+    page.wait_for_selector("#view-dashboard[data-ready]", timeout=30_000)
+
+    def metric(name: str) -> float:
+        return float(page.get_attribute(f"[data-metric='{name}']", "data-value"))
+
+    land = live_page.rest("/reports/industrial-land")
+    assert metric("total-km2") == pytest.approx(land["total"]["km2"])
+    assert metric("total-parcels") == land["total"]["parcels"]
+    assert metric("base-am-km2") == pytest.approx(land["base_for_advanced_manufacturing"]["km2"])
+    tiers = [float(v) for v in page.locator("#table-tier td[data-value]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")]
+    assert tiers == pytest.approx([row["km2"] for row in land["by_tier"]])
+    districts = page.locator("#table-district td[data-value]").evaluate_all("cells => cells.map(c => c.dataset.value)")
+    assert sorted(float(v) for v in districts) == pytest.approx(sorted(r["km2"] for r in land["by_district"]))
+
+    due = live_page.rest("/reports/evaluations-due", within_days=90, limit=0)
+    assert (metric("due"), metric("overdue")) == (due["due"], due["overdue"])
+    classes = live_page.rest("/reports/efficiency", limit=0)["classes"]
+    assert {c: metric(f"class-{c}") for c in classes} == classes
+    assert metric("candidates") == live_page.rest("/exit-candidates", limit=0)["numberMatched"]
+    assert metric("rectification") == live_page.rest("/contracts", status="rectification", limit=0)["numberMatched"]
+    # The charts are drawn, and the targets named beside them.
+    assert page.locator("#view-dashboard svg.chart").count() >= 6
+    text = page.inner_text("#view-dashboard")
+    assert "550" in text and "320–480" in text and "150" in text
+    shot(page, "08-dashboard-en")
+
+    # Chinese labels on the same numbers.
+    page.click("#lang")
+    page.wait_for_selector("#view-dashboard h1:has-text('产业用地与目标对照')")
+    page.wait_for_selector("#view-dashboard[data-ready]")
+    assert metric("total-km2") == pytest.approx(land["total"]["km2"])
+    assert "先进制造业基地" in page.inner_text("#view-dashboard")
+    shot(page, "09-dashboard-zh")
+
+
+def test_keyboard_and_small_screen(live_page: LivePage, page: Any) -> None:
+    log_in(page, live_page.base, OFFICER)
+    # Tab reaches the navigation; Enter on a link switches the view.
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.view") == "queues":
+            break
+    else:
+        raise AssertionError("Tab never reached the Queues link")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#view-queues h1")
+    assert "Pudong" in page.inner_text("#view-queues h1")
+    # No horizontal scrolling at 1280×720 in any view.
+    for view in ("queues", "dashboard", "map"):
+        page.click(f"nav a[data-view={view}]")
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, view
+    shot(page, "10-queues-officer")
+    # Escape closes the parcel panel.
+    code = live_page.rest("/parcels", district_code=PUDONG, limit=1)["features"][0]["properties"]["code"]
+    open_parcel(page, code)
+    assert page.evaluate("document.activeElement.id") == "panel"
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#panel", state="hidden")
