@@ -12,7 +12,11 @@ COPY gis ./gis
 COPY migrations ./migrations
 COPY data ./data
 COPY alembic.ini ./
-RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --home /srv/landcycle landcycle
+# The web page and its front-end libraries, fetched from the npm registry at build time (integrity-checked).
+COPY web ./web
+COPY scripts/webvendor.py ./scripts/webvendor.py
+RUN python scripts/webvendor.py \
+ && pip install --no-cache-dir -c constraints.txt . && useradd --system --home /srv/landcycle landcycle
 USER landcycle
 
 ENV LANDCYCLE_HOST=0.0.0.0 LANDCYCLE_PORT=8000 LANDCYCLE_WORKERS=2
