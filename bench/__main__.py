@@ -5,6 +5,7 @@
   imports      `landcycle import` of a 100,000-parcel GeoPackage vs a plain ogr2ogr load (issue 7)
   evaluations  scoring a year's due evaluations and the efficiency report (issue 3)
   load         the issue-9 mix at 50 clients for 60 s
+  web          the web page's first render of the whole city in headless Chromium (issue 8)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def _load(name: str) -> Callable[[list[str]], int]:
     return main
 
 
-BENCHMARKS = ("api", "wfs", "imports", "evaluations", "load")
+BENCHMARKS = ("api", "wfs", "imports", "evaluations", "load", "web")
 
 
 def main(argv: list[str]) -> int:
