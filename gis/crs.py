@@ -19,6 +19,7 @@ from pyproj import CRS, Transformer
 from gis.errors import CrsError
 
 STORAGE_SRID = 4490
+WEB_MERCATOR_SRID = 3857  # vector tiles (XYZ scheme) are cut in Web Mercator
 SUPPORTED_SRIDS: tuple[int, ...] = (4490, 4326, 3857, 4549, 4550, 4510)
 
 _PATTERNS = (

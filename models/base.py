@@ -8,7 +8,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gis.crs import STORAGE_SRID
+from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 
 metadata = MetaData(
     naming_convention={
@@ -30,6 +30,11 @@ class Base(DeclarativeBase):
 def multipolygon() -> Geometry:
     """A storage MultiPolygon column (EPSG:4490); GiST indexes are declared explicitly per table."""
     return Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+
+
+def web_mercator(kind: str) -> Geometry:
+    """A Web Mercator column of tile geometry (derived from the storage column, never written by hand)."""
+    return Geometry(kind, srid=WEB_MERCATOR_SRID, spatial_index=False)
 
 
 CURRENT = text("valid_to IS NULL")

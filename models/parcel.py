@@ -17,7 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import CURRENT, Base, Versioned, multipolygon
+from gis.crs import WEB_MERCATOR_SRID
+from models.base import CURRENT, Base, Versioned, multipolygon, web_mercator
 
 parcel_id_seq = Sequence("parcel_id_seq", metadata=Base.metadata)
 
@@ -52,6 +53,14 @@ class Parcel(Versioned, Base):
     # SPEC §2: measured on the ellipsoid, in m², by PostGIS itself so no path can store another number.
     area_m2: Mapped[float] = mapped_column(Float, Computed("ST_Area(geom::geography)", persisted=True))
     geom = mapped_column(multipolygon(), nullable=False)
+    # Vector tiles (app/tiles): the shape and a point on its surface in Web Mercator, computed by PostGIS on
+    # every write, so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Deferred:
+    # nothing but the tile statements reads them.
+    tile_geom = mapped_column(web_mercator("MULTIPOLYGON"), Computed(f"ST_Transform(geom, {WEB_MERCATOR_SRID})",
+                                                                     persisted=True), deferred=True)
+    tile_point = mapped_column(web_mercator("POINT"),
+                               Computed(f"ST_Transform(ST_PointOnSurface(geom), {WEB_MERCATOR_SRID})",
+                                        persisted=True), deferred=True)
 
     __table_args__ = (
         CheckConstraint(_in("land_use", LAND_USES), name="land_use"),
@@ -70,4 +79,5 @@ class Parcel(Versioned, Base):
         Index("ix_parcel_current_district", "district_code", postgresql_where=CURRENT),
         Index("ix_parcel_current_zone", "zone_id", postgresql_where=CURRENT),
         Index("ix_parcel_valid_from", "valid_from"),
+        Index("ix_parcel_current_tile_geom", "tile_geom", postgresql_using="gist", postgresql_where=CURRENT),
     )
