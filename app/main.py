@@ -37,6 +37,7 @@ from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
+from app.tiles.routes import router as tiles_router
 from app.web.routes import mount as mount_web
 from app.wfs.routes import router as wfs_router
 from app.zones.routes import router as zones_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                    audit_router, imports_router, enterprises_router, organisations_router, contracts_router,
                    evaluations_router, exits_router, reports_router):
         app.include_router(router, prefix=API, responses=PROBLEM_RESPONSES)
+    app.include_router(tiles_router, responses=PROBLEM_RESPONSES)
     app.include_router(wfs_router)
     app.include_router(_service_router())
     mount_web(app, settings.web_dir)
