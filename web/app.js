@@ -5,7 +5,7 @@ import { api, auth, login, logout, resume } from "./api.js";
 import { renderDashboard } from "./dashboard.js";
 import { toast } from "./dom.js";
 import { applyLabels, lang, onLangChange, setLang, t } from "./i18n.js";
-import { clearSelection, colourParcels, createMap, refreshParcels, showParcel } from "./map.js";
+import { clearSelection, colourParcels, createMap, frame, refreshParcels, showParcel } from "./map.js";
 import { renderParcel } from "./panel.js";
 import { renderQueues } from "./queues.js";
 import { explain } from "./requests.js";
@@ -54,6 +54,11 @@ function ensureMap() {
   if (map) return;
   map = createMap($("map"), { onParcel: (pid) => { location.hash = `#/map/parcel/${pid}`; } });
   colourParcels(map, $("style-by").value, $("legend"));
+  // A district officer's map opens on their district (the bureau's on the whole city).
+  const own = auth.user.district_code;
+  if (own && !location.hash.includes("/parcel/")) {
+    api(`/districts/${own}`).then((district) => frame(map, district.geometry)).catch(() => {});
+  }
 }
 
 async function openParcel(id) {

@@ -236,11 +236,12 @@ export function num(value, digits) {
   return Number(value).toLocaleString(current === "zh" ? "zh-CN" : "en-US", opts);
 }
 
-/** A district's or zone's name in the current language where the data has both. */
+/** A district's or zone's name: the data's Chinese name, with the English one beside it in English. */
 export function placeName(item) {
   if (!item) return "–";
-  if (current === "en" && item.name_en) return item.name_en;
-  return item.name_zh || item.name || item.name_en || item.code;
+  const zh = item.name_zh || item.name;
+  if (current === "en" && item.name_en) return zh ? `${zh} ${item.name_en}` : item.name_en;
+  return zh || item.name_en || item.code;
 }
 
 /** A plot ratio: one or two decimals (2.0, 2.35). */

@@ -53,9 +53,9 @@ function style() {
         filter: ["!=", ["geometry-type"], "Point"],
         paint: { "line-color": "#1b1f24", "line-width": 0.4, "line-opacity": 0.6 } },
       { id: "parcel-selected-line", type: "line", source: "parcels", "source-layer": "parcels",
-        filter: ["==", ["get", "id"], -1], paint: { "line-color": "#facc15", "line-width": 3 } },
+        filter: ["==", ["id"], -1], paint: { "line-color": "#facc15", "line-width": 3 } },
       { id: "parcel-selected-point", type: "circle", source: "parcels", "source-layer": "parcels",
-        filter: ["all", ["==", ["geometry-type"], "Point"], ["==", ["get", "id"], -1]],
+        filter: ["all", ["==", ["geometry-type"], "Point"], ["==", ["id"], -1]],
         paint: { "circle-color": "#facc15", "circle-radius": 6, "circle-stroke-color": "#1b1f24",
                  "circle-stroke-width": 1.5 } },
     ],
@@ -90,7 +90,7 @@ export function createMap(container, { onParcel }) {
 
   const clickable = ["parcels-fill", "parcels-points"];
   for (const layer of clickable) {
-    map.on("click", layer, (e) => onParcel(Number(e.features[0].properties.id)));
+    map.on("click", layer, (e) => onParcel(Number(e.features[0].id)));
     map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
   }
@@ -121,8 +121,8 @@ export function renderLegend(legend, property) {
 /** Highlight parcel `id` and bring its geometry into view. */
 export function showParcel(map, id, geometry) {
   const apply = () => {
-    map.setFilter("parcel-selected-line", ["==", ["get", "id"], id]);
-    map.setFilter("parcel-selected-point", ["all", ["==", ["geometry-type"], "Point"], ["==", ["get", "id"], id]]);
+    map.setFilter("parcel-selected-line", ["==", ["id"], id]);
+    map.setFilter("parcel-selected-point", ["all", ["==", ["geometry-type"], "Point"], ["==", ["id"], id]]);
   };
   if (map.isStyleLoaded()) apply(); else map.once("load", apply);
   if (geometry) {
@@ -130,14 +130,22 @@ export function showParcel(map, id, geometry) {
     for (const polygon of geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates) {
       for (const [x, y] of polygon[0]) bounds.extend([x, y]);
     }
-    map.fitBounds(bounds, { padding: { top: 60, bottom: 60, left: 60, right: 420 }, maxZoom: 16, duration: 600 });
+    map.fitBounds(bounds, { padding: { top: 60, bottom: 60, left: 320, right: 420 }, maxZoom: 15, duration: 600 });
   }
+}
+
+/** Frame a geometry's extent (a district officer's district when the map opens). */
+export function frame(map, geometry) {
+  const bounds = new maplibregl.LngLatBounds();
+  const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+  for (const polygon of polygons) for (const [x, y] of polygon[0]) bounds.extend([x, y]);
+  map.fitBounds(bounds, { padding: { top: 30, bottom: 30, left: 320, right: 30 }, duration: 0 });
 }
 
 export function clearSelection(map) {
   if (!map.isStyleLoaded()) return;
-  map.setFilter("parcel-selected-line", ["==", ["get", "id"], -1]);
-  map.setFilter("parcel-selected-point", ["all", ["==", ["geometry-type"], "Point"], ["==", ["get", "id"], -1]]);
+  map.setFilter("parcel-selected-line", ["==", ["id"], -1]);
+  map.setFilter("parcel-selected-point", ["all", ["==", ["geometry-type"], "Point"], ["==", ["id"], -1]]);
 }
 
 /** Tiles were cached by ETag; after a change the page asks again (the server answers 304 for unchanged). */

@@ -6,13 +6,14 @@ import { api, auth } from "./api.js";
 import { t, has, num } from "./i18n.js";
 import { el, esc } from "./dom.js";
 
-/** A refused request in the user's words: the rule's sentence with its numbers, then the server's detail. */
+/** A refused request in the user's words: the rule's sentence with its numbers; where the page's sentence
+ * has no numbers of its own (a validation error, say), the server's detail follows it. */
 export function explain(error) {
   const p = error.problem || {};
   const key = `err.${error.code}`;
-  const words = has(key) ? t(key, numbers(p)) : t("error.generic", { detail: p.detail || error.message });
-  const detail = p.detail && has(key) ? ` (${p.detail})` : "";
-  return `${words}${detail}`;
+  if (!has(key)) return t("error.generic", { detail: p.detail || error.message });
+  const words = t(key, numbers(p));
+  return words === t(key) && p.detail ? `${words} (${p.detail})` : words;
 }
 
 function numbers(problem) {

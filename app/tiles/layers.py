@@ -26,10 +26,11 @@ from models import District
 
 POINT_ZOOM_BELOW = 12
 
-# Parcels as points (z < 12): the id and what a whole-city map colours by. Every property costs the whole-
-# city tile (100,000 points) 10–15 ms, a per-parcel one (`id`, `code`) 70 ms and 2 MB; with every property
-# it took 0.55 s and 8 MB. The polygons from z 12 carry them all, as does the REST feature.
-PARCEL_POINT_PROPERTIES = ("id", "land_use", "legacy_zone", "status", "tier", "planning_locked")
+# Parcels as points (z < 12): what a whole-city map colours by; the parcel id is the MVT feature id. Every
+# property costs the whole-city tile (100,000 points) 10–15 ms, a per-parcel one (`id`, `code`) 70 ms and
+# 2 MB; with every property it took 0.55 s and 8 MB. The polygons from z 12 carry them all (`id` too, for
+# clients that read properties only), as does the REST feature.
+PARCEL_POINT_PROPERTIES = ("land_use", "legacy_zone", "status", "tier", "planning_locked")
 PARCEL_PROPERTIES = ("id", "code", "land_use", "plot_ratio", "legacy_zone", "status", "district_code", "tier",
                      "zone_id", "planning_locked", "plot_ratio_cap")
 ZONE_PROPERTIES = ("id", "code", "name", "kind", "advanced_manufacturing", "far_cap", "far_min", "district_code")

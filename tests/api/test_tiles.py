@@ -64,7 +64,7 @@ async def test_below_zoom_12_parcels_are_points_and_from_12_polygons(client, cit
     for z in (8, 11):
         point = by_id(await features(client, "parcels", tile_of(lon, lat, z)), created["id"])
         assert point["geometry"]["type"] == "Point", z
-        assert point["properties"] == {"id": created["id"], "tier": "base", "legacy_zone": "104",
+        assert point["properties"] == {"tier": "base", "legacy_zone": "104",
                                        "status": "planned", "land_use": "industrial", "planning_locked": True}
     for z in (12, 16):
         polygon = by_id(await features(client, "parcels", tile_of(lon, lat, z)), created["id"])
