@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.report import append
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 MIX = (("map_bbox", 0.50), ("wfs_page", 0.15), ("parcel_view", 0.30), ("request_submit", 0.05))
@@ -201,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     report = asyncio.run(run(args))
     print(report)
     if args.write:
-        with RESULTS.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + report)
+        append(RESULTS, report)
     return 0
 
 

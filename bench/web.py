@@ -22,6 +22,7 @@ from datetime import datetime
 import httpx
 
 from bench.database import ROOT, prepare, say
+from bench.report import append
 
 PASSWORD = "landcycle"
 RESULTS_PATH = ROOT / "bench" / "RESULTS.md"
@@ -109,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.runs, args.port)
     print(report)
     if args.write:
-        with RESULTS_PATH.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + report)
+        append(RESULTS_PATH, report)
     return 0
 
 
