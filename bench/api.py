@@ -29,6 +29,7 @@ from bench import database, peers, report
 from bench.database import ROOT, say
 from bench.measure import Raw
 from bench.profile import profile
+from bench.results import append as append_results
 from bench.runner import CASES, Plan, Runner, workload
 
 ALL_SERVERS = ["raw", "landcycle", "tipg", "pygeoapi"]
@@ -149,7 +150,7 @@ async def _main(args: argparse.Namespace) -> int:
     if args.quick:
         say("quick run: results not appended to RESULTS.md")
     else:
-        report.append(args.results, text)
+        append_results(args.results, text)
         say(f"appended to {args.results}; chart bench/{chart_name}")
     return 0
 

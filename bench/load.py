@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.report import append
+from bench.results import append
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"

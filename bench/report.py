@@ -123,15 +123,6 @@ def section(results: Results, meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append(path: Path, text: str) -> None:
-    """Append a section to RESULTS.md (created with a header when missing)."""
-    if not path.exists():
-        path.write_text("# Benchmark results (`make bench`)\n\nEach run appends a section; see README.md "
-                        "§ Benchmarks for the method.\n\n")
-    with path.open("a") as out:
-        out.write("\n" + text)
-
-
 def chart(results: Results, path: Path, title: str) -> None:
     """One panel per case, a bar per server (log scale: the peers are an order of magnitude away)."""
     import matplotlib

@@ -22,7 +22,7 @@ from datetime import datetime
 import httpx
 
 from bench.database import ROOT, prepare, say
-from bench.report import append
+from bench.results import append
 
 PASSWORD = "landcycle"
 RESULTS_PATH = ROOT / "bench" / "RESULTS.md"
