@@ -56,17 +56,17 @@ def to_web_mercator(geom: Any) -> Any:
     return func.ST_Transform(geom, _const(WEB_MERCATOR_SRID, Integer))
 
 
-def mvt_geometry(geom: Any) -> Any:
-    """A Web Mercator geometry in tile coordinates: clipped to tile + buffer, snapped to the grid; NULL when
-    nothing of it is left (outside the tile, or collapsed below a grid unit). ST_AsMVT skips NULLs."""
-    return func.ST_AsMVTGeom(geom, tile_envelope(), _const(EXTENT, Integer), _const(BUFFER, Integer),
+def mvt_geometry(geom: Any, extent: int = EXTENT, buffer: int = BUFFER) -> Any:
+    """A Web Mercator geometry in tile coordinates: clipped to tile + buffer, snapped to the `extent` grid;
+    NULL when nothing of it is left (outside the tile, or collapsed below a grid unit). ST_AsMVT skips NULLs."""
+    return func.ST_AsMVTGeom(geom, tile_envelope(), _const(extent, Integer), _const(buffer, Integer),
                              _const(True, Boolean))
 
 
-def mvt(rows: Any, layer: str, feature_id: str | None) -> Any:
-    """ST_AsMVT over a subquery of rows (`geom` in tile coordinates, other columns become properties;
-    `feature_id` names the integer column used as the MVT feature id, which is then not a property)."""
-    args = [rows.table_valued(), _const(layer, Text), _const(EXTENT, Integer), _const("geom", Text)]
+def mvt(rows: Any, layer: str, feature_id: str | None, extent: int = EXTENT) -> Any:
+    """ST_AsMVT over a subquery of rows (`geom` in tile coordinates of an `extent` grid, other columns become
+    properties; `feature_id` names the integer column used as the MVT feature id, then not a property)."""
+    args = [rows.table_valued(), _const(layer, Text), _const(extent, Integer), _const("geom", Text)]
     if feature_id is not None:
         args.append(_const(feature_id, Text))
     return func.ST_AsMVT(*args)

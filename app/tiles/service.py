@@ -24,7 +24,7 @@ from gis.tiles import MAX_ZOOM, tile_exists
 # compression runs in a thread (zlib releases the GIL), so one large tile does not stall other requests.
 COMPRESS_FROM = 1024
 COMPRESS_OFF_LOOP = 256 * 1024
-SCHEMA = 2  # bump when the layers' properties change: browsers then drop the tiles they revalidate
+SCHEMA = 3  # bump when the layers' properties change: browsers then drop the tiles they revalidate
 
 
 @dataclass(frozen=True, slots=True)
