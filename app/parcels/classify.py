@@ -3,6 +3,14 @@
 `locate()` takes any SQL source of `(key, geom)` rows, so one new geometry (REST, WFS-T), the parcels a
 zone edit touches, and 100,000 staged import rows are located by the same statement. What the location
 means for tier, lock and cap is decided in Python by `app.parcels.rules`.
+
+The statement meets zones and districts through *pieces*. A single write uses each whole geometry as its
+one piece (`WHOLE`), which is the plain rule: the share of the parcel a zone covers, 1 when the zone covers
+all of it. A bulk write first cuts zones and districts with `ST_Subdivide` (`subdivided()`): most parcels
+then lie inside one small piece, which the index finds and a cheap test on a few dozen vertices settles
+(a piece is cut from its zone, so a piece covering the parcel means the zone covers it: share 1). Only a
+parcel that no single piece covers gets the exact computation against the whole zone, the same expression
+as a single write, so both paths give the same tier, zone and district (tests/imports/test_bulk_locate.py).
 """
 
 from __future__ import annotations
@@ -16,39 +24,80 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.parcels.rules import ZoneFacts
 
-# {source} is one of the constant SQL snippets below, never client text.
+# {source}, {zone_pieces}, {district_pieces} are the constant SQL snippets below, never client text.
 _LOCATE = """
-WITH src AS ({source}),
+WITH src AS NOT MATERIALIZED ({source}),
+zone_pair AS MATERIALIZED (
+  -- 2: one piece of the zone covers the row; 1: a piece touches it; 0: only the boxes meet
+  SELECT s.key, p.zone_id,
+         CASE WHEN ST_Covers(p.geom, s.geom) THEN 2 WHEN ST_Intersects(p.geom, s.geom) THEN 1 ELSE 0 END AS hit
+    FROM ({zone_pieces}) p JOIN src s ON p.geom && s.geom
+),
+zone_hit AS (SELECT key, zone_id, max(hit) AS hit FROM zone_pair GROUP BY key, zone_id),
 zone_share AS (
-  SELECT s.key, z.id, z.code, z.kind, z.advanced_manufacturing, z.far_cap, z.far_min,
-         CASE WHEN ST_CoveredBy(s.geom, z.geom) THEN 1.0
+  SELECT h.key, z.id, z.code, z.kind, z.advanced_manufacturing, z.far_cap, z.far_min, 1.0::float8 AS share
+    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND z.valid_to IS NULL
+   WHERE h.hit = 2
+  UNION ALL
+  SELECT h.key, z.id, z.code, z.kind, z.advanced_manufacturing, z.far_cap, z.far_min,
+         CASE WHEN ST_Covers(z.geom, s.geom) THEN 1.0
               ELSE ST_Area(ST_Intersection(s.geom, z.geom)::geography)
-                   / NULLIF(ST_Area(s.geom::geography), 0) END AS share
-    FROM src s JOIN zone z ON z.valid_to IS NULL AND ST_Intersects(s.geom, z.geom)
+                   / NULLIF(ST_Area(s.geom::geography), 0) END
+    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND z.valid_to IS NULL JOIN src s ON s.key = h.key
+   WHERE h.hit = 1
 ),
 best_zone AS (
   SELECT DISTINCT ON (key) * FROM zone_share WHERE share >= :majority
    ORDER BY key, share DESC, (kind = 'base') DESC, id
 ),
+district_pair AS MATERIALIZED (
+  SELECT s.key, p.code,
+         CASE WHEN ST_Covers(p.geom, s.geom) THEN 2 WHEN ST_Intersects(p.geom, s.geom) THEN 1 ELSE 0 END AS hit
+    FROM ({district_pieces}) p JOIN src s ON p.geom && s.geom
+),
+district_hit AS (SELECT key, code, max(hit) AS hit FROM district_pair GROUP BY key, code),
+district_area AS (
+  SELECT key, code, 'Infinity'::float8 AS m2 FROM district_hit WHERE hit = 2
+  UNION ALL
+  SELECT h.key, d.code, CASE WHEN ST_Covers(d.geom, s.geom) THEN 'Infinity'::float8
+                             ELSE ST_Area(ST_Intersection(s.geom, d.geom)::geography) END
+    FROM district_hit h JOIN district d ON d.code = h.code JOIN src s ON s.key = h.key
+   WHERE h.hit = 1
+),
 best_district AS (
-  SELECT DISTINCT ON (s.key) s.key, d.code
-    FROM src s JOIN district d ON ST_Intersects(s.geom, d.geom)
-   ORDER BY s.key,
-            CASE WHEN ST_CoveredBy(s.geom, d.geom) THEN 'Infinity'::float8
-                 ELSE ST_Area(ST_Intersection(s.geom, d.geom)::geography) END DESC,
-            d.code
+  SELECT DISTINCT ON (key) key, code FROM district_area ORDER BY key, m2 DESC, code
 )
-SELECT s.key, bd.code AS district_code, bz.id AS zone_id, bz.code AS zone_code, bz.kind,
-       bz.advanced_manufacturing, bz.far_cap::float8 AS far_cap, bz.far_min::float8 AS far_min
+-- one row per location with the keys found there (a few hundred rows, not one per parcel)
+SELECT bd.code AS district_code, bz.id AS zone_id, bz.code AS zone_code, bz.kind,
+       bz.advanced_manufacturing, bz.far_cap::float8 AS far_cap, bz.far_min::float8 AS far_min,
+       array_agg(s.key) AS keys
   FROM src s
   LEFT JOIN best_zone bz ON bz.key = s.key
   LEFT JOIN best_district bd ON bd.key = s.key
+ GROUP BY bd.code, bz.id, bz.code, bz.kind, bz.advanced_manufacturing, bz.far_cap, bz.far_min
 """
 
 # Sources: candidate geometries given as EWKB, or current parcels by id, or a staging table.
 FROM_WKB = ("SELECT k AS key, ST_GeomFromEWKB(g) AS geom "
             "FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[])) AS t(k, g)")
 FROM_PARCELS = "SELECT id::text AS key, geom FROM parcel WHERE valid_to IS NULL AND id = ANY(CAST(:ids AS bigint[]))"
+
+ZONE_PIECES = "locate_zone_piece"
+DISTRICT_PIECES = "locate_district_piece"
+PIECE_VERTICES = 64  # ST_Subdivide's limit: a piece is cheap to test, and most parcels fit inside one
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """Where `locate` finds zones (`zone_id, geom`) and districts (`code, geom`) to meet rows with."""
+
+    zones: str
+    districts: str
+
+
+# Each whole geometry as its own piece (one write: nothing to prepare).
+WHOLE = Pieces(zones="SELECT id AS zone_id, geom FROM zone WHERE valid_to IS NULL",
+               districts="SELECT code, geom FROM district")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +108,38 @@ class Location:
     zone: ZoneFacts | None
 
 
-async def locate(session: AsyncSession, source: str, params: Mapping[str, Any], majority: float) -> dict[str, Location]:
+async def subdivided(session: AsyncSession) -> Pieces:
+    """Current zones and districts cut into small indexed pieces, in temporary tables private to this
+    transaction (built for one bulk write; `drop_pieces` removes them, commit does too)."""
+    await drop_pieces(session)
+    for table, key, source in ((ZONE_PIECES, "id AS zone_id", "zone WHERE valid_to IS NULL"),
+                               (DISTRICT_PIECES, "code", "district")):
+        pieces = f"SELECT {key}, ST_Subdivide(geom, {PIECE_VERTICES}) AS geom FROM {source}"  # noqa: S608
+        await session.execute(text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {pieces}"))
+        await session.execute(text(f"CREATE INDEX ON {table} USING gist (geom)"))
+        await session.execute(text(f"ANALYZE {table}"))
+    return Pieces(zones=f"SELECT zone_id, geom FROM {ZONE_PIECES}",  # noqa: S608 (constant)
+                  districts=f"SELECT code, geom FROM {DISTRICT_PIECES}")  # noqa: S608 (constant)
+
+
+async def drop_pieces(session: AsyncSession) -> None:
+    """Drop the pieces of `subdivided()` (if any)."""
+    await session.execute(text(f"DROP TABLE IF EXISTS {ZONE_PIECES}, {DISTRICT_PIECES}"))
+
+
+async def locate(session: AsyncSession, source: str, params: Mapping[str, Any], majority: float,
+                 pieces: Pieces = WHOLE) -> dict[str, Location]:
     """Locate every `(key, geom)` row of `source` (one of the constants above)."""
-    rows = await session.execute(text(_LOCATE.format(source=source)), {**params, "majority": majority})
+    sql = _LOCATE.format(source=source, zone_pieces=pieces.zones, district_pieces=pieces.districts)
+    rows = await session.execute(text(sql), {**params, "majority": majority})
     out: dict[str, Location] = {}
     for row in rows:
         zone = None
         if row.zone_id is not None:
             zone = ZoneFacts(id=row.zone_id, code=row.zone_code, kind=row.kind,
-                             advanced_manufacturing=row.advanced_manufacturing,
-                             far_cap=row.far_cap, far_min=row.far_min)
-        out[row.key] = Location(district_code=row.district_code, zone=zone)
+                             advanced_manufacturing=row.advanced_manufacturing, far_cap=row.far_cap,
+                             far_min=row.far_min)
+        out.update(dict.fromkeys(row.keys, Location(district_code=row.district_code, zone=zone)))
     return out
 
 
