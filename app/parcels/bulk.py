@@ -13,19 +13,21 @@ import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import numpy as np
 import shapely
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
 from app.errors import DomainError, NotFound, ParcelOverlap, ValidationFailed
 from app.parcels import rules
-from app.parcels.classify import Location, locate
+from app.parcels.classify import Location, drop_pieces, locate, subdivided
 from app.parcels.rules import Cap
 from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
 from app.policy import INDUSTRIAL_USES, Policy
@@ -36,9 +38,12 @@ _FROM_STAGE = f"SELECT key::text AS key, geom FROM {STAGE}"  # noqa: S608 (const
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 _FIRST_SLICE = 500  # rows inserted before `parcel` is analysed, when its statistics know too few rows
 
-# progress(phase, done, total): phases "geometry", "staging", "locating", "overlaps", "rules", "inserting".
+# progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
+# when refusals are listed row by row.
 # It may be a coroutine function (a job writing its progress to the database) or a plain one (a terminal bar).
 Progress = Callable[[str, int, int], Awaitable[None] | None]
+# A row that passed the rules: its index in the input, where it is, what that makes it, its rule-3 cap.
+Decided = tuple[int, Location, rules.Classification, Cap]
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,19 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
-def _ewkbs(geoms: Sequence[Any]) -> np.ndarray:
-    return shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), 4490), include_srid=True)
+def _wkbs(geoms: Sequence[Any]) -> np.ndarray:
+    return shapely.to_wkb(np.asarray(geoms, dtype=object))
+
+
+def _decimal_text(value: float | None, known: dict[float, str | None]) -> str | None:
+    """A number as the exact decimal text of `Decimal(value)`: the numeric value asyncpg would send for
+    it, read by PostgreSQL to the same numeric, but written out far faster (few distinct values)."""
+    if value is None:
+        return None
+    text_ = known.get(value)
+    if text_ is None:
+        text_ = known[value] = str(Decimal(value))
+    return text_
 
 
 async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int],
@@ -87,15 +103,16 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
     await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     await session.execute(text(f"""
         CREATE TEMP TABLE {STAGE} (
-            key integer NOT NULL, code text, land_use text, plot_ratio numeric, legacy_zone text,
+            key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
             status text, g bytea, row_no integer,
-            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromEWKB(g)) STORED
+            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
         ) ON COMMIT DROP
-    """))
-    wkbs = await asyncio.to_thread(_ewkbs, [drafts[i].geom for i in keys])
+    """))  # plot_ratio: exact decimal text (_decimal_text), read as numeric by the INSERT
+    wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in keys])
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
-    records = [(i, drafts[i].code, drafts[i].land_use, drafts[i].plot_ratio, drafts[i].legacy_zone,
-                drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
+    ratios: dict[float, str | None] = {}
+    records = [(i, drafts[i].code, drafts[i].land_use, _decimal_text(drafts[i].plot_ratio, ratios),
+                drafts[i].legacy_zone, drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
     apg = await driver_connection(session)
     columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
     await apg.copy_records_to_table(STAGE, records=records, columns=columns)
@@ -146,14 +163,16 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     await report(progress, "staging", 0, total)
     await stage(session, drafts, valid, row_numbers)
     await report(progress, "locating", 0, total)
-    located = {int(k): v for k, v in (await locate(session, _FROM_STAGE, {}, policy.tier_majority_share)).items()}
-    await report(progress, "overlaps", 0, total)
-    overlaps = await overlaps_in_stage(session, policy)
+    pieces = await subdivided(session)
+    located = {int(k): v for k, v in
+               (await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)).items()}
+    await drop_pieces(session)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
     seen = Counter(d.code for d in drafts)
 
-    decided: list[tuple[int, Location, rules.Classification, Cap]] = []
+    decided: list[Decided] = []
+    caps: dict[tuple[str, float | None, rules.ZoneFacts | None], Cap] = {}
     for n, i in enumerate(valid):
         if n % _TICK_ROWS == 0:
             await report(progress, "rules", n, len(valid))
@@ -165,62 +184,40 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
                 raise ValidationFailed(f"code {draft.code} is already used by a current parcel")
             if seen[draft.code] > 1:
                 raise ValidationFailed(f"code {draft.code} appears {seen[draft.code]} times in the batch")
-            cap = await _cap(session, policy, draft, loc)
-            if i in overlaps:
-                raise ParcelOverlap(overlaps[i])
+            cap = await _cap(session, policy, draft, loc, caps)
         except DomainError as exc:
             result.refused.append(Refused(i, exc.code, exc.detail))
             continue
         decided.append((i, loc, rules.classify(draft.land_use, loc.zone), cap))
+    # SPEC §2, the last check of each row: no overlap with industrial land. The database's own guard (the
+    # trigger parcel_overlap_guard) checks every insert, so when the batch would be written as it is, the
+    # insert is simply tried and the guard is the one overlap check. Only when the guard refuses, or when
+    # refusals must be reported anyway, are the overlaps listed row by row (the same pairs, each named).
+    ids: list[int] | None = None
+    rules_refused = len(result.refused) > len(drafts) - len(valid)  # beyond the geometry refusals
+    if decided and not rules_refused and not (all_or_nothing and result.refused):
+        await report(progress, "inserting", 0, len(decided))
+        ids = await _try_insert(session, actor, policy, decided)
+    if ids is None and decided:
+        await report(progress, "overlaps", 0, total)
+        overlaps = await overlaps_in_stage(session, policy)
+        kept: list[Decided] = []
+        for entry in decided:
+            if entry[0] in overlaps:
+                overlap = ParcelOverlap(overlaps[entry[0]])
+                result.refused.append(Refused(entry[0], overlap.code, overlap.detail))
+            else:
+                kept.append(entry)
+        decided = kept
     result.refused.sort(key=lambda r: r.row)
     result.accepted = len(decided)
-    if (result.refused and all_or_nothing) or not decided:
-        await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
-        return result
-    await report(progress, "inserting", 0, len(decided))
-
-    ids = list(await session.scalars(text("SELECT nextval('parcel_id_seq') FROM generate_series(1, :n)"),
-                                     {"n": len(decided)}))
-    derived = [
-        (key, ids[n], loc.district_code, cls.tier, cls.zone_id, cls.planning_locked, cap.value, cap.source,
-         cap.reference_id)
-        for n, (key, loc, cls, cap) in enumerate(decided)
-    ]
-    await session.execute(text("DROP TABLE IF EXISTS bulk_parcel_derived"))
-    await session.execute(text("""
-        CREATE TEMP TABLE bulk_parcel_derived (key integer PRIMARY KEY, id bigint, district_code text, tier text,
-            zone_id bigint, planning_locked boolean, cap numeric, cap_source text, reference_id bigint) ON COMMIT DROP
-    """))
-    apg = await driver_connection(session)
-    await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    # The overlap guard (a statement trigger) joins the inserted rows to `parcel`. Without statistics that
-    # know rows like them (an empty or never-analysed table) the planner guesses one row on each side and
-    # compares every new row with every other (minutes for 10,000 rows). So a first small slice goes in,
-    # `parcel` is analysed (our own uncommitted rows count), and the rest follows with a plan that probes
-    # the GiST index; seq scans are off for these statements, the index being always right here.
-    analysed = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'parcel'::regclass"))
-    cuts = [ids[0] - 1, ids[-1]]
-    if len(ids) > 2 * _FIRST_SLICE and float(analysed or 0) < len(ids) / 10:
-        cuts.insert(1, ids[_FIRST_SLICE - 1])
-    seqscan = await session.scalar(text("SELECT current_setting('enable_seqscan')"))
-    await session.execute(text("SET LOCAL enable_seqscan = off"))
-    for low, high in itertools.pairwise(cuts):
-        await session.execute(text(f"""
-            INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
-                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
-                                tier, zone_id, planning_locked, geom, changed_by)
-            SELECT d.id, 1, s.code, s.land_use, s.plot_ratio, d.reference_id, d.cap, d.cap_source,
-                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
-                   :actor
-              FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
-             WHERE d.id > :low AND d.id <= :high
-             ORDER BY d.id
-        """), {"actor": actor.username, "low": low, "high": high})  # noqa: S608 (constant table name)
-        if high != cuts[-1]:
-            await session.execute(text("ANALYZE parcel"))
-    await session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": seqscan})
+    if ids is None:
+        if (result.refused and all_or_nothing) or not decided:
+            await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+            return result
+        await report(progress, "inserting", 0, len(decided))
+        ids = await _insert(session, actor, policy, decided)  # the guard still checks concurrent writers
     await session.execute(text(f"DROP TABLE {STAGE}"))
-    await session.execute(text("DROP TABLE bulk_parcel_derived"))
     result.ids = ids
     await audit.record(session, actor, action, "parcel", None, outcome="done",
                        detail={"created": len(ids), "refused": len(result.refused),
@@ -230,12 +227,97 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     return result
 
 
-async def _cap(session: AsyncSession, policy: Policy, draft: ParcelDraft, loc: Location) -> Cap:
-    """Rule 3 for one staged row; reference parcels are looked up only for the rare rows above the cap."""
+def _overlap_refused(exc: DBAPIError) -> bool:
+    """Whether the database's overlap guard refused the statement (SQLSTATE 23P01, its message)."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state == "23P01" and "overlaps parcel" in str(exc)
+
+
+async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided]
+                      ) -> list[int] | None:
+    """Insert in a savepoint; None (and nothing inserted) when the overlap guard refuses the batch."""
+    try:
+        async with session.begin_nested():
+            return await _insert(session, actor, policy, decided)
+    except DBAPIError as exc:
+        if not _overlap_refused(exc):
+            raise
+        return None
+
+
+async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided]) -> list[int]:
+    """INSERT … SELECT the decided rows from the stage with their derived columns; their new ids."""
+    ids = list(await session.scalars(text("SELECT nextval('parcel_id_seq') FROM generate_series(1, :n)"),
+                                     {"n": len(decided)}))
+    caps: dict[float, str | None] = {}
+    derived = [
+        (key, ids[n], loc.district_code, cls.tier, cls.zone_id, cls.planning_locked,
+         _decimal_text(cap.value, caps), cap.source, cap.reference_id)
+        for n, (key, loc, cls, cap) in enumerate(decided)
+    ]
+    await session.execute(text("DROP TABLE IF EXISTS bulk_parcel_derived"))
+    await session.execute(text("""
+        CREATE TEMP TABLE bulk_parcel_derived (key integer PRIMARY KEY, id bigint, district_code text, tier text,
+            zone_id bigint, planning_locked boolean, cap text, cap_source text, reference_id bigint) ON COMMIT DROP
+    """))
+    apg = await driver_connection(session)
+    await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
+    # The overlap guard (a statement trigger) joins the inserted rows to `parcel`. Without statistics that
+    # know rows like them (an empty or never-analysed table) the planner guesses one row on each side and
+    # compares every new row with every other (minutes for 10,000 rows). So a first small slice goes in,
+    # `parcel` is analysed (our own uncommitted rows count), and the rest follows with a plan that probes
+    # the GiST index; seq scans are off for these statements, the index being always right here. The guard
+    # measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage` would list.
+    analysed = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'parcel'::regclass"))
+    cuts = [ids[0] - 1, ids[-1]]
+    if len(ids) > 2 * _FIRST_SLICE and float(analysed or 0) < len(ids) / 10:
+        cuts.insert(1, ids[_FIRST_SLICE - 1])
+    before = await _set_local(session, {"enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
+                                        "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2)})
+    for low, high in itertools.pairwise(cuts):
+        await session.execute(text(f"""
+            INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
+                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
+                                tier, zone_id, planning_locked, geom, changed_by)
+            SELECT d.id, 1, s.code, s.land_use, s.plot_ratio::numeric, d.reference_id, d.cap::numeric, d.cap_source,
+                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
+                   :actor
+              FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
+             WHERE d.id > :low AND d.id <= :high
+             ORDER BY d.id
+        """), {"actor": actor.username, "low": low, "high": high})  # noqa: S608 (constant table name)
+        if high != cuts[-1]:
+            await session.execute(text("ANALYZE parcel"))
+    await _set_local(session, before)
+    await session.execute(text("DROP TABLE bulk_parcel_derived"))
+    return ids
+
+
+async def _set_local(session: AsyncSession, values: Mapping[str, str]) -> dict[str, str]:
+    """Set these settings until the transaction ends (or they are set back); their previous values."""
+    names = list(values)
+    rows = await session.execute(text("SELECT name, coalesce(current_setting(name, true), '') "
+                                      "FROM unnest(CAST(:n AS text[])) AS t(name)"), {"n": names})
+    before: dict[str, str] = {name: value for name, value in rows}
+    await session.execute(text("SELECT set_config(name, value, true) "
+                               "FROM unnest(CAST(:n AS text[]), CAST(:v AS text[])) AS t(name, value)"),
+                          {"n": names, "v": [values[n] for n in names]})
+    return before
+
+
+async def _cap(session: AsyncSession, policy: Policy, draft: ParcelDraft, loc: Location,
+               known: dict[tuple[str, float | None, rules.ZoneFacts | None], Cap]) -> Cap:
+    """Rule 3 for one staged row; reference parcels are looked up only for the rare rows above the cap.
+    `known` remembers the caps that depend on land use, ratio and zone alone (most rows share a few)."""
+    key = (draft.land_use, draft.plot_ratio, loc.zone)
+    if key in known:
+        return known[key]
     base = rules.base_cap(draft.land_use, loc.zone, policy)
     requested = draft.plot_ratio
     if requested is None or base.value is None or requested <= base.value or draft.land_use not in INDUSTRIAL_USES:
-        return rules.check_far(draft.land_use, requested, loc.zone, policy)
+        cap = known[key] = rules.check_far(draft.land_use, requested, loc.zone, policy)
+        return cap
     zone_id = loc.zone.id if loc.zone else None
     named = nearest = None
     if draft.plot_ratio_reference_id is not None:
