@@ -46,7 +46,11 @@ def problems(geoms: Sequence[BaseGeometry | None] | np.ndarray, extent: Extent) 
         reasons[check] = shapely.is_valid_reason(safe[check])
     minx, miny, maxx, maxy = extent
     bounds = shapely.bounds(safe)
-    for i in range(len(arr)):
+    with np.errstate(invalid="ignore"):  # NaN bounds of empty geometries compare False
+        outside = (bounds[:, 0] < minx) | (bounds[:, 1] < miny) | (bounds[:, 2] > maxx) | (bounds[:, 3] > maxy)
+    # Only the geometries with something to say go through the reasons below, one by one.
+    suspect = empty | ~polygonal | bad_coord | (reasons != "Valid Geometry") | outside
+    for i in np.flatnonzero(suspect).tolist():
         if empty[i]:
             out[i] = "empty geometry"
         elif not polygonal[i]:

@@ -190,6 +190,42 @@ def normalise(spec: FieldSpec, value: Any) -> Any:
         raise ValueError(f"{spec.name}: {value!r} is not a number") from None
 
 
+_ASK = object()  # a cell the column pass leaves to `normalise`
+
+
+def normalise_column(spec: FieldSpec, values: Sequence[Any]) -> tuple[list[Any], dict[int, str]]:
+    """A whole column through `normalise`: its values, and why each cell that cannot be read is not.
+
+    The cells a file usually holds (text in a text field, numbers in a number field) are done in one pass
+    with exactly `normalise`'s result; any other cell (a number in a text field, text in a number field,
+    NaN in an integer field …) is handed to `normalise` itself, so both always agree."""
+    out: list[Any]
+    if spec.type == "text":
+        out = [v.strip() or None if v.__class__ is str else _ASK for v in values]
+        if spec.name == "land_use":
+            words = LAND_USE_WORDS
+            out = [v if v is None or v is _ASK else words.get(v.lower(), v) for v in out]
+    elif spec.type == "number":
+        out = [(None if v != v else v) if v.__class__ is float else float(v) if v.__class__ is int else _ASK
+               for v in values]
+    elif spec.type == "integer":
+        out = [(None if v != v else int(v) if v.is_integer() else _ASK) if v.__class__ is float
+               else int(float(v)) if v.__class__ is int else _ASK for v in values]
+    else:
+        out = [v if v.__class__ is bool else _ASK for v in values]
+    errors: dict[int, str] = {}
+    for i, v in enumerate(out):
+        if v is _ASK and values[i] is None:  # an empty cell is None whatever the field
+            out[i] = None
+        elif v is _ASK:
+            try:
+                out[i] = normalise(spec, values[i])
+            except ValueError as exc:
+                out[i] = None
+                errors[i] = str(exc)
+    return out, errors
+
+
 @cache
 def _many(kind: str) -> TypeAdapter[list[BaseModel]]:
     return TypeAdapter(list[SCHEMAS[kind]])  # type: ignore[valid-type]
@@ -202,41 +238,38 @@ def validate_rows(
     n: int,
     defaults: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any] | None], list[str | None]]:
-    """Per row: the validated values (None when refused) and the reason it was refused. The rows are
-    validated as one list (pydantic's loop, not Python's); a refused row is then named by its index."""
+    """Per row: the validated values (None when refused) and the reason it was refused. Cells are read a
+    column at a time and the rows validated as one list (pydantic's loop, not Python's); a refused row is
+    then named by its index."""
     specs = [s for s in FIELDS[kind] if s.name in mapping]
     schema = SCHEMAS[kind]
-    # Fields the schema does not know (the reference by code) are checked here and passed through.
-    extra = [s.name for s in specs if s.name not in schema.model_fields]
     reasons: list[str | None] = [None] * n
-    columns: dict[str, list[Any]] = {}
+    checked_columns: dict[str, list[Any]] = {}  # the fields the schema checks
+    extra: dict[str, list[Any]] = {}  # fields it does not know (the reference by code): passed through
     for spec in specs:
-        column: list[Any] = []
-        for i, value in enumerate(frame_columns[mapping[spec.name]]):
-            try:
-                column.append(normalise(spec, value))
-            except ValueError as exc:
-                column.append(None)
-                reasons[i] = reasons[i] or str(exc)
-        columns[spec.name] = column
+        column, errors = normalise_column(spec, frame_columns[mapping[spec.name]])
+        for i, reason in errors.items():
+            reasons[i] = reasons[i] or reason
+        (checked_columns if spec.name in schema.model_fields else extra)[spec.name] = column
     fill = {k: v for k, v in (defaults or {}).items() if v is not None}
+    names = list(checked_columns)
     rows: list[dict[str, Any]] = []
-    for i in range(n):
-        row = {name: column[i] for name, column in columns.items() if column[i] is not None}
+    for cells in zip(*checked_columns.values(), strict=True) if names else ((),) * n:
+        row = {name: value for name, value in zip(names, cells, strict=True) if value is not None}
         for key, value in fill.items():
             row.setdefault(key, value)
         rows.append(row)
     todo = [i for i in range(n) if reasons[i] is None]
-    checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+    checked = _validate(kind, [rows[i] for i in todo])
     if isinstance(checked, dict):  # some rows refused: name them, validate the others again
         for position, reason in checked.items():
             reasons[todo[position]] = reason
         todo = [i for i in todo if reasons[i] is None]
-        checked = _validate(kind, [{k: v for k, v in rows[i].items() if k not in extra} for i in todo])
+        checked = _validate(kind, [rows[i] for i in todo])
         assert isinstance(checked, list)
     values: list[dict[str, Any] | None] = [None] * n
     for i, model in zip(todo, checked, strict=True):
-        values[i] = {**dict(model), **{k: rows[i].get(k) for k in extra}}
+        values[i] = {**model.__dict__, **{k: column[i] for k, column in extra.items()}}
     return values, reasons
 
 

@@ -120,7 +120,7 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
     defaults = {"land_use": _land_use(options.land_use)} if options.kind == "parcels" else None
     values, reasons = fields.validate_rows(options.kind, columns, mapping, n, defaults)
     code = fields.FIELDS[options.kind][0]  # every kind's first field is its code
-    keys = [fields.normalise(code, k) for k in columns.get(mapping.get("code", ""), [None] * n)]
+    keys = fields.normalise_column(code, columns.get(mapping.get("code", ""), [None] * n))[0]
     refused: dict[int, tuple[str, str]] = {}
     for i in range(n):
         if read_reasons[i]:

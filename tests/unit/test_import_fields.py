@@ -53,3 +53,22 @@ def test_rows_are_validated_by_the_api_schema():
     }
     assert reasons[1].startswith("code:") and values[1] is None
     assert reasons[2].startswith("plot_ratio:")
+
+
+def test_a_column_is_read_exactly_as_its_cells_one_by_one():
+    import numpy as np
+
+    from app.imports.fields import normalise_column
+
+    cells = [" A-1 ", "", "  ", None, math.nan, 104.0, 104, 2.5, -1, 0, True, False, "是", "否", "M1", " c65 ",
+             "研发", "1.5", "high", "3", "3.0", 1e300, math.inf, np.float64(1.25), np.int64(7), "industrial"]
+    for spec in FIELDS["parcels"] + FIELDS["zones"]:
+        column, errors = normalise_column(spec, cells)
+        for i, cell in enumerate(cells):
+            try:
+                expected = normalise(spec, cell)
+            except ValueError as exc:
+                assert (column[i], errors[i]) == (None, str(exc)), (spec.name, cell)
+            else:
+                assert i not in errors and column[i] == expected and type(column[i]) is type(expected), (
+                    spec.name, cell)
