@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from app.policy import INDUSTRIAL_USES, Policy
 from gis.geometry import problems
 
 STAGE = "bulk_parcel_stage"
-_FROM_STAGE = f"SELECT key::text AS key, geom FROM {STAGE}"  # noqa: S608 (constant)
+_FROM_STAGE = f"SELECT key, geom FROM {STAGE}"  # noqa: S608 (constant)
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 _FIRST_SLICE = 500  # rows inserted before `parcel` is analysed, when its statistics know too few rows
 
@@ -85,15 +85,10 @@ def _wkbs(geoms: Sequence[Any]) -> np.ndarray:
     return shapely.to_wkb(np.asarray(geoms, dtype=object))
 
 
-def _decimal_text(value: float | None, known: dict[float, str | None]) -> str | None:
-    """A number as the exact decimal text of `Decimal(value)`: the numeric value asyncpg would send for
-    it, read by PostgreSQL to the same numeric, but written out far faster (few distinct values)."""
-    if value is None:
-        return None
-    text_ = known.get(value)
-    if text_ is None:
-        text_ = known[value] = str(Decimal(value))
-    return text_
+def _decimal_texts(values: Iterable[float | None]) -> dict[float | None, str | None]:
+    """Each distinct number as the exact decimal text of `Decimal(value)`: the numeric value asyncpg
+    would send for it, read by PostgreSQL to the same numeric, but written out far faster."""
+    return {v: None if v is None else str(Decimal(v)) for v in set(values)}
 
 
 async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int],
@@ -110,9 +105,9 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
     """))  # plot_ratio: exact decimal text (_decimal_text), read as numeric by the INSERT
     wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in keys])
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
-    ratios: dict[float, str | None] = {}
-    records = [(i, drafts[i].code, drafts[i].land_use, _decimal_text(drafts[i].plot_ratio, ratios),
-                drafts[i].legacy_zone, drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
+    ratios = _decimal_texts(drafts[i].plot_ratio for i in keys)
+    records = [(i, drafts[i].code, drafts[i].land_use, ratios[drafts[i].plot_ratio], drafts[i].legacy_zone,
+                drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
     apg = await driver_connection(session)
     columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
     await apg.copy_records_to_table(STAGE, records=records, columns=columns)
@@ -164,8 +159,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     await stage(session, drafts, valid, row_numbers)
     await report(progress, "locating", 0, total)
     pieces = await subdivided(session)
-    located = {int(k): v for k, v in
-               (await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)).items()}
+    located = await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)
     await drop_pieces(session)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
@@ -248,12 +242,13 @@ async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decid
 
 async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided]) -> list[int]:
     """INSERT … SELECT the decided rows from the stage with their derived columns; their new ids."""
-    ids = list(await session.scalars(text("SELECT nextval('parcel_id_seq') FROM generate_series(1, :n)"),
-                                     {"n": len(decided)}))
-    caps: dict[float, str | None] = {}
+    ids: list[int] = list(await session.scalar(text(
+        "SELECT array_agg(id ORDER BY id) FROM (SELECT nextval('parcel_id_seq') AS id "
+        "FROM generate_series(1, :n)) AS t"), {"n": len(decided)}))
+    caps = _decimal_texts(cap.value for *_, cap in decided)
     derived = [
-        (key, ids[n], loc.district_code, cls.tier, cls.zone_id, cls.planning_locked,
-         _decimal_text(cap.value, caps), cap.source, cap.reference_id)
+        (key, ids[n], loc.district_code, cls.tier, cls.zone_id, cls.planning_locked, caps[cap.value], cap.source,
+         cap.reference_id)
         for n, (key, loc, cls, cap) in enumerate(decided)
     ]
     await session.execute(text("DROP TABLE IF EXISTS bulk_parcel_derived"))

@@ -80,7 +80,7 @@ SELECT bd.code AS district_code, bz.id AS zone_id, bz.code AS zone_code, bz.kind
 # Sources: candidate geometries given as EWKB, or current parcels by id, or a staging table.
 FROM_WKB = ("SELECT k AS key, ST_GeomFromEWKB(g) AS geom "
             "FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[])) AS t(k, g)")
-FROM_PARCELS = "SELECT id::text AS key, geom FROM parcel WHERE valid_to IS NULL AND id = ANY(CAST(:ids AS bigint[]))"
+FROM_PARCELS = "SELECT id AS key, geom FROM parcel WHERE valid_to IS NULL AND id = ANY(CAST(:ids AS bigint[]))"
 
 ZONE_PIECES = "locate_zone_piece"
 DISTRICT_PIECES = "locate_district_piece"
@@ -128,11 +128,12 @@ async def drop_pieces(session: AsyncSession) -> None:
 
 
 async def locate(session: AsyncSession, source: str, params: Mapping[str, Any], majority: float,
-                 pieces: Pieces = WHOLE) -> dict[str, Location]:
-    """Locate every `(key, geom)` row of `source` (one of the constants above)."""
+                 pieces: Pieces = WHOLE) -> dict[Any, Location]:
+    """Locate every `(key, geom)` row of `source` (one of the constants above), by its key (text or
+    integer, as the source has it)."""
     sql = _LOCATE.format(source=source, zone_pieces=pieces.zones, district_pieces=pieces.districts)
     rows = await session.execute(text(sql), {**params, "majority": majority})
-    out: dict[str, Location] = {}
+    out: dict[Any, Location] = {}
     for row in rows:
         zone = None
         if row.zone_id is not None:
@@ -151,5 +152,4 @@ async def locate_geometries(session: AsyncSession, geoms: Mapping[str, bytes], m
 
 async def locate_parcels(session: AsyncSession, ids: list[int], majority: float) -> dict[int, Location]:
     """Locate current parcels by id (after a zone edit)."""
-    found = await locate(session, FROM_PARCELS, {"ids": ids}, majority)
-    return {int(key): loc for key, loc in found.items()}
+    return await locate(session, FROM_PARCELS, {"ids": ids}, majority)
