@@ -102,7 +102,7 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
             status text, g bytea, row_no integer,
             geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
         ) ON COMMIT DROP
-    """))  # plot_ratio: exact decimal text (_decimal_text), read as numeric by the INSERT
+    """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
     wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in keys])
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
     ratios = _decimal_texts(drafts[i].plot_ratio for i in keys)
