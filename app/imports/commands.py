@@ -19,7 +19,6 @@ from app.imports.fields import parse_map
 from app.imports.progress import TerminalProgress
 from app.imports.report import default_path, write_report
 from app.imports.service import ImportOptions, ImportOutcome, run_import
-from app.responses import as_domain_error
 from app.settings import Settings
 from models import AppUser
 
@@ -90,6 +89,8 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
     except (DomainError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a lost connection, an unreadable file: say so, without a traceback
+        from app.responses import as_domain_error  # (imports FastAPI: not on the way of every import)
+
         error = as_domain_error(exc)
         print(
             f"{error.code}: {error.detail} ({type(exc).__name__}: {_first_line(exc)})",
