@@ -214,10 +214,10 @@ def normalise_column(spec: FieldSpec, values: Sequence[Any]) -> tuple[list[Any],
     else:
         out = [v if v.__class__ is bool else _ASK for v in values]
     errors: dict[int, str] = {}
-    for i, v in enumerate(out):
-        if v is _ASK and values[i] is None:  # an empty cell is None whatever the field
+    for i in [i for i, v in enumerate(out) if v is _ASK]:
+        if values[i] is None:  # an empty cell is None whatever the field
             out[i] = None
-        elif v is _ASK:
+        else:
             try:
                 out[i] = normalise(spec, values[i])
             except ValueError as exc:
