@@ -21,12 +21,12 @@ from shapely.geometry import (
     box,
 )
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from gis.crs import CrsRef, crs_urn
 from gis.errors import GeometryError
-from gis.sql import in_crs
+from gis.sql import constant, in_crs
 
 MAX_COORDINATES = 1_000_000
 
@@ -220,47 +220,50 @@ def read_geometry(el: Any) -> BaseGeometry:
 
 
 # ------------------------------------------------------------------------------------------- writing
+def _no_srid(geom: Any) -> Any:
+    return func.ST_SetSRID(geom, constant(0))
+
+
 def gml_expression(
     geom: Any, crs: CrsRef, version: str, gml_id: ColumnElement[str] | None = None, srs_form: str = "urn"
 ) -> ColumnElement[str]:
-    """GML geometry text built by PostGIS in `crs` with the axis order its name implies.
+    """GML geometry text of a MultiPolygon column, built by PostGIS in `crs` with the axis order its name
+    implies.
 
-    `version` is "3.2", "3.1.1" or "2". GML 3.2 requires a unique gml:id on every geometry: PostGIS 3.3
-    repeats the id on the member polygons, so the common one-polygon case renames it and the rare
-    multi-part case is assembled from ST_Dump with numbered ids."""
-    g = in_crs(geom, crs)
-    decimals = crs.decimals
+    `version` is "3.2", "3.1.1" or "2". GML 3.2 requires a unique gml:id on every geometry, and PostGIS 3.3
+    repeats the id it is given on the member polygons. The common one-polygon case is therefore written as a
+    MultiSurface around ST_AsGML of that polygon (with its own id; cheaper than renaming the id in the text
+    afterwards), and the rare multi-part case is assembled from ST_Dump with numbered ids. The count of parts
+    is read from the stored geometry and only the written part is transformed, so a CRS is applied once."""
+    decimals = constant(crs.decimals)
     if version == "2":
-        return func.ST_AsGML(2, g, decimals, 0)
+        return func.ST_AsGML(constant(2), in_crs(geom, crs), decimals, constant(0))
     long_crs = 1 if srs_form == "urn" else 0
     options = long_crs | (16 if crs.swaps_axes else 0)
     if version == "3.1.1" or gml_id is None:
-        return func.ST_AsGML(3, g, decimals, options)
+        return func.ST_AsGML(constant(3), in_crs(geom, crs), decimals, constant(options))
     srs = crs_urn(crs.srid) if srs_form == "urn" else f"EPSG:{crs.srid}"
     gid = cast(gml_id, String)
-    poly_opts = options & ~1  # members inherit the srsName of the MultiSurface
-    single = func.replace(
-        func.ST_AsGML(3, g, decimals, options, "gml", gid),
-        literal('<gml:Polygon gml:id="') + gid + literal('">'),
-        literal('<gml:Polygon gml:id="') + gid + literal('.1">'),
-    )
+    # Members inherit the srsName of the MultiSurface: written without an SRID, PostGIS gives them none.
+    poly_opts = constant(options & ~1)
+    head = constant('<gml:MultiSurface gml:id="') + gid + constant(f'" srsName="{srs}">')
+    gml = constant("gml")
+    polygon = func.ST_AsGML(constant(3), _no_srid(in_crs(func.ST_GeometryN(geom, constant(1)), crs)), decimals,
+                            poly_opts, gml, gid + constant(".1"))
+    single = func.concat(head, constant("<gml:surfaceMember>"), polygon,
+                         constant("</gml:surfaceMember></gml:MultiSurface>"))
     dumped: Any = literal_column("(d).geom")
     path = literal_column("(d).path[1]", Integer)
     member = (
-        literal("<gml:surfaceMember>")
-        + func.ST_AsGML(3, dumped, decimals, poly_opts, "gml", gid + literal(".") + cast(path, String))
-        + literal("</gml:surfaceMember>")
+        constant("<gml:surfaceMember>")
+        + func.ST_AsGML(constant(3), _no_srid(dumped), decimals, poly_opts, gml,
+                        gid + constant(".") + cast(path, String))
+        + constant("</gml:surfaceMember>")
     )
     parts = (
-        select(func.string_agg(member, aggregate_order_by(literal(""), path)))
-        .select_from(func.ST_Dump(g).alias("d"))
+        select(func.string_agg(member, aggregate_order_by(constant(""), path)))
+        .select_from(func.ST_Dump(in_crs(geom, crs)).alias("d"))
         .scalar_subquery()
     )
-    multi = (
-        literal('<gml:MultiSurface gml:id="')
-        + gid
-        + literal(f'" srsName="{srs}">')
-        + parts
-        + literal("</gml:MultiSurface>")
-    )
-    return case((func.ST_NumGeometries(g) == 1, single), else_=multi)
+    multi = head + parts + constant("</gml:MultiSurface>")
+    return case((func.ST_NumGeometries(geom) == constant(1), single), else_=multi)

@@ -5,20 +5,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, bindparam, func
+from sqlalchemy import ColumnElement, Float, Integer, Text, bindparam, func, literal
 
 from gis.crs import STORAGE_SRID, CrsRef
 from gis.errors import GeometryError
 
 
+def constant(value: str | int) -> ColumnElement[Any]:
+    """Fixed text (markup, member names) or a fixed number (precision, options) written into the SQL as a
+    literal, not sent as a parameter: statements compiled once per shape keep one text, and PostgreSQL
+    never reads a parameter per row for it. Only for values the code itself spells; values from clients
+    stay bound parameters."""
+    return literal(value, Integer if isinstance(value, int) else Text, literal_execute=True)
+
+
 def in_crs(geom: Any, crs: CrsRef) -> Any:
     """The geometry transformed from storage to `crs` (no-op for storage)."""
-    return geom if crs.srid == STORAGE_SRID else func.ST_Transform(geom, crs.srid)
+    return geom if crs.srid == STORAGE_SRID else func.ST_Transform(geom, constant(crs.srid))
 
 
 def geojson(geom: Any, crs: CrsRef) -> ColumnElement[str]:
     """GeoJSON geometry text, x/y order, ~1 cm precision, no `crs` member (RFC 7946)."""
-    return func.ST_AsGeoJSON(in_crs(geom, crs), crs.decimals, 0)
+    return func.ST_AsGeoJSON(in_crs(geom, crs), constant(crs.decimals), constant(0))
 
 
 def parse_bbox(text: str, name: str = "bbox") -> tuple[float, float, float, float]:

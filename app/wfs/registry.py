@@ -29,12 +29,16 @@ GEOMETRY = "geometry"  # the geometry property's name in every type
 
 @dataclass(frozen=True)
 class Prop:
-    """One property: its name, XML Schema type, SQL expression, and whether WFS-T may write it."""
+    """One property: its name, XML Schema type, SQL expression, and whether WFS-T may write it.
+
+    `plain`: a CHECK constraint keeps the values to plain words or digits (no `&`, `<`, `>`, `"`, `\\`), so
+    encoders write them without escaping (escaping every string was ~10 % of a full GetFeature's SQL)."""
 
     name: str
     xsd: str
     column: ColumnElement[Any]
     writable: bool = False
+    plain: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,13 @@ def _exit_candidates(columns: Sequence[Any], clauses: Sequence[ColumnElement[boo
     return select(*columns).select_from(joined).where(*clauses).order_by(_candidate_key)
 _PARCEL_TYPES = dict(parcel_query.PROPERTIES)
 _ZONE_TYPES = dict(zone_query.PROPERTIES)
+# Columns whose CHECK constraints allow only fixed words (models/parcel.py, models/zone.py) or digits
+# (models/district.py); tests/unit/test_wfs_registry.py holds these to the constraints.
+PLAIN_COLUMNS = {
+    "parcel": frozenset({"land_use", "status", "tier", "legacy_zone", "plot_ratio_cap_source"}),
+    "zone": frozenset({"kind"}),
+    "district": frozenset({"code"}),
+}
 
 TYPES: tuple[FeatureType, ...] = (
     FeatureType(
@@ -110,7 +121,8 @@ TYPES: tuple[FeatureType, ...] = (
         geom=_parcel.c.geom,
         props=(
             Prop("id", "long", _parcel.c.id),
-            *(Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE)
+            *(Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE,
+                   plain=name in PLAIN_COLUMNS["parcel"])
               for name, col in parcel_query.property_columns()),
         ),
         select=_parcels,
@@ -127,7 +139,8 @@ TYPES: tuple[FeatureType, ...] = (
         geom=_zone.c.geom,
         props=(
             Prop("id", "long", _zone.c.id),
-            *(Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE)
+            *(Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE,
+                   plain=name in PLAIN_COLUMNS["zone"])
               for name, col in zone_query.property_columns()),
         ),
         select=_zones,
@@ -143,7 +156,7 @@ TYPES: tuple[FeatureType, ...] = (
         key_is_int=False,
         geom=_district.c.geom,
         props=(
-            Prop("code", "string", _district.c.code),
+            Prop("code", "string", _district.c.code, plain=True),
             Prop("name_zh", "string", _district.c.name_zh),
             Prop("name_en", "string", _district.c.name_en),
         ),

@@ -103,6 +103,8 @@ async def test_multi_part_geometry_has_unique_gml_ids(client, city, ogc):
     [feat] = members(root)
     ids = [e.get(f"{{{NS['gml']}}}id") for e in feat.iter() if e.get(f"{{{NS['gml']}}}id")]
     assert len(ids) == len(set(ids)) == 4  # feature, MultiSurface, two polygons
+    # The polygons inherit the MultiSurface's srsName (a short `EPSG:4490` on them would mean lon/lat).
+    assert [p.get("srsName") for p in feat.iter(f"{{{NS['gml']}}}Polygon")] == [None, None]
     _valid(schema, feat)
 
 
