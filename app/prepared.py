@@ -41,7 +41,8 @@ def compile_statement(stmt: ClauseElement) -> Compiled:
     compiled = stmt.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     assert isinstance(compiled, SQLCompiler)
     rendered = compiled.positiontup or ()
-    names = tuple((getattr(compiled.binds[r], "_orig_key", r), r) for r in rendered)
+    # An expanded IN list renders one parameter per item (`id_1_1`, …), not in `binds`: values from constants.
+    names = tuple((getattr(compiled.binds[r], "_orig_key", r) if r in compiled.binds else r, r) for r in rendered)
     return Compiled(sql=compiled.string, names=names, constants=dict(compiled.construct_params() or {}))
 
 

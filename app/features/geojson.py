@@ -127,7 +127,7 @@ async def record_batches(conn: asyncpg.Connection, sql: str, args: Sequence[Any]
             yield batch
 
 
-async def prefetched(batches: AsyncGenerator[T, None], depth: int = 2) -> AsyncIterator[T]:
+async def prefetched(batches: AsyncGenerator[T, None], depth: int = 2) -> AsyncGenerator[T, None]:
     """`batches`, read ahead by up to `depth` items in a task of their own: PostgreSQL builds the next
     chunk while this one is sent (the two run on different cores), and memory stays bounded."""
     queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=depth)

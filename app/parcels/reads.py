@@ -7,8 +7,8 @@ statements through asyncpg, so the comparison is with the same SQL.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import FromClause
 
 from app.db import Database
+from app.features.blocks import alternating, shared
 from app.features.geojson import feature_text, prefetched, record_batches
 from app.features.versions import CountCache, version_column
 from app.parcels.query import ParcelQuery, count, parcel, property_columns, select_page, select_rows, where
@@ -158,47 +159,29 @@ def bounds_statement(q: ParcelQuery) -> Compiled:
 Chunk = tuple[str, int, int | None]
 
 
-async def _blocks(conn: asyncpg.Connection, q: ParcelQuery, crs: CrsRef, starts: list[int],
-                  out: asyncio.Queue[Chunk | Exception]) -> None:
-    compiled = block_statement(q, crs)
-    try:
-        for lo in starts:
-            rows = await conn.fetch(compiled.sql, *compiled.args({**q.binds(), "lo": lo, "hi": lo + _BLOCK_IDS}))
-            await out.put((",".join([row[1] for row in rows]), len(rows), rows[-1][0] if rows else None))
-    except Exception as exc:  # handed to the consumer, raised there
-        await out.put(exc)
-
-
 async def export_chunks(db: Database, q: ParcelQuery, crs: CrsRef) -> AsyncIterator[Chunk]:
     """Every match as `(features joined by commas, how many, last id)` chunks in id order. With a spare
-    connection, two connections read alternate id blocks in one exported snapshot; without one (a busy
-    pool, tests), one server-side cursor. Memory stays bounded either way."""
+    connection, two connections read alternate id blocks in one exported snapshot (app/features/blocks.py);
+    without one (a busy pool, tests), one server-side cursor. Memory stays bounded either way."""
     async with db.reader() as first, db.spare_reader() as second:
         if second is None:
             compiled = all_statement(q, crs)
             async for batch in prefetched(record_batches(first, compiled.sql, compiled.args(q.binds()), 2000)):
                 yield ",".join([row[1] for row in batch]), len(batch), batch[-1][0]
             return
-        async with first.transaction(isolation="repeatable_read", readonly=True), \
-                second.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = await first.fetchval("SELECT pg_export_snapshot()")
-            await second.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        async with first.transaction(isolation="repeatable_read", readonly=True), shared(first, second):
             bounds = bounds_statement(q)
             low, high = await first.fetchrow(bounds.sql, *bounds.args(q.binds()))
             if low is None:
                 return
-            starts = list(range(low - 1, high, _BLOCK_IDS))
-            queues: list[asyncio.Queue[Chunk | Exception]] = [asyncio.Queue(maxsize=_READ_AHEAD) for _ in range(2)]
-            tasks = [asyncio.create_task(_blocks(conn, q, crs, starts[k::2], queues[k]))
-                     for k, conn in enumerate((first, second))]
-            try:
-                for i in range(len(starts)):
-                    item = await queues[i % 2].get()
-                    if isinstance(item, Exception):
-                        raise item
-                    if item[1]:
-                        yield item
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+
+            async def read(conn: asyncpg.Connection, lo: int) -> Chunk:
+                compiled = block_statement(q, crs)
+                rows = await conn.fetch(compiled.sql, *compiled.args({**q.binds(), "lo": lo, "hi": lo + _BLOCK_IDS}))
+                return ",".join([row[1] for row in rows]), len(rows), rows[-1][0] if rows else None
+
+            chunks = alternating((first, second), list(range(low - 1, high, _BLOCK_IDS)), read, _READ_AHEAD)
+            async with aclosing(chunks):  # its tasks end before the connections go back to the pool
+                async for chunk in chunks:
+                    if chunk[1]:
+                        yield chunk

@@ -307,14 +307,21 @@ def like_pattern(pattern: str, wild: str, single: str, escape: str) -> str:
     return "".join(out)
 
 
-def bbox_clause(
-    ftype: FeatureType, bbox: tuple[float, float, float, float], crs: CrsRef
-) -> ColumnElement[bool]:
-    """KVP BBOX in `crs` as named (lat/lon when the name says so) → intersects, GiST-indexed."""
+def kvp_bbox(
+    bbox: tuple[float, float, float, float], crs: CrsRef
+) -> tuple[tuple[float, float, float, float], CrsRef]:
+    """KVP BBOX in `crs` as named (lat/lon when the name says so) → x/y corners and the CRS they are in."""
     x0, y0, x1, y1 = bbox
     if crs.swaps_axes:
         x0, y0, x1, y1 = y0, x0, y1, x1
-    return func.ST_Intersects(ftype.geom, envelope((x0, y0, x1, y1), CrsRef(crs.srid)))
+    return (x0, y0, x1, y1), CrsRef(crs.srid)
+
+
+def bbox_clause(
+    ftype: FeatureType, bbox: tuple[float, float, float, float], crs: CrsRef
+) -> ColumnElement[bool]:
+    """x/y corners in `crs` → intersects, GiST-indexed; the corners are named parameters (`bbox_values`)."""
+    return func.ST_Intersects(ftype.geom, envelope(bbox, crs))
 
 
 ALWAYS = true()

@@ -1,27 +1,38 @@
 """GetFeature: one query of the resource, paged by primary key, encoded by PostGIS, streamed.
 
-The count and the rows are read in one REPEATABLE READ transaction, so `numberMatched` and
-`numberReturned` (known before the first member is written) agree with the members that follow.
+Reads run on the asyncpg read path (`Database.reader()`) with statements compiled once per shape
+(app/prepared.py; a request with filter clauses is compiled for itself). The count and the rows are read in
+one REPEATABLE READ snapshot, so `numberMatched` and `numberReturned` (known before the first member is
+written) agree with the members that follow. A large page of a type with an integer key, in key order, is
+cut into blocks of keys that two connections read in that one snapshot (app/features/blocks.py: PostgreSQL
+encodes on two cores while the app sends, issue 5); otherwise one server-side cursor, read ahead. Memory
+stays flat either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
+from contextlib import aclosing
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from sqlalchemy import Select, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
+from sqlalchemy import BigInteger, ClauseElement, Integer, Select, bindparam, func, or_, select
 
 from app.db import Database
-from app.features.geojson import stream_rows
+from app.features.blocks import alternating, shared, snapshot
+from app.features.geojson import prefetched, record_batches
+from app.prepared import Compiled, StatementCache, compile_statement
 from app.responses import dumps
 from app.wfs.encode import member_text
+from app.wfs.filters import bbox_clause
 from app.wfs.model import GML2, GML32, JSON, GetFeature
 from app.wfs.ows import WfsError
 from app.wfs.registry import GEOMETRY, NAMESPACE, PREFIX, FeatureType, Prop
 from gis.crs import STORAGE
+from gis.sql import bbox_values
 
 WFS20 = "http://www.opengis.net/wfs/2.0"
 WFS = "http://www.opengis.net/wfs"
@@ -44,35 +55,156 @@ def selected_props(ftype: FeatureType, names: list[str] | None) -> tuple[list[Pr
     return [p for p in ftype.props if p.name in names], GEOMETRY in names
 
 
-def statement(req: GetFeature, limit: int) -> tuple[Select[Any], Select[Any]]:
-    """(rows, count) statements for a GetFeature: filters as bound clauses, ordered by key."""
+# Values every statement of a plan takes (named apart from anything a filter binds).
+START, LIMIT = "wfs_start", "wfs_limit"
+LO, HI, BLOCK_ROWS, RETURNED = "wfs_lo", "wfs_hi", "wfs_block_rows", "wfs_returned"
+_CURSOR_ROWS = 2000  # rows per cursor fetch (~3 MB of GML)
+_BLOCK_ROWS = 1000  # keys per block: ~1.5 MB of GML
+_READ_AHEAD = 2  # blocks each connection may read ahead of the sender
+STATEMENTS = StatementCache()
+
+
+class Plan:
+    """The compiled statements of one GetFeature, each compiled when first used (once per shape): `count`
+    (numberMatched and the lowest and highest key), `rows` (the page's members in order; values START,
+    LIMIT), and for key-ordered pages of integer keys `bounds` (the first key of every BLOCK_ROWS keys of
+    the page and its last key, as `(key, position)`; values START, LIMIT, BLOCK_ROWS, RETURNED) and `block`
+    (the members with LO <= key < HI, in key order). `values` are the request's own: START, LIMIT and the
+    BBOX corners; `separator` joins members."""
+
+    def __init__(self, req: GetFeature, limit: int) -> None:
+        self.req = req
+        self.shape = _shape(req)
+        self.separator = "," if req.output_format == JSON else ""
+        self.blocks = req.query.ftype.key_is_int and not req.query.sort
+        self.values: dict[str, Any] = {START: req.start, LIMIT: limit}
+        if req.query.bbox is not None:
+            self.values.update(bbox_values(req.query.bbox[0]))
+
+    def _compiled(self, kind: str, build: Callable[[], ClauseElement]) -> Compiled:
+        return compile_statement(build()) if self.shape is None else STATEMENTS.get((kind, self.shape), build)
+
+    @cached_property
+    def count(self) -> Compiled:
+        """`count_statement`."""
+        return self._compiled("count", lambda: count_statement(self.req))
+
+    @cached_property
+    def rows(self) -> Compiled:
+        """`rows_statement`."""
+        return self._compiled("rows", lambda: rows_statement(self.req))
+
+    @cached_property
+    def bounds(self) -> Compiled:
+        """`bounds_statement`."""
+        return self._compiled("bounds", lambda: bounds_statement(self.req))
+
+    @cached_property
+    def block(self) -> Compiled:
+        """`block_statement`."""
+        return self._compiled("block", lambda: block_statement(self.req))
+
+
+def _shape(req: GetFeature) -> Hashable | None:
+    """What decides the SQL text of a request; None when filter clauses make it one of a kind."""
     q = req.query
-    ftype = q.ftype
-    crs = q.srs or STORAGE
-    props, with_geometry = selected_props(ftype, q.property_names)
-    srs_form = "urn" if (q.srs_text is None or crs.authority_axes) else "short"
-    member = member_text(
-        ftype, req.output_format, crs, props, with_geometry, req.version == "2.0.0", srs_form
-    )
+    if q.clauses:
+        return None
+    return (q.ftype.name, req.output_format, req.version == "2.0.0", q.srs or STORAGE, _srs_form(req),
+            None if q.property_names is None else tuple(q.property_names), tuple(q.sort), req.start > 0,
+            q.bbox and q.bbox[1])
+
+
+def _srs_form(req: GetFeature) -> str:
+    crs = req.query.srs or STORAGE
+    return "urn" if (req.query.srs_text is None or crs.authority_axes) else "short"
+
+
+def _where(req: GetFeature) -> list[Any]:
+    """The query's restrictions: its filter clauses and the BBOX."""
+    q = req.query
+    if q.bbox is None:
+        return list(q.clauses)
+    return [*q.clauses, bbox_clause(q.ftype, *q.bbox)]
+
+
+def _member(req: GetFeature) -> Any:
+    q = req.query
+    props, with_geometry = selected_props(q.ftype, q.property_names)
+    return member_text(q.ftype, req.output_format, q.srs or STORAGE, props, with_geometry,
+                       req.version == "2.0.0", _srs_form(req))
+
+
+def _ordered(req: GetFeature, stmt: Select[Any]) -> Select[Any]:
+    """SORTBY, then the key (a total order, so pages slice it); without SORTBY the type's own order."""
+    q = req.query
+    if not q.sort:
+        return stmt
     order: list[Any] = []
     for name, desc in q.sort:
-        prop = ftype.prop(name)
+        prop = q.ftype.prop(name)
         assert prop is not None
         order.append(prop.column.desc().nulls_last() if desc else prop.column.asc().nulls_last())
+    return stmt.order_by(None).order_by(*order, q.ftype.key)
 
-    def ordered(stmt: Select[Any]) -> Select[Any]:
-        return stmt.order_by(None).order_by(*order, ftype.key) if order else stmt
 
+def _limit() -> Any:
+    return bindparam(LIMIT, None, type_=Integer)
+
+
+def _start() -> Any:
+    return bindparam(START, None, type_=Integer)
+
+
+def rows_statement(req: GetFeature) -> Select[Any]:
+    """The page's members in order: filters as bound clauses, LIMIT/OFFSET as values."""
+    q = req.query
+    ftype = q.ftype
     if req.start == 0:
-        rows = ordered(ftype.select([member], q.clauses)).limit(limit)
-    else:
-        # OFFSET over keys only, then encode the page: skipped rows are never turned into GML/JSON, so a
-        # page costs the same at any depth (notes/measured-peers.md: OFFSET before encoding).
-        keys = ordered(ftype.select([ftype.key.label("k")], q.clauses)).limit(limit).offset(req.start)
-        page = keys.subquery()
-        rows = ordered(ftype.select([member], [ftype.key.in_(select(page.c.k))]))
-    count = select(func.count()).select_from(ftype.select([ftype.key], q.clauses).order_by(None).subquery())
-    return rows, count
+        return _ordered(req, ftype.select([_member(req)], _where(req))).limit(_limit())
+    # OFFSET over keys only, then encode the page: skipped rows are never turned into GML/JSON, so a
+    # page costs the same at any depth (notes/measured-peers.md: OFFSET before encoding).
+    keys = _ordered(req, ftype.select([ftype.key.label("k")], _where(req))).limit(_limit()).offset(_start())
+    page = keys.subquery()
+    return _ordered(req, ftype.select([_member(req)], [ftype.key.in_(select(page.c.k))]))
+
+
+def count_statement(req: GetFeature) -> Select[int, Any, Any]:
+    """`(numberMatched, lowest key, highest key)`: the keys bound the blocks of a whole result."""
+    q = req.query
+    keys = q.ftype.select([q.ftype.key.label("k")], _where(req)).order_by(None).subquery()
+    return select(func.count(), func.min(keys.c.k), func.max(keys.c.k))
+
+
+def bounds_statement(req: GetFeature) -> Select[Any]:
+    """`(key, position)` of the page's keys at positions 1, 1 + BLOCK_ROWS, … and RETURNED (the last)."""
+    q = req.query
+    key = q.ftype.key
+    page = (q.ftype.select([key.label("k")], _where(req)).order_by(None).order_by(key)
+            .limit(_limit()).offset(_start()).subquery("page"))
+    n = func.row_number().over(order_by=page.c.k).label("n")
+    numbered = select(page.c.k, n).subquery("numbered")
+    every = bindparam(BLOCK_ROWS, None, type_=BigInteger)
+    last = bindparam(RETURNED, None, type_=BigInteger)
+    return (select(numbered.c.k, numbered.c.n)
+            .where(or_((numbered.c.n - 1) % every == 0, numbered.c.n == last)).order_by(numbered.c.k))
+
+
+def block_statement(req: GetFeature) -> Select[Any]:
+    """The members with LO <= key < HI in key order. (Rows rather than one `string_agg` text per block:
+    PostgreSQL 15 sorts an aggregate's input again, which cost more than the app's join of the rows.)"""
+    q = req.query
+    key = q.ftype.key
+    lo, hi = bindparam(LO, None, type_=BigInteger), bindparam(HI, None, type_=BigInteger)
+    return q.ftype.select([_member(req)], [*_where(req), key >= lo, key < hi]).order_by(None).order_by(key)
+
+
+def _blocks(bounds: list[asyncpg.Record], every: int) -> list[tuple[int, int]]:
+    """`(lo, hi)` key ranges from the bounds rows: each block start up to the next, the last through the
+    page's last key."""
+    starts = [k for k, n in bounds if (n - 1) % every == 0]
+    last = bounds[-1][0]
+    return list(zip(starts, [*starts[1:], last + 1], strict=True))
 
 
 def _timestamp() -> str:
@@ -123,64 +255,75 @@ def _tail(req: GetFeature) -> bytes:
     return b"</wfs:FeatureCollection>"
 
 
-async def _snapshot(conn: AsyncConnection) -> None:
-    """One snapshot for count and rows (skipped inside a test's outer transaction)."""
-    if not conn.in_nested_transaction():
-        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+async def _members(db: Database, conn: asyncpg.Connection, plan: Plan, returned: int,
+                   whole: tuple[int, int] | None) -> AsyncGenerator[str, None]:
+    """The page's members as text chunks (each a run of whole members joined by the plan's separator).
+    `whole`: the lowest and highest key when the page is every match."""
+    if plan.blocks and returned > 2 * _BLOCK_ROWS:
+        async with db.spare_reader() as second:
+            if second is not None:
+                async with shared(conn, second):
+                    every = _BLOCK_ROWS
+                    if whole is not None:  # blocks of keys from the lowest to the highest: no bounds query
+                        low, high = whole
+                        blocks = [(lo, min(lo + every, high + 1)) for lo in range(low, high + 1, every)]
+                    else:
+                        bounds = await conn.fetch(plan.bounds.sql, *plan.bounds.args(
+                            {**plan.values, BLOCK_ROWS: every, RETURNED: returned}))
+                        blocks = _blocks(bounds, every)
+                    block = plan.block
+
+                    async def read(c: asyncpg.Connection, lo_hi: tuple[int, int]) -> str:
+                        rows = await c.fetch(block.sql, *block.args({**plan.values, LO: lo_hi[0], HI: lo_hi[1]}))
+                        return plan.separator.join([row[0] for row in rows])
+
+                    chunks = alternating((conn, second), blocks, read, _READ_AHEAD)
+                    async with aclosing(chunks):  # its tasks end before the connections go back to the pool
+                        async for chunk in chunks:
+                            yield chunk
+                return
+    rows = plan.rows
+    batches = prefetched(record_batches(conn, rows.sql, rows.args(plan.values), _CURSOR_ROWS))
+    async with aclosing(batches):
+        async for batch in batches:
+            yield plan.separator.join([row[0] for row in batch])
 
 
 async def stream(
     db: Database, req: GetFeature, limit: int, next_for: Any, schema_url: str, crs_uri: str
 ) -> AsyncIterator[bytes]:
     """The response body; its first chunk is produced before the response starts (errors → reports)."""
-    rows, count = statement(req, limit)
-    async with db.connection() as conn:
-        await _snapshot(conn)
-        matched = None
-        if req.version != "1.0.0" or req.result_type == "hits" or req.output_format == JSON:
-            matched = int(await conn.scalar(count) or 0)
-        returned = (
-            0
-            if req.result_type == "hits"
-            else (min(limit, max(0, matched - req.start)) if matched is not None else None)
-        )
-        more = (
-            matched is not None
-            and returned is not None
-            and req.result_type == "results"
-            and req.start + returned < matched
-            and returned > 0
-        )
-        next_url = next_for(req.start + (returned or 0)) if more else None
+    plan = Plan(req, limit)
+    async with db.reader() as conn, snapshot(conn):
+        matched, low, high = await conn.fetchrow(plan.count.sql, *plan.count.args(plan.values))
+        returned = 0 if req.result_type == "hits" else min(limit, max(0, matched - req.start))
+        more = req.result_type == "results" and returned > 0 and req.start + returned < matched
+        next_url = next_for(req.start + returned) if more else None
         if req.output_format == JSON:
-            head: dict[str, Any] = {"type": "FeatureCollection"}
-            if matched is not None:
-                head["numberMatched"] = matched
-            head["numberReturned"] = returned
-            head["timeStamp"] = _timestamp()
-            head["crs"] = {"type": "name", "properties": {"name": crs_uri}}
+            head: dict[str, Any] = {"type": "FeatureCollection", "numberMatched": matched,
+                                    "numberReturned": returned, "timeStamp": _timestamp(),
+                                    "crs": {"type": "name", "properties": {"name": crs_uri}}}
             if next_url:
                 head["links"] = [{"rel": "next", "href": next_url, "type": "application/json"}]
             yield dumps(head)[:-1] + b',"features":['
+        else:
+            yield _head(req, matched, returned, next_url, schema_url)
+        if returned:
             first = True
-            if req.result_type == "results":
-                async for chunk in stream_rows(conn, rows):
-                    yield (b"" if first else b",") + ",".join(chunk).encode()
-                    first = False
-            yield b"]}"
-            return
-        yield _head(req, matched, returned, next_url, schema_url)
-        if req.result_type == "results":
-            async for chunk in stream_rows(conn, rows):
-                yield "".join(chunk).encode()
-    yield _tail(req)
+            whole = (low, high) if req.start == 0 and returned == matched and plan.blocks else None
+            async with aclosing(_members(db, conn, plan, returned, whole)) as members:
+                async for chunk in members:
+                    if chunk:
+                        yield (b"," if plan.separator and not first else b"") + chunk.encode()
+                        first = False
+    yield b"]}" if req.output_format == JSON else _tail(req)
 
 
 async def single(db: Database, req: GetFeature) -> bytes:
     """GetFeatureById: the bare feature (WFS 2.0 §7.9.3.6), NotFound (404) when absent."""
-    rows, _ = statement(req, 1)
-    async with db.connection() as conn:
-        member = await conn.scalar(rows)
+    plan = Plan(req, 1)
+    async with db.reader() as conn:
+        member = await conn.fetchval(plan.rows.sql, *plan.rows.args(plan.values))
     if member is None:
         raise WfsError("NotFound", f"no feature {req.query.ftype.name}.{req.by_id}", "ID", 404)
     if req.output_format == JSON:

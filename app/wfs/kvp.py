@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from app.wfs import xmlsafe
-from app.wfs.filters import Translator, bbox_clause, property_of
+from app.wfs.filters import Translator, kvp_bbox, property_of
 from app.wfs.model import GET_FEATURE_BY_ID, VERSIONS, GetFeature, Query, crs_param, output_format
 from app.wfs.ows import WfsError, invalid, missing
 from app.wfs.registry import FeatureType, find, parse_resource_id
@@ -138,7 +138,7 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
             box = parse_bbox(",".join(parts), "BBOX")
         except GeometryError as exc:
             raise invalid("bbox", str(exc)) from None
-        query.clauses.append(bbox_clause(ftype, box, crs_param(crs_text, version, "bbox")))
+        query.bbox = kvp_bbox(box, crs_param(crs_text, version, "bbox"))
     if p.get("FILTER"):
         raw = p["FILTER"].strip()
         if raw.startswith("(") and raw.endswith(")"):

@@ -90,6 +90,9 @@ class Query:
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (property, descending)
     srs: CrsRef | None = None
     srs_text: str | None = None
+    # KVP BBOX as x/y corners in a CRS (axes already put in x/y order): kept apart from `clauses` so the
+    # statements of a bbox request are compiled once per CRS, not per box (QGIS asks box after box).
+    bbox: tuple[tuple[float, float, float, float], CrsRef] | None = None
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """HTTP for `/wfs`: KVP GET and XML POST, dispatched by operation; every failure is an OWS report.
 
-Reads stream from `Database.connection()`; a Transaction owns one `Database.session()` (committed at
-the end, rolled back on the first refusal, the refusal then audited like REST's `SessionDep` does).
+GetFeature reads on the asyncpg read path (`Database.reader()`, app/wfs/getfeature.py); a Transaction owns
+one `Database.session()` (committed at the end, rolled back on the first refusal, the refusal then audited
+like REST's `SessionDep` does).
 """
 
 from __future__ import annotations
