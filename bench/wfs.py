@@ -1,14 +1,14 @@
 """WFS benchmark (issue 5): Landcycle vs MapServer 8 (CGI) vs QGIS Server 3.22 on the same parcel table.
 
-    DATABASE_URL=… python -m bench.wfs [--rounds 3] [--seconds 8] [--clients 8]
+    DATABASE_URL=… python -m bench.wfs [--rounds 3] [--seconds 8] [--clients 8] [--peers mapserver,qgis]
 
 Needs the 100,000-parcel demo (`landcycle demo load --parcels 100000`) and Debian's `cgi-mapserver` and
 `qgis-server` (each peer is skipped, and said so, when missing). Every server reads the current rows of
 the `parcel` table (valid_to IS NULL) with the same properties. Measured, in interleaved rounds (servers
 in rotating order, medians reported):
 
-- full GetFeature of every parcel as GML (2.0/GML 3.2 where the server speaks it; 1.1/GML 3.1.1 for all)
-  and as GeoJSON, time to the last byte, with Landcycle's peak RSS (flat-memory check);
+- full GetFeature of every parcel as GML (2.0/GML 3.2 where the server speaks it; 1.1/GML 3.1.1 and 1.0/GML 2
+  for all) and as GeoJSON, time to the last byte, with Landcycle's peak RSS (flat-memory check);
 - "PostGIS alone": the same geometry text produced by psql COPY … TO /dev/null (no HTTP, no server);
 - 2 km BBOX GetFeature throughput (WFS 1.1.0, GML 3.1.1, lon/lat boxes) with N concurrent clients.
 
@@ -287,6 +287,7 @@ def full_requests(server: Server) -> dict[str, dict[str, str]]:
         return {
             "GML 3.2 (2.0)": {"VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "landcycle:parcels"},
             "GML 3.1.1 (1.1)": {"VERSION": "1.1.0", "REQUEST": "GetFeature", "TYPENAME": "landcycle:parcels"},
+            "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "landcycle:parcels"},
             "GeoJSON": {
                 "VERSION": "2.0.0",
                 "REQUEST": "GetFeature",
@@ -298,6 +299,7 @@ def full_requests(server: Server) -> dict[str, dict[str, str]]:
         return {
             "GML 3.2 (2.0)": {"VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "parcels"},
             "GML 3.1.1 (1.1)": {"VERSION": "1.1.0", "REQUEST": "GetFeature", "TYPENAME": "parcels"},
+            "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "parcels"},
             "GeoJSON": {
                 "VERSION": "1.1.0",
                 "REQUEST": "GetFeature",
@@ -312,6 +314,7 @@ def full_requests(server: Server) -> dict[str, dict[str, str]]:
             "TYPENAME": "parcels",
             "OUTPUTFORMAT": "GML3",
         },
+        "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "parcels", "OUTPUTFORMAT": "GML2"},
         "GeoJSON": {
             "VERSION": "1.1.0",
             "REQUEST": "GetFeature",
@@ -355,6 +358,7 @@ def postgis_alone(db: dict[str, str]) -> dict[str, float]:
     out = {}
     for label, expr in (
         ("GML 3.2", "ST_AsGML(3, geom, 7, 17, 'gml', 'p.' || id)"),
+        ("GML 2", "ST_AsGML(2, geom, 7)"),
         ("GeoJSON", "ST_AsGeoJSON(geom, 7)"),
     ):
         sql = f"COPY (SELECT {COLUMNS}, {expr} FROM parcel WHERE valid_to IS NULL ORDER BY id) TO STDOUT"  # noqa: S608
@@ -417,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--peers", default="mapserver,qgis",
+                        help="peer servers to start, comma separated (mapserver, qgis; empty: Landcycle and "
+                        "PostGIS alone only)")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     db = _db()
@@ -436,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         boxes.append((cx - dx / 2, cy - dy / 2, cx + dx / 2, cy + dy / 2))
     rnd.shuffle(boxes)
     env = {**os.environ}
-    servers = [s for s in (start_landcycle(env), start_mapserver(db), start_qgis_server(db)) if s is not None]
+    peers = {p.strip() for p in args.peers.split(",") if p.strip()}
+    servers = [s for s in (start_landcycle(env), start_mapserver(db) if "mapserver" in peers else None,
+                           start_qgis_server(db) if "qgis" in peers else None) if s is not None]
     try:
         for server in servers:  # same boxes, same features: check before timing anything
             counts = [_members(server, box) for box in boxes[:3]]
@@ -481,6 +490,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+LABELS = ("GML 3.2 (2.0)", "GML 3.1.1 (1.1)", "GML 2 (1.0)", "GeoJSON")
+
+
+def _baseline(label: str) -> str:
+    """The PostGIS-alone measurement a row is compared with (GML 3.1.1 with the GML 3 one, as before)."""
+    return "GeoJSON" if label == "GeoJSON" else "GML 2" if label.startswith("GML 2") else "GML 3.2"
+
+
 def report(
     servers: list[Server],
     times: dict[tuple[str, str], list[float]],
@@ -501,12 +518,12 @@ def report(
         "| full GetFeature | " + " | ".join(s.name for s in servers) + " | PostGIS alone |",
         "|---|" + "---|" * (len(servers) + 1),
     ]
-    for label in ("GML 3.2 (2.0)", "GML 3.1.1 (1.1)", "GeoJSON"):
+    for label in LABELS:
         cells = []
         for s in servers:
             v = med.get((s.name, label))
             cells.append("–" if v is None else f"{v:.2f} s ({sizes[(s.name, label)] / 1e6:.0f} MB)")
-        pg_key = "GeoJSON" if label == "GeoJSON" else "GML 3.2"
+        pg_key = _baseline(label)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(pg[pg_key]):.2f} s |")
     lines += [
         "",
@@ -515,13 +532,13 @@ def report(
         + " | Landcycle ÷ PostGIS |",
         "|---|" + "---|" * len(servers),
     ]
-    for label in ("GML 3.2 (2.0)", "GML 3.1.1 (1.1)", "GeoJSON"):
+    for label in LABELS:
         mine = med.get((servers[0].name, label))
         cells = [
             ("–" if med.get((s.name, label)) is None or not mine else f"{med[(s.name, label)] / mine:.1f}×")
             for s in servers[1:]
         ]
-        pg_key = "GeoJSON" if label == "GeoJSON" else "GML 3.2"
+        pg_key = _baseline(label)
         lines.append(
             f"| {label} | " + " | ".join(cells) + f" | {mine / statistics.median(pg[pg_key]):.1f}× |"
         )
