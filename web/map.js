@@ -9,6 +9,7 @@ export const CITY = [[120.85, 30.67], [122.2, 31.88]];
 export const PALETTES = {
   tier: { base: "#1f5fbf", community: "#1b7f3b", fragment: "#c2410c" },
   legacy_zone: { 104: "#6d28d9", 195: "#b45309", 198: "#0e7490", none: "#8b95a1" },
+  planning_locked: { true: "#6d28d9", false: "#8b95a1" },
   status: {
     planned: "#8b95a1", supplied: "#2563eb", under_construction: "#d97706", operating: "#15803d",
     rectification: "#dc2626", exiting: "#7c2d12", recovered: "#4b5563",
@@ -109,7 +110,7 @@ export function colourParcels(map, property, legend) {
 }
 
 export function renderLegend(legend, property) {
-  const prefix = { tier: "tier.", legacy_zone: "legacy.", status: "status." }[property];
+  const prefix = { tier: "tier.", legacy_zone: "legacy.", status: "status.", planning_locked: "lock." }[property];
   const rows = Object.entries(PALETTES[property]).map(([key, colour]) =>
     `<li><span class="swatch" style="background:${colour}"></span>${t(prefix + key)}</li>`);
   rows.push(`<li><span class="swatch zone" style="border-color:${ZONES.base}"></span>${t("legend.zone.base")}</li>`);

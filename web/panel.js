@@ -27,6 +27,12 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
   close.addEventListener("click", onClose);
   const header = el("header", {}, el("h2", { id: "panel-title" }, t("panel.title", { code: p.code })), close);
 
+  const current = contracts.items.find((c) => !["terminated", "expired"].includes(c.status)) || contracts.items[0];
+  const ofContract = current ? evaluations.items.filter((e) => e.contract_id === current.id) : [];
+  const latest = ofContract.filter((e) => e.status === "completed").at(-1);
+  const next = ofContract.find((e) => e.status === "scheduled" || e.status === "overdue");
+  const glance = badges(p, current, latest, next);
+
   const facts = dl([
     [t("panel.code"), p.code],
     [t("panel.district"), placeName(districts.get(p.district_code)) + ` (${p.district_code ?? "–"})`],
@@ -41,8 +47,7 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
     [t("panel.lock"), p.planning_locked ? t("panel.locked") : t("panel.unlocked")],
   ]);
 
-  const current = contracts.items.find((c) => !["terminated", "expired"].includes(c.status)) || contracts.items[0];
-  const contract = current ? contractBlock(current) : el("p", { class: "muted" }, t("panel.no_contract"));
+  const contract = current ? contractBlock(current, latest) : el("p", { class: "muted" }, t("panel.no_contract"));
 
   const past = evaluations.items.filter((e) => e.status === "completed");
   const due = evaluations.items.filter((e) => e.status === "scheduled" || e.status === "overdue");
@@ -78,7 +83,7 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
     [t("panel.plot_ratio"), (v) => ratio(v.properties.plot_ratio), { numeric: true }],
   ], history.features.slice().reverse());
 
-  panel.replaceChildren(header,
+  panel.replaceChildren(header, glance,
     section(t("panel.facts"), facts),
     section(t("panel.contract"), contract),
     section(t("panel.evaluations"), evalBlock),
@@ -94,10 +99,33 @@ function dl(rows) {
   return list;
 }
 
-function contractBlock(c) {
+/** At a glance: locked, at the cap, evaluation due or overdue, failing (below the bottom line, rectification). */
+function badges(p, contract, latest, next) {
+  const out = [];
+  if (p.planning_locked) out.push(["locked", t("badge.locked")]);
+  if (p.plot_ratio !== null && p.plot_ratio_cap !== null && p.plot_ratio >= p.plot_ratio_cap) {
+    out.push(["capped", t("badge.capped", { cap: ratio(p.plot_ratio_cap) })]);
+  }
+  if (next) out.push([next.status, t(`badge.${next.status}`, { date: next.due_on })]);
+  if (contract?.status === "rectification") {
+    out.push(["failing", t("badge.rectification", { date: contract.rectify_by || "–" })]);
+  } else if (latest?.outcome === "below_bottom_line") {
+    out.push(["failing", t("badge.below", { date: latest.evaluated_on })]);
+  }
+  return el("p", { class: "glance", "aria-label": t("badge.label") },
+    ...out.map(([kind, text]) => el("span", { class: `badge glance-${kind}`, "data-badge": kind }, text)));
+}
+
+function contractBlock(c, latest) {
+  const measured = (i) => {
+    const a = latest?.attainment?.[i.code];
+    if (!a || a.measured === null || a.measured === undefined) return "–";
+    return `${num(a.measured)} ${a.met ? "✓" : "✗"}`;
+  };
   const indicators = table([
     [t("panel.indicator"), (i) => t(`indicator.${i.code}`)],
     [t("panel.target"), (i) => `${i.comparator === ">=" ? "≥" : "≤"} ${num(i.target)} ${i.unit}`, { numeric: true }],
+    [latest ? t("panel.latest", { date: latest.evaluated_on }) : t("panel.latest.none"), measured, { numeric: true }],
   ], c.indicators);
   return el("div", {},
     dl([

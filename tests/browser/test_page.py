@@ -72,6 +72,8 @@ def test_map_draws_the_city_from_vector_tiles(live_page: LivePage, page: Any) ->
     shot(page, "02-map-city")
     page.select_option("#style-by", "status")
     assert "Operating" in page.inner_text("#legend")
+    page.select_option("#style-by", "planning_locked")
+    assert "Not locked" in page.inner_text("#legend")
 
 
 def test_officer_submits_a_request_and_follows_it_to_the_bureau_approval(live_page: LivePage, page: Any) -> None:
@@ -84,6 +86,11 @@ def test_officer_submits_a_request_and_follows_it_to_the_bureau_approval(live_pa
     for fact in ("Pudong", parcel["code"], "m²", "mu", "Planning lock", "Indicators", "Evaluations", "History"):
         assert fact in panel, fact
     assert float(page.inner_text("#panel [data-field=plot_ratio]")) == pytest.approx(parcel["plot_ratio"])
+    # At a glance: the lock as the API states it; the contract's indicators with the latest measurements.
+    badges = page.locator("#panel [data-badge]").evaluate_all("spans => spans.map(s => s.dataset.badge)")
+    assert ("locked" in badges) == parcel["planning_locked"]
+    assert "capped" not in badges  # the parcel was chosen below its cap
+    assert "Measured" in page.inner_text("#panel table:below(:text('Indicators'))")
     shot(page, "03-panel-officer")
 
     # A ratio not above the current one: refused, in plain words, with both numbers.
