@@ -24,10 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.results import append
+from bench.results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 MIX = (("map_bbox", 0.50), ("wfs_page", 0.15), ("parcel_view", 0.30), ("request_submit", 0.05))
 USERS = ("bureau", "viewer", "officer.pudong", "officer.minhang", "officer.jiading")
 
@@ -201,9 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
     report = asyncio.run(run(args))
-    print(report)
-    if args.write:
-        append(RESULTS, report)
+    publish(report, args.write)
     return 0
 
 

@@ -15,3 +15,10 @@ def append(path: Path, text: str) -> None:
                         "§ Benchmarks for the method.\n\n")
     with path.open("a") as out:
         out.write("\n" + text)
+
+
+def publish(report: str, write: bool) -> None:
+    """Print a benchmark's section; with `--write`, append it to RESULTS.md too."""
+    print(report)
+    if write:
+        append(RESULTS, report)

@@ -21,11 +21,10 @@ from datetime import datetime
 
 import httpx
 
-from bench.database import ROOT, prepare, say
-from bench.results import append
+from bench.database import prepare, say
+from bench.results import publish
 
 PASSWORD = "landcycle"
-RESULTS_PATH = ROOT / "bench" / "RESULTS.md"
 
 
 def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
@@ -108,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="append the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
     report = run(args.runs, args.port)
-    print(report)
-    if args.write:
-        append(RESULTS_PATH, report)
+    publish(report, args.write)
     return 0
 
 
