@@ -26,7 +26,6 @@ import httpx
 
 from bench.results import publish
 
-ROOT = Path(__file__).resolve().parents[1]
 MIX = (("map_bbox", 0.50), ("wfs_page", 0.15), ("parcel_view", 0.30), ("request_submit", 0.05))
 USERS = ("bureau", "viewer", "officer.pudong", "officer.minhang", "officer.jiading")
 
