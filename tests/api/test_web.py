@@ -21,6 +21,9 @@ async def test_the_page_and_its_modules_are_served(client):
     assert page.headers["content-type"].startswith("text/html")
     assert '<script src="/web/vendor/maplibre-gl.js"' in page.text
     assert '<script type="module" src="/web/app.js">' in page.text
+    # Only the page's own scripts run, and it cannot be framed.
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     for path in ("/web/app.js", "/web/map.js", "/web/vendor/maplibre-gl.js", "/web/vendor/maplibre-gl.css"):
         r = await client.get(path)
         assert r.status_code == 200, path

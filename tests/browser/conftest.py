@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,18 @@ def page(browser: Any) -> Iterator[Any]:
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def first_render_ms(page: Any, timeout_s: float = 30) -> float:
+    """The map's first render (ms), once MapLibre has drawn every tile of its first view. Polled with
+    `evaluate` (a DevTools call): the page's Content-Security-Policy forbids the eval behind
+    `wait_for_function`, as it should."""
+    deadline = time.monotonic() + timeout_s
+    while (value := page.evaluate("() => window.landcycle && window.landcycle.firstRenderMs")) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the map did not finish its first render in {timeout_s} s")
+        page.wait_for_timeout(100)
+    return float(value)
 
 
 def shot(page: Any, name: str) -> None:

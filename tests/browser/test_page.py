@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, LivePage, shot
+from tests.browser.conftest import PASSWORD, LivePage, first_render_ms, shot
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -23,7 +23,7 @@ def log_in(page: Any, base: str, user: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.press("input[name=password]", "Enter")
     page.wait_for_selector("#view-map:not([hidden])")
-    page.wait_for_function("window.landcycle.firstRenderMs !== null", timeout=20_000)
+    first_render_ms(page)
 
 
 def open_parcel(page: Any, code: str) -> None:
@@ -62,7 +62,7 @@ def test_map_draws_the_city_from_vector_tiles(live_page: LivePage, page: Any) ->
     tiles: list[tuple[str, int]] = []
     page.on("response", lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None)
     log_in(page, live_page.base, "bureau")
-    page.wait_for_function("window.landcycle.firstRenderMs !== null")
+    assert first_render_ms(page) > 0
     layers = {url.split("/tiles/")[1].split("/")[0] for url, status in tiles if status in (200, 204)}
     assert {"parcels", "zones", "districts"} <= layers
     assert all(status in (200, 204, 304) for _, status in tiles), tiles
