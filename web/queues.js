@@ -27,6 +27,7 @@ export async function renderQueues(root, { districts, openParcel }) {
     return a;
   };
   const requestRows = [...submitted.items, ...notice.items].sort((a, b) => a.id - b.id);
+  const openRequests = submitted.numberMatched + notice.numberMatched;
   const reload = () => renderQueues(root, { districts, openParcel });
 
   const requests = requestRows.length ? table([
@@ -73,7 +74,8 @@ export async function renderQueues(root, { districts, openParcel }) {
     : t("queues.scope.city");
   root.replaceChildren(
     el("h1", {}, `${t("queues.title")} · ${title}`),
-    section(`${t("queues.requests")} (${requestRows.length})`, requests),
+    section(`${t("queues.requests")} (${openRequests})`, requests,
+            more({ numberMatched: openRequests }, requestRows.length)),
     section(`${t("queues.evaluations")} (${overdue.numberMatched} + ${due.numberMatched})`, evaluations,
             more(overdue, overdue.items.length), more(due, due.items.length)),
     section(`${t("queues.rectification")} (${rectification.numberMatched})`, contracts,
