@@ -59,30 +59,16 @@ def _db() -> dict[str, str]:
     }
 
 
+def _psql_command(db: dict[str, str], sql: str, *flags: str) -> tuple[list[str], dict[str, str]]:
+    """psql on the bench database running `sql`: the command line and its environment."""
+    command = ["psql", "-X", *flags, "-h", db["host"], "-p", db["port"], "-U", db["user"], "-d", db["dbname"],
+               "-c", sql]
+    return command, {**os.environ, "PGPASSWORD": db["password"]}
+
+
 def _psql(db: dict[str, str], sql: str) -> str:
-    env = {**os.environ, "PGPASSWORD": db["password"]}
-    done = subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-qAt",
-            "-h",
-            db["host"],
-            "-p",
-            db["port"],
-            "-U",
-            db["user"],
-            "-d",
-            db["dbname"],
-            "-c",
-            sql,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return done.stdout.strip()
+    command, env = _psql_command(db, sql, "-qAt")
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout.strip()
 
 
 def _port() -> int:
@@ -362,29 +348,10 @@ def postgis_alone(db: dict[str, str]) -> dict[str, float]:
         ("GeoJSON", "ST_AsGeoJSON(geom, 7)"),
     ):
         sql = f"COPY (SELECT {COLUMNS}, {expr} FROM parcel WHERE valid_to IS NULL ORDER BY id) TO STDOUT"  # noqa: S608
-        env = {**os.environ, "PGPASSWORD": db["password"]}
+        command, env = _psql_command(db, sql, "-q")
         t = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            subprocess.run(
-                [
-                    "psql",
-                    "-X",
-                    "-q",
-                    "-h",
-                    db["host"],
-                    "-p",
-                    db["port"],
-                    "-U",
-                    db["user"],
-                    "-d",
-                    db["dbname"],
-                    "-c",
-                    sql,
-                ],
-                stdout=sink,
-                env=env,
-                check=True,
-            )
+            subprocess.run(command, stdout=sink, env=env, check=True)
         out[label] = time.perf_counter() - t
     return out
 
