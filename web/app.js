@@ -68,6 +68,7 @@ async function openParcel(id) {
     onClose: () => closePanel(true),
     onChanged: () => refreshParcels(map),
   });
+  if (!feature) return;
   showParcel(map, id, feature.geometry);
   panel.focus();
 }

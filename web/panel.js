@@ -8,10 +8,13 @@ import { canSubmit, requestActions, requestForm } from "./requests.js";
 
 const SQM_PER_MU = 10000 / 15;
 
-/** Load everything about parcel `id` and render it into `panel`; resolves with the parcel feature. */
+/** Load everything about parcel `id` and render it into `panel`; resolves with the parcel feature, or
+ * null when another parcel was asked for meanwhile. */
 export async function renderParcel(panel, id, { districts, onClose, onChanged }) {
   panel.hidden = false;
   panel.replaceChildren(el("p", { class: "muted" }, t("panel.loading")));
+  // A later click wins: an earlier parcel whose answers arrive last must not overwrite it.
+  const turn = (renderParcel.turn = (renderParcel.turn || 0) + 1);
   const feature = await api(`/parcels/${id}`);
   const p = { id: feature.id, ...feature.properties };
   const [zone, contracts, evaluations, requests, history] = await Promise.all([
@@ -21,6 +24,7 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
     api(`/plot-ratio-requests?parcel_id=${id}&limit=50`),
     api(`/parcels/${id}/history`),
   ]);
+  if (turn !== renderParcel.turn) return null;
   const reload = () => { onChanged(p); renderParcel(panel, id, { districts, onClose, onChanged }); };
 
   const close = el("button", { type: "button", class: "ghost close", "aria-label": t("panel.close") }, "×");
@@ -41,8 +45,8 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
     [t("panel.land_use"), t(`land_use.${p.land_use}`)],
     [t("panel.area"), `${num(p.area_m2, 0)} m² · ${num(p.area_m2 / SQM_PER_MU, 1)} ${t("unit.mu")}`],
     [t("panel.plot_ratio"), el("span", { "data-field": "plot_ratio" }, ratio(p.plot_ratio))],
-    [t("panel.cap"), el("span", { "data-field": "cap" }, `${ratio(p.plot_ratio_cap)} (${t("panel.cap_source", {
-      source: t(`cap_source.${p.plot_ratio_cap_source}`) })})`)],
+    [t("panel.cap"), el("span", { "data-field": "cap" }, p.plot_ratio_cap === null ? "–"
+      : `${ratio(p.plot_ratio_cap)} (${t("panel.cap_source", { source: t(`cap_source.${p.plot_ratio_cap_source}`) })})`)],
     [t("panel.status"), t(`status.${p.status}`)],
     [t("panel.lock"), p.planning_locked ? t("panel.locked") : t("panel.unlocked")],
   ]);
