@@ -12,7 +12,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,20 +117,27 @@ def choose_layer(path: Path | str, layer: str | None = None) -> str:
     return layer
 
 
-def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
-    """The attribute fields of a layer, without reading its features."""
+@contextmanager
+def _reading(path: Path | str, encoding: str | None) -> Iterator[None]:
+    """Turn what pyogrio raises while reading a file into a VectorFileError a user can act on."""
     try:
-        return [
-            str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]
-        ]
+        yield
     except UnicodeDecodeError:
         raise VectorFileError(
             f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
         ) from None
     except LookupError:
         raise VectorFileError(f"unknown text encoding {encoding!r}") from None
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
         raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
+
+
+def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
+    """The attribute fields of a layer, without reading its features."""
+    with _reading(path, encoding):
+        return [
+            str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]
+        ]
 
 
 def read_table(
@@ -143,7 +151,7 @@ def read_table(
     source, driver = dataset_path(path)
     layer = choose_layer(path, layer)
     tabular = driver == "CSV"
-    try:
+    with _reading(path, encoding):
         read = pyogrio.read_dataframe(
             source,
             layer=layer,
@@ -152,14 +160,6 @@ def read_table(
             force_2d=True,
             columns=None if columns is None else list(columns),
         )
-    except UnicodeDecodeError:
-        raise VectorFileError(
-            f"the text in {Path(path).name} is not UTF-8: name its encoding (e.g. GB18030 or GBK)"
-        ) from None
-    except LookupError:
-        raise VectorFileError(f"unknown text encoding {encoding!r}") from None
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
-        raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
     if tabular:
         return Table(layer, pd.DataFrame(read).reset_index(drop=True), None, None, driver)
     frame = pd.DataFrame(read.drop(columns=read.geometry.name)).reset_index(drop=True)

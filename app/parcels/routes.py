@@ -114,11 +114,7 @@ async def create_parcel(
     """Create an industrial (or reference) parcel; tier, zone, district, lock and cap are derived."""
     crs = header_crs(content_crs)
     props = body.properties
-    draft = service.ParcelDraft(
-        code=props.code, land_use=props.land_use, plot_ratio=props.plot_ratio,
-        plot_ratio_reference_id=props.plot_ratio_reference_id, legacy_zone=props.legacy_zone,
-        status=props.status, geom=_geometry(body.geometry.model_dump(), crs, settings),
-    )
+    draft = service.ParcelDraft(**props.model_dump(), geom=_geometry(body.geometry.model_dump(), crs, settings))
     override = body.override.to_rule() if body.override else None
     parcel_id = await service.create_parcel(session, actor, settings.policy, draft, override)
     response = await _feature_response(session, parcel_id, header_crs(None), status_code=201)

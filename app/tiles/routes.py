@@ -52,7 +52,8 @@ def _response(tile: Tile, gzip_ok: bool) -> Response:
 
 
 @router.get("/{layer}/{z}/{x}/{y}.mvt", response_model=None, response_class=Response, summary="A vector tile",
-            responses={200: {"description": "The tile (Mapbox Vector Tile 2.1, extent 4096, buffer 64)",
+            responses={200: {"description": "The tile (Mapbox Vector Tile 2.1; extent 4096, buffer 64; parcel "
+                                            "points below z12 on a 512 grid)",
                              "content": {MVT: {"schema": {"type": "string", "format": "binary"}}}},
                        204: {"description": "No feature in this tile"},
                        304: {"description": "Unchanged since the ETag sent in If-None-Match"}})

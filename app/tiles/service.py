@@ -2,7 +2,7 @@
 
 Every write to a collection bumps its version (migration 0001's triggers), so a version names one state
 of the layer: its tiles never go stale, the ETag is the version and z/x/y, and a revalidation costs one
-read of the counter — no tile SQL. Tile bytes are kept gzip-compressed (a whole-city tile: 5 MB → 1 MB),
+read of the counter — no tile SQL. Tile bytes are kept gzip-compressed (the whole-city tile: 350 KB → 93 KB),
 compressed once when read instead of by the gzip middleware on every response.
 """
 

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 
 from app.wfs import xmlsafe
 from app.wfs.filters import Translator, kvp_bbox, property_of
-from app.wfs.model import GET_FEATURE_BY_ID, VERSIONS, GetFeature, Query, crs_param, output_format
+from app.wfs.model import (
+    GET_FEATURE_BY_ID,
+    VERSIONS,
+    GetFeature,
+    Query,
+    crs_param,
+    output_format,
+    result_type,
+)
 from app.wfs.ows import WfsError, invalid, missing
 from app.wfs.registry import FeatureType, find, parse_resource_id
 from gis.errors import GeometryError
@@ -153,14 +161,11 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
             query.property_names.append(prop.name if prop else "geometry")
     if p.get("SORTBY"):
         query.sort = sort_by(p["SORTBY"], ftype)
-    result_type = (p.get("RESULTTYPE") or "results").strip().lower()
-    if result_type not in ("results", "hits"):
-        raise invalid("resultType", "resultType must be results or hits")
     count = _int(p, "COUNT") if p.get("COUNT") else _int(p, "MAXFEATURES")
     return GetFeature(
         version=version,
         query=query,
-        result_type=result_type,
+        result_type=result_type(p.get("RESULTTYPE")),
         output_format=output_format(p.get("OUTPUTFORMAT"), version),
         start=_int(p, "STARTINDEX") or 0,
         count=count,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 
-from app.wfs.ows import WfsError
+from app.wfs.ows import WfsError, invalid
 from app.wfs.registry import FeatureType
 from gis.crs import CrsRef, parse_crs
 from gis.errors import CrsError
@@ -40,6 +40,14 @@ _FORMATS = {
 DEFAULT_FORMAT = {"2.0.0": GML32, "1.1.0": GML311, "1.0.0": GML2}
 # "text/xml" alone means the version's own GML (WFS 1.1 §9.2, 2.0 §11.2.4.2).
 OUTPUT_FORMATS = {"2.0.0": (GML32, GML311, JSON), "1.1.0": (GML311, GML32, JSON), "1.0.0": (GML2, JSON)}
+
+
+def result_type(value: str | None) -> str:
+    """A client's resultType → `results` (the default) or `hits` (InvalidParameterValue otherwise)."""
+    kind = (value or "results").strip().lower()
+    if kind not in ("results", "hits"):
+        raise invalid("resultType", "resultType must be results or hits")
+    return kind
 
 
 def output_format(value: str | None, version: str) -> str:

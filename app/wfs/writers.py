@@ -45,27 +45,11 @@ async def insert(
     if kind == "parcels":
         p = _validate(ParcelPropertiesIn, values, "new parcel")
         assert isinstance(p, ParcelPropertiesIn)
-        draft = parcels.ParcelDraft(
-            code=p.code,
-            land_use=p.land_use,
-            plot_ratio=p.plot_ratio,
-            plot_ratio_reference_id=p.plot_ratio_reference_id,
-            legacy_zone=p.legacy_zone,
-            status=p.status,
-            geom=_need_geometry(geom, "new parcel"),
-        )
+        draft = parcels.ParcelDraft(**p.model_dump(), geom=_need_geometry(geom, "new parcel"))
         return await parcels.create_parcel(session, actor, policy, draft)
     z = _validate(ZonePropertiesIn, values, "new zone")
     assert isinstance(z, ZonePropertiesIn)
-    zdraft = zones.ZoneDraft(
-        code=z.code,
-        name=z.name,
-        kind=z.kind,
-        advanced_manufacturing=z.advanced_manufacturing,
-        far_cap=z.far_cap,
-        far_min=z.far_min,
-        geom=_need_geometry(geom, "new zone"),
-    )
+    zdraft = zones.ZoneDraft(**z.model_dump(), geom=_need_geometry(geom, "new zone"))
     return await zones.create_zone(session, actor, policy, zdraft)
 
 

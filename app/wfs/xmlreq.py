@@ -6,7 +6,15 @@ from lxml import etree
 
 from app.wfs.filters import Translator, property_of
 from app.wfs.kvp import sort_by
-from app.wfs.model import GET_FEATURE_BY_ID, VERSIONS, GetFeature, Query, crs_param, output_format
+from app.wfs.model import (
+    GET_FEATURE_BY_ID,
+    VERSIONS,
+    GetFeature,
+    Query,
+    crs_param,
+    output_format,
+    result_type,
+)
 from app.wfs.ows import WfsError, invalid, missing
 from app.wfs.registry import find, parse_resource_id
 from app.wfs.xmlsafe import children, local, text
@@ -104,13 +112,10 @@ def get_feature(root: etree._Element, version: str) -> GetFeature:
                 raise WfsError("OperationNotSupported", f"{tag} is not supported", tag, 400)
         if props:
             query.property_names = props
-    result_type = (root.get("resultType") or "results").lower()
-    if result_type not in ("results", "hits"):
-        raise invalid("resultType", "resultType must be results or hits")
     return GetFeature(
         version=version,
         query=query,
-        result_type=result_type,
+        result_type=result_type(root.get("resultType")),
         output_format=output_format(root.get("outputFormat"), version),
         start=_int(root, "startIndex") or 0,
         count=_int(root, "count", "maxFeatures"),

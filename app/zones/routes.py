@@ -63,10 +63,8 @@ async def create_zone(request: Request, session: SessionDep, actor: ActorDep, se
                       content_crs: Annotated[str | None, Header(alias="Content-Crs")] = None) -> Response:
     """Create a zone; the parcels it covers take their tier from it in the same transaction."""
     p = body.properties
-    draft = service.ZoneDraft(code=p.code, name=p.name, kind=p.kind, advanced_manufacturing=p.advanced_manufacturing,
-                              far_cap=p.far_cap, far_min=p.far_min,
-                              geom=geometry.from_geojson(body.geometry.model_dump(), header_crs(content_crs),
-                                                         settings.policy.extent))
+    draft = service.ZoneDraft(**p.model_dump(), geom=geometry.from_geojson(
+        body.geometry.model_dump(), header_crs(content_crs), settings.policy.extent))
     zone_id = await service.create_zone(session, actor, settings.policy, draft,
                                         body.override.to_rule() if body.override else None)
     response = await _feature_response(session, zone_id, header_crs(None), status_code=201)
