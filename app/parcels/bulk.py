@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,6 @@ from gis.geometry import problems
 STAGE = "bulk_parcel_stage"
 _FROM_STAGE = f"SELECT key, geom FROM {STAGE}"  # noqa: S608 (constant)
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
-_FIRST_SLICE = 500  # rows inserted before `parcel` is analysed, when its statistics know too few rows
 
 # progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
 # when refusals are listed row by row.
@@ -258,32 +256,21 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    # The overlap guard (a statement trigger) joins the inserted rows to `parcel`. Without statistics that
-    # know rows like them (an empty or never-analysed table) the planner guesses one row on each side and
-    # compares every new row with every other (minutes for 10,000 rows). So a first small slice goes in,
-    # `parcel` is analysed (our own uncommitted rows count), and the rest follows with a plan that probes
-    # the GiST index; seq scans are off for these statements, the index being always right here. The guard
+    # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
+    # `parcel` one by one. Its planner knows nothing of the rows just inserted (an empty or never-analysed
+    # table looks empty), so seq scans are off for this statement: the index is always right here. The guard
     # measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage` would list.
-    analysed = await session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'parcel'::regclass"))
-    cuts = [ids[0] - 1, ids[-1]]
-    if len(ids) > 2 * _FIRST_SLICE and float(analysed or 0) < len(ids) / 10:
-        cuts.insert(1, ids[_FIRST_SLICE - 1])
     before = await _set_local(session, {"enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
                                         "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2)})
-    for low, high in itertools.pairwise(cuts):
-        await session.execute(text(f"""
-            INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
-                                plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
-                                tier, zone_id, planning_locked, geom, changed_by)
-            SELECT d.id, 1, s.code, s.land_use, s.plot_ratio::numeric, d.reference_id, d.cap::numeric, d.cap_source,
-                   s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
-                   :actor
-              FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
-             WHERE d.id > :low AND d.id <= :high
-             ORDER BY d.id
-        """), {"actor": actor.username, "low": low, "high": high})  # noqa: S608 (constant table name)
-        if high != cuts[-1]:
-            await session.execute(text("ANALYZE parcel"))
+    await session.execute(text(f"""
+        INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
+                            plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
+                            tier, zone_id, planning_locked, geom, changed_by)
+        SELECT d.id, 1, s.code, s.land_use, s.plot_ratio::numeric, d.reference_id, d.cap::numeric, d.cap_source,
+               s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom, :actor
+          FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
+         ORDER BY d.id
+    """), {"actor": actor.username})  # noqa: S608 (constant table name)
     await _set_local(session, before)
     await session.execute(text("DROP TABLE bulk_parcel_derived"))
     return ids

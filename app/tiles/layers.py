@@ -22,7 +22,7 @@ from app.parcels.query import where as parcel_where
 from app.prepared import Compiled, StatementCache
 from app.zones.query import ZoneQuery, zone
 from app.zones.query import where as zone_where
-from gis.tiles import EXTENT, mvt, mvt_geometry, storage_envelope, tile_envelope, to_web_mercator
+from gis.tiles import EXTENT, mvt, mvt_geometry, storage_envelope, to_web_mercator
 from models import District
 
 POINT_ZOOM_BELOW = 12
@@ -73,8 +73,9 @@ def _tile(layer: str, collection: str, rows: Select[Any], feature_id: str | None
 
 
 def _parcels(points: bool) -> Select[Any]:
-    # Found and drawn in Web Mercator (stored columns, migration 0005): no transform per row or per worker.
-    found = parcel.c.tile_geom.op("&&")(tile_envelope(buffered=True))
+    # Found through the current-geometry index with the tile's rectangle in the storage CRS; drawn from the
+    # stored Web Mercator columns (migration 0005): no transform per row or per worker.
+    found = parcel.c.geom.op("&&")(storage_envelope())
     if not points:
         rows = (select(parcel.c.id.label("feature_id"), *_columns(parcel, PARCEL_PROPERTIES),
                        mvt_geometry(parcel.c.tile_geom).label("geom"))

@@ -47,6 +47,47 @@ async def test_overlapping_industrial_parcels_are_refused_by_the_database_too(co
             """), {"id": p["id"]})
 
 
+GRID = """
+    INSERT INTO parcel (id, version, code, land_use, status, planning_locked, geom)
+    SELECT nextval('parcel_id_seq'), 1, :prefix || i || '-' || j, 'industrial', 'planned', false,
+           ST_Multi(ST_MakeEnvelope(x0 + i * step, 31.00 + j * step, x0 + i * step + side, 31.00 + j * step + side,
+                                    4490))
+      FROM CAST(:x0 AS float8) x0, CAST(:step AS float8) step, CAST(:side AS float8) side,
+           generate_series(0, 39) i, generate_series(0, 29) j
+"""  # 1,200 squares of `side` degrees every `step` degrees: a bulk statement, screened by the guard
+
+
+async def _grid(conn, prefix: str, step: float, side: float, extra: str = "", x0: float = 121.30) -> None:
+    async with conn.begin_nested():
+        await conn.execute(text(GRID + extra), {"prefix": prefix, "step": step, "side": side, "x0": x0})
+
+
+async def test_a_big_statement_of_separate_or_touching_parcels_passes_the_guard(conn, city):
+    await _grid(conn, "S-", step=0.001, side=0.0005)  # apart
+    await _grid(conn, "T-", step=0.0005, side=0.0005, x0=121.36)  # edge to edge, east of the first grid
+    assert await conn.scalar(text("SELECT count(*) FROM parcel WHERE valid_to IS NULL")) == 2400
+    assert await conn.scalar(text("SELECT min(area_m2) FROM parcel")) > 2000  # 0.0005° squares: 2,600 m²
+
+
+async def test_a_big_statement_with_two_overlapping_rows_is_refused_by_the_guard(conn, city):
+    with pytest.raises(DBAPIError, match="overlaps parcel"):
+        await _grid(conn, "O-", step=0.001, side=0.0005, extra="""
+            UNION ALL SELECT nextval('parcel_id_seq'), 1, 'O-extra', 'industrial', 'planned', false,
+                             ST_Multi(ST_MakeEnvelope(121.3102, 31.0102, 121.3108, 31.0108, 4490))""")
+    assert await conn.scalar(text("SELECT count(*) FROM parcel")) == 0
+
+
+async def test_a_big_statement_overlapping_a_parcel_already_there_is_refused_by_the_guard(conn, city, client):
+    from tests.builders import create_parcel
+
+    square = {"type": "Polygon", "coordinates": [[[121.3152, 31.0152], [121.3158, 31.0152], [121.3158, 31.0158],
+                                                  [121.3152, 31.0158], [121.3152, 31.0152]]]}
+    await create_parcel(client, square, code="THERE")
+    with pytest.raises(DBAPIError, match="overlaps parcel"):
+        await _grid(conn, "E-", step=0.001, side=0.0005)  # (15, 15) covers it
+    assert await conn.scalar(text("SELECT count(*) FROM parcel WHERE valid_to IS NULL")) == 1
+
+
 async def test_the_audit_log_cannot_be_updated_or_deleted(conn, city, client):
     from tests.builders import create_parcel, square
 
