@@ -38,6 +38,7 @@ def web_mercator(kind: str) -> Geometry:
 
 
 CURRENT = text("valid_to IS NULL")
+CLOSED = text("valid_to IS NOT NULL")  # the history of a versioned table
 
 
 class Versioned:

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.crs import EQUAL_AREA_SRID, WEB_MERCATOR_SRID
-from models.base import CURRENT, Base, Versioned, multipolygon, web_mercator
+from models.base import CLOSED, CURRENT, Base, Versioned, multipolygon, web_mercator
 
 parcel_id_seq = Sequence("parcel_id_seq", metadata=Base.metadata)
 
@@ -77,7 +77,7 @@ class Parcel(Versioned, Base):
         Index("uq_parcel_current_id", "id", unique=True, postgresql_where=CURRENT),
         Index("uq_parcel_current_code", "code", unique=True, postgresql_where=CURRENT),
         Index("ix_parcel_current_geom", "geom", postgresql_using="gist", postgresql_where=CURRENT),
-        Index("ix_parcel_geom", "geom", postgresql_using="gist"),
+        Index("ix_parcel_history_geom", "geom", postgresql_using="gist", postgresql_where=CLOSED),
         Index("ix_parcel_current_district", "district_code", postgresql_where=CURRENT),
         Index("ix_parcel_current_zone", "zone_id", postgresql_where=CURRENT),
         Index("ix_parcel_valid_from", "valid_from"),

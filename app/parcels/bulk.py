@@ -257,9 +257,8 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
     # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
-    # `parcel` one by one. Its planner knows nothing of the rows just inserted (an empty or never-analysed
-    # table looks empty), so seq scans are off for this statement: the index is always right here. The guard
-    # measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage` would list.
+    # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage` would
+    # list. Seq scans are off: the index is always right for these statements.
     before = await _set_local(session, {"enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
                                         "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2)})
     await session.execute(text(f"""

@@ -19,7 +19,7 @@ async def test_spatial_columns_have_gist_indexes(conn):
         SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%' ORDER BY indexname
     """))
     names = {r[0] for r in rows}
-    assert {"ix_district_geom", "ix_zone_current_geom", "ix_parcel_current_geom", "ix_parcel_geom"} <= names
+    assert {"ix_district_geom", "ix_zone_current_geom", "ix_parcel_current_geom", "ix_parcel_history_geom"} <= names
 
 
 async def test_one_current_row_per_parcel_is_enforced_by_the_database(conn, city, client):
