@@ -50,9 +50,10 @@ BEGIN
   SELECT count(*) INTO arrived FROM new_rows WHERE valid_to IS NULL AND land_use IN ('industrial', 'rnd');
   IF arrived >= 1000 THEN
     -- Statistics that know fewer rows than just arrived (an empty or never-analysed table) make the planner
-    -- believe `parcel` empty and probe it through any index at all; measured again, it takes the GiST one.
+    -- believe `parcel` empty and probe it through any index at all; measured again (the columns the probe
+    -- filters on: 0.16 s for 100,000 rows, the whole table 0.45 s), it takes the GiST one.
     IF (SELECT reltuples FROM pg_class WHERE oid = 'parcel'::regclass) < arrived THEN
-      ANALYZE parcel;
+      ANALYZE parcel (id, valid_to, land_use, geom);
     END IF;
     -- The new rows are current parcels in their extent too: equal counts mean they are alone there.
     screen := arrived = (

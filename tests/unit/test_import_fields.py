@@ -72,3 +72,32 @@ def test_a_column_is_read_exactly_as_its_cells_one_by_one():
             else:
                 assert i not in errors and column[i] == expected and type(column[i]) is type(expected), (
                     spec.name, cell)
+
+
+def test_rows_get_the_values_and_first_error_of_validating_each_row_on_its_own():
+    import itertools
+
+    from pydantic import ValidationError
+
+    from app.imports.fields import SCHEMAS
+
+    codes = ["P-1", "bad code", None, "P-2", "x" * 41, "P-3"]
+    uses = ["industrial", "rnd", "office", None, "farm"]
+    ratios = [1.5, None, -1.0, 2.5]
+    zones = ["104", "198", "999", None]
+    rows = list(itertools.product(codes, uses, ratios, zones))  # 480 rows, many repeated combinations
+    columns = {"c": [r[0] for r in rows], "u": [r[1] for r in rows], "r": [r[2] for r in rows],
+               "z": [r[3] for r in rows], "ref": [f"R-{i}" for i in range(len(rows))]}
+    mapping = {"code": "c", "land_use": "u", "plot_ratio": "r", "legacy_zone": "z", "plot_ratio_reference_code": "ref"}
+    values, reasons = validate_rows("parcels", columns, mapping, len(rows), defaults={"land_use": "rnd"})
+    for i, (code, use, ratio, zone) in enumerate(rows):
+        row = {k: v for k, v in {"code": code, "land_use": use, "plot_ratio": ratio, "legacy_zone": zone}.items()
+               if v is not None}
+        row.setdefault("land_use", "rnd")
+        try:
+            model = SCHEMAS["parcels"].model_validate(row)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            assert values[i] is None and reasons[i] == f"{'.'.join(map(str, err['loc']))}: {err['msg']}", rows[i]
+        else:
+            assert reasons[i] is None and values[i] == {**model.__dict__, "plot_ratio_reference_code": f"R-{i}"}
