@@ -214,7 +214,7 @@ def normalise_column(spec: FieldSpec, values: Sequence[Any]) -> tuple[list[Any],
     else:
         out = [v if v.__class__ is bool else _ASK for v in values]
     errors: dict[int, str] = {}
-    for i in [i for i, v in enumerate(out) if v is _ASK]:
+    for i in [i for i, v in enumerate(out) if v is _ASK] if _ASK in out else ():
         if values[i] is None:  # an empty cell is None whatever the field
             out[i] = None
         else:
