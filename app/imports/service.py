@@ -204,12 +204,16 @@ async def _parcels(
     progress: Progress | None,
     detail: dict[str, Any],
 ) -> tuple[int, int, list[RowRefusal]]:
-    """Reference land (office, commercial, other) first, so industrial rows of the same file can name it
-    as their rule-3 reference parcel by code; the overlap rule concerns industrial/R&D rows only, which
-    all go in the second batch, so splitting loses no check."""
+    """When industrial rows name a parcel of the same file as their rule-3 reference (by code), reference
+    land (office, commercial, other) goes first, so the reference exists when they are decided; the overlap
+    rule concerns industrial/R&D rows only, which all go in the second batch, so splitting loses no check.
+    Otherwise all rows go in one batch."""
     values = source.values
     first = [i for i in todo if (values[i] or {}).get("land_use") not in INDUSTRIAL_USES]
     second = [i for i in todo if (values[i] or {}).get("land_use") in INDUSTRIAL_USES]
+    named = {c for i in second if (c := (values[i] or {}).get("plot_ratio_reference_code"))}
+    if not named & {(values[i] or {}).get("code") for i in first}:
+        first, second = [], todo  # no row names another of the file: one batch does
     refused: list[RowRefusal] = []
     accepted = created = 0
     for batch, last in ((first, False), (second, True)):
