@@ -10,7 +10,7 @@ import { PALETTES } from "./map.js";
 
 const REASONS = ["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land"];
 const CLASS_COLOURS = { A: "#15803d", B: "#1f5fbf", C: "#d97706", D: "#dc2626" };
-const DUE_DAYS = 90;
+export const DUE_DAYS = 90; // evaluations "due" within this many days (the queues too)
 
 export async function renderDashboard(root, { districts }) {
   root.replaceChildren(el("p", { class: "muted" }, t("panel.loading")));

@@ -2,6 +2,7 @@
 // overdue, contracts in rectification and exit candidates, each a table with links to the parcel.
 
 import { api, auth, qs } from "./api.js";
+import { DUE_DAYS } from "./dashboard.js";
 import { el, section, table } from "./dom.js";
 import { num, placeName, ratio, t } from "./i18n.js";
 import { requestActions } from "./requests.js";
@@ -12,12 +13,11 @@ export async function renderQueues(root, { districts, openParcel }) {
   const district = auth.user.role === "bureau" || auth.user.role === "admin" ? null : auth.user.district_code;
   const scope = district ? { district_code: district } : {};
   root.replaceChildren(el("p", { class: "muted" }, t("panel.loading")));
-  const today = new Date().toISOString().slice(0, 10);
-  const [submitted, notice, overdue, due, rectification, exits] = await Promise.all([
+  const [submitted, notice, pending, rectification, exits] = await Promise.all([
     api(`/plot-ratio-requests${qs({ ...scope, status: "submitted", limit: PAGE })}`),
     api(`/plot-ratio-requests${qs({ ...scope, status: "public_notice", limit: PAGE })}`),
-    api(`/evaluations${qs({ ...scope, status: "overdue", limit: PAGE })}`),
-    api(`/evaluations${qs({ ...scope, status: "scheduled", due_before: plusDays(today, 91), limit: PAGE })}`),
+    // Overdue first, then due within the horizon, counted from the server's today (as the dashboard).
+    api(`/reports/evaluations-due${qs({ ...scope, within_days: DUE_DAYS, limit: PAGE })}`),
     api(`/contracts${qs({ ...scope, status: "rectification", limit: PAGE })}`),
     api(`/exit-candidates${qs({ ...scope, limit: PAGE })}`),
   ]);
@@ -43,7 +43,7 @@ export async function renderQueues(root, { districts, openParcel }) {
     [t("col.actions"), (r) => requestActions(r, reload)],
   ], requestRows, { id: "queue-requests", class: "queue" }) : empty();
 
-  const evalRows = [...overdue.items, ...due.items];
+  const evalRows = pending.items;
   const evaluations = evalRows.length ? table([
     [t("col.parcel"), (e) => parcelLink(e.parcel_id, e.parcel_code)],
     [t("col.contract"), (e) => e.contract_code],
@@ -76,8 +76,8 @@ export async function renderQueues(root, { districts, openParcel }) {
     el("h1", {}, `${t("queues.title")} · ${title}`),
     section(`${t("queues.requests")} (${openRequests})`, requests,
             more({ numberMatched: openRequests }, requestRows.length)),
-    section(`${t("queues.evaluations")} (${overdue.numberMatched} + ${due.numberMatched})`, evaluations,
-            more(overdue, overdue.items.length), more(due, due.items.length)),
+    section(`${t("queues.evaluations")} (${pending.overdue} + ${pending.due - pending.overdue})`, evaluations,
+            more(pending, pending.items.length)),
     section(`${t("queues.rectification")} (${rectification.numberMatched})`, contracts,
             more(rectification, rectification.items.length)),
     section(`${t("queues.exits")} (${exits.numberMatched})`, candidates, more(exits, exits.items.length)),
@@ -86,10 +86,4 @@ export async function renderQueues(root, { districts, openParcel }) {
 
 function empty() {
   return el("p", { class: "muted" }, t("queues.empty"));
-}
-
-function plusDays(day, n) {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
 }
