@@ -119,25 +119,11 @@ async def _finish(url: str, scale: str) -> int:
         await conn.close()
 
 
-# Dropped before migrating (a migration may change the columns the views name); `prepare` creates them again.
-DROP_PEER_VIEWS = "DROP VIEW IF EXISTS bench.parcel, bench.parcel_4326"
-
-
-async def drop_peer_views(url: str) -> None:
-    """Drop the peers' views (DROP_PEER_VIEWS)."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(DROP_PEER_VIEWS)
-    finally:
-        await conn.close()
-
-
 def prepare(scale: str) -> tuple[str, int]:
     """Create, migrate and load the bench database once per scale; returns (url, current parcels)."""
     url = bench_url(scale)
     asyncio.run(_ensure_database(url))
     say(f"database {make_url(url).database}: migrating")
-    asyncio.run(drop_peer_views(url))
     _landcycle(url, "db", "upgrade")
     if asyncio.run(_loaded(url, scale)):
         say(f"demo city ({scale}) already loaded")

@@ -27,7 +27,6 @@ from sqlalchemy.pool import NullPool
 
 from app import migrate
 from app.settings import Settings
-from bench.database import DROP_PEER_VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".bench"
@@ -74,7 +73,6 @@ def ensure_database(url: str) -> None:
             " a superuser must run CREATE EXTENSION postgis there (scripts/localdb.sh does it for "
             "the local cluster)"
         ) from None
-    asyncio.run(_sql(url, DROP_PEER_VIEWS))
     migrate.upgrade(url, "head")
 
 

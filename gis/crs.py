@@ -20,10 +20,6 @@ from gis.errors import CrsError
 
 STORAGE_SRID = 4490
 WEB_MERCATOR_SRID = 3857  # vector tiles (XYZ scheme) are cut in Web Mercator
-# Areas: WGS 84 / NSIDC EASE-Grid 2.0 Global, a cylindrical *equal-area* projection on the ellipsoid (true
-# scale at 30°N, Shanghai's latitude). A parcel's planar area there is its area on the ellipsoid to within
-# 1e-6 of PostGIS's geodesic ST_Area(geography) (0.01 m² on a hectare), at a fifth of its cost.
-EQUAL_AREA_SRID = 6933
 SUPPORTED_SRIDS: tuple[int, ...] = (4490, 4326, 3857, 4549, 4550, 4510)
 
 _PATTERNS = (

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis.crs import EQUAL_AREA_SRID, WEB_MERCATOR_SRID
+from gis.crs import WEB_MERCATOR_SRID
 from models.base import CLOSED, CURRENT, Base, Versioned, multipolygon, web_mercator
 
 parcel_id_seq = Sequence("parcel_id_seq", metadata=Base.metadata)
@@ -50,10 +50,8 @@ class Parcel(Versioned, Base):
     tier: Mapped[str | None] = mapped_column(String(16))
     zone_id: Mapped[int | None] = mapped_column(BigInteger)
     planning_locked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # SPEC §2: the area on the ellipsoid, in m², computed by PostGIS itself so no path can store another
-    # number; planar in an equal-area projection (gis.crs.EQUAL_AREA_SRID, migration 0006).
-    area_m2: Mapped[float] = mapped_column(Float, Computed(f"ST_Area(ST_Transform(geom, {EQUAL_AREA_SRID}))",
-                                                           persisted=True))
+    # SPEC §2: measured on the ellipsoid, in m², by PostGIS itself so no path can store another number.
+    area_m2: Mapped[float] = mapped_column(Float, Computed("ST_Area(geom::geography)", persisted=True))
     geom = mapped_column(multipolygon(), nullable=False)
     # Vector tiles (app/tiles): the shape and a point on its surface in Web Mercator, computed by PostGIS on
     # every write, so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Deferred:

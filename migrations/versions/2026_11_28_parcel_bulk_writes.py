@@ -1,9 +1,6 @@
-"""Cheaper parcel writes for bulk imports (issue 7): area in an equal-area projection, GiST indexes a new
-parcel enters down from three to one, a screened overlap guard.
+"""Cheaper parcel writes for bulk imports (issue 7): GiST indexes a new parcel enters down from three to one,
+and a screened overlap guard.
 
-- `parcel.area_m2` was `ST_Area(geom::geography)`, the geodesic area, which cost a bulk insert of 100,000
-  parcels 1.5 s of its 6 s. It is now the planar area in EPSG:6933, a cylindrical equal-area projection on
-  the ellipsoid: the same area on the ellipsoid to within 1e-6 (0.01 m² on a hectare), five times faster.
 - The overlap guard screens a big statement's rows first: when 1,000 or more industrial rows arrive where no
   other current industrial parcel lies (a first import), `ST_ClusterDBSCAN` (one pass over an STR-tree)
   finds the new rows that touch or overlap another new row, and only those are probed through the index —
@@ -15,7 +12,7 @@ parcel enters down from three to one, a screened overlap guard.
   enters one GiST index instead of two, and a query at `as_of` still finds its rows through both partial
   indexes (PostgreSQL ORs their bitmaps for `valid_to IS NULL OR valid_to > t`).
 
-Revision ID: 0006_parcel_area_equal_area
+Revision ID: 0006_parcel_bulk_writes
 Revises: 0005_tile_geometry
 Create Date: 2026-11-28
 """
@@ -25,12 +22,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_parcel_area_equal_area"
+revision: str = "0006_parcel_bulk_writes"
 down_revision: str | None = "0005_tile_geometry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-EQUAL_AREA_SRID = 6933  # gis.crs.EQUAL_AREA_SRID, spelled here so the migration never changes with the code
 
 
 # The guard of migration 0001, with the screen: a statement that brings 1,000 or more current industrial rows
@@ -108,19 +103,7 @@ END $$
 """  # migration 0001's guard, restored by downgrade
 
 
-def _area(expression: str) -> None:
-    op.drop_column("parcel", "area_m2")
-    op.add_column("parcel", sa.Column("area_m2", sa.Float, sa.Computed(expression, persisted=True),
-                                      nullable=False))
-
-
 def upgrade() -> None:
-    found = op.get_bind().scalar(sa.text("SELECT count(*) FROM spatial_ref_sys WHERE srid = :srid"),
-                                 {"srid": EQUAL_AREA_SRID})
-    if not found:
-        raise RuntimeError(f"EPSG:{EQUAL_AREA_SRID} is missing from spatial_ref_sys; PostGIS ships it "
-                           "(postgis/spatial_ref_sys.sql), restore that table")
-    _area(f"ST_Area(ST_Transform(geom, {EQUAL_AREA_SRID}))")
     op.drop_index("ix_parcel_current_tile_geom", table_name="parcel")
     op.drop_index("ix_parcel_geom", table_name="parcel")
     op.create_index("ix_parcel_history_geom", "parcel", ["geom"], postgresql_using="gist",
@@ -134,4 +117,3 @@ def downgrade() -> None:
     op.create_index("ix_parcel_geom", "parcel", ["geom"], postgresql_using="gist")
     op.create_index("ix_parcel_current_tile_geom", "parcel", ["tile_geom"], postgresql_using="gist",
                     postgresql_where=sa.text("valid_to IS NULL"))
-    _area("ST_Area(geom::geography)")
