@@ -8,7 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Computed,
+    FetchedValue,
     Float,
     Index,
     Numeric,
@@ -17,7 +17,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis.crs import WEB_MERCATOR_SRID
 from models.base import CLOSED, CURRENT, Base, Versioned, multipolygon, web_mercator
 
 parcel_id_seq = Sequence("parcel_id_seq", metadata=Base.metadata)
@@ -50,17 +49,15 @@ class Parcel(Versioned, Base):
     tier: Mapped[str | None] = mapped_column(String(16))
     zone_id: Mapped[int | None] = mapped_column(BigInteger)
     planning_locked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # SPEC §2: measured on the ellipsoid, in m², by PostGIS itself so no path can store another number.
-    area_m2: Mapped[float] = mapped_column(Float, Computed("ST_Area(geom::geography)", persisted=True))
+    # Measured by PostGIS on every write (migration 0007's trigger `parcel_measures`): SPEC §2's area on the
+    # ellipsoid in m², and for vector tiles (app/tiles) the shape and a point on its surface in Web Mercator,
+    # so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Writers never set them;
+    # the bulk insert alone brings them, computed just before by the same expressions in a parallel query.
+    area_m2: Mapped[float] = mapped_column(Float, FetchedValue(), nullable=False)
     geom = mapped_column(multipolygon(), nullable=False)
-    # Vector tiles (app/tiles): the shape and a point on its surface in Web Mercator, computed by PostGIS on
-    # every write, so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Deferred:
-    # nothing but the tile statements reads them.
-    tile_geom = mapped_column(web_mercator("MULTIPOLYGON"), Computed(f"ST_Transform(geom, {WEB_MERCATOR_SRID})",
-                                                                     persisted=True), deferred=True)
-    tile_point = mapped_column(web_mercator("POINT"),
-                               Computed(f"ST_Transform(ST_PointOnSurface(geom), {WEB_MERCATOR_SRID})",
-                                        persisted=True), deferred=True)
+    # Deferred: nothing but the tile statements reads them.
+    tile_geom = mapped_column(web_mercator("MULTIPOLYGON"), FetchedValue(), deferred=True)
+    tile_point = mapped_column(web_mercator("POINT"), FetchedValue(), deferred=True)
 
     __table_args__ = (
         CheckConstraint(_in("land_use", LAND_USES), name="land_use"),

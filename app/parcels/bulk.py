@@ -1,8 +1,10 @@
 """Many parcels in one statement: stage with COPY, locate in SQL, decide with the same pure rules as a
 single REST write, insert set-based. Used by `demo load` and `import`; never a loop of single INSERTs.
 
-Interruption-safe by construction: everything happens in the caller's one transaction, and the staging
-tables are temporary (private to the session, dropped at commit or when the connection dies).
+Interruption-safe by construction: everything happens in the caller's one transaction. The staging tables
+are temporary, except the stage itself: an unlogged table of this backend's own, so that a parallel query may
+read it (temporary tables are read by their backend alone). Created inside the transaction, it is invisible to
+every other session, dropped before the transaction ends, and gone with it when the connection dies.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
 from app.policy import INDUSTRIAL_USES, Policy
 from gis.geometry import problems
 
-STAGE = "bulk_parcel_stage"
-_FROM_STAGE = f"SELECT key, geom FROM {STAGE}"  # noqa: S608 (constant)
+STAGE = "bulk_parcel_stage_"  # + the backend's pid (concurrent bulk writes do not wait for each other)
+MEASURES = "bulk_parcel_measures"
+# For the measures query: zero parallel costs, so even a few hundred rows use every core.
+_PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0"}
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 
 # progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
@@ -90,16 +94,18 @@ def _decimal_texts(values: Iterable[float | None]) -> dict[float | None, str | N
 
 
 async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int],
-                row_numbers: Sequence[int] | None = None) -> None:
-    """COPY the drafts at `keys` into a private temporary table (dropped at commit, invisible to others).
-    `row_numbers` are what refusals call each draft ("row 7"); by default its position + 1."""
-    await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+                row_numbers: Sequence[int] | None = None) -> str:
+    """COPY the drafts at `keys` into this backend's stage (invisible to others; the caller drops it before
+    the transaction ends) and name it. `row_numbers` are what refusals call each draft ("row 7"); by default
+    its position + 1."""
+    table = STAGE + str(await session.scalar(text("SELECT pg_backend_pid()")))
+    await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     await session.execute(text(f"""
-        CREATE TEMP TABLE {STAGE} (
+        CREATE UNLOGGED TABLE {table} (
             key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
             status text, g bytea, row_no integer,
             geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
-        ) ON COMMIT DROP
+        )
     """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
     wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in keys])
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
@@ -108,24 +114,25 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
                 drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
     apg = await driver_connection(session)
     columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
-    await apg.copy_records_to_table(STAGE, records=records, columns=columns)
-    await session.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
-    await session.execute(text(f"ANALYZE {STAGE}"))
+    await apg.copy_records_to_table(table, records=records, columns=columns)
+    await session.execute(text(f"CREATE INDEX ON {table} USING gist (geom)"))
+    await session.execute(text(f"ANALYZE {table}"))
+    return table
 
 
-async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, str]:
+async def overlaps_in_stage(session: AsyncSession, policy: Policy, table: str) -> dict[int, str]:
     """SPEC §2 for a whole batch: each staged industrial row overlapping an existing parcel or an earlier
     staged row by more than the tolerance, with the reason naming the other one."""
     rows = await session.execute(text(f"""
         SELECT s.key, 'parcel ' || p.id || ' (' || p.code || ')' AS other,
                ST_Area(ST_Intersection(s.geom, p.geom)::geography) AS m2
-          FROM {STAGE} s JOIN parcel p ON p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
+          FROM {table} s JOIN parcel p ON p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
                                       AND ST_Intersects(s.geom, p.geom) AND NOT ST_Touches(s.geom, p.geom)
          WHERE s.land_use IN ('industrial', 'rnd')
         UNION ALL
         SELECT b.key, 'row ' || a.row_no || ' (' || a.code || ')' AS other,
                ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2
-          FROM {STAGE} a JOIN {STAGE} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
+          FROM {table} a JOIN {table} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
                                        AND NOT ST_Touches(a.geom, b.geom)
          WHERE a.land_use IN ('industrial', 'rnd') AND b.land_use IN ('industrial', 'rnd')
     """))  # noqa: S608 (constant table name)
@@ -154,10 +161,10 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     result.refused.extend(Refused(i, "GEOMETRY_INVALID", r) for i, r in enumerate(reasons) if r)
     valid = [i for i, r in enumerate(reasons) if r is None]
     await report(progress, "staging", 0, total)
-    await stage(session, drafts, valid, row_numbers)
+    table = await stage(session, drafts, valid, row_numbers)
     await report(progress, "locating", 0, total)
     pieces = await subdivided(session)
-    located = await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)
+    located = await locate(session, f"SELECT key, geom FROM {table}", {}, policy.tier_majority_share, pieces)
     await drop_pieces(session)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
@@ -189,10 +196,10 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     rules_refused = len(result.refused) > len(drafts) - len(valid)  # beyond the geometry refusals
     if decided and not rules_refused and not (all_or_nothing and result.refused):
         await report(progress, "inserting", 0, len(decided))
-        ids = await _try_insert(session, actor, policy, decided)
+        ids = await _try_insert(session, actor, policy, decided, table)
     if ids is None and decided:
         await report(progress, "overlaps", 0, total)
-        overlaps = await overlaps_in_stage(session, policy)
+        overlaps = await overlaps_in_stage(session, policy, table)
         kept: list[Decided] = []
         for entry in decided:
             if entry[0] in overlaps:
@@ -205,11 +212,11 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     result.accepted = len(decided)
     if ids is None:
         if (result.refused and all_or_nothing) or not decided:
-            await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+            await session.execute(text(f"DROP TABLE {table}"))
             return result
         await report(progress, "inserting", 0, len(decided))
-        ids = await _insert(session, actor, policy, decided)  # the guard still checks concurrent writers
-    await session.execute(text(f"DROP TABLE {STAGE}"))
+        ids = await _insert(session, actor, policy, decided, table)  # the guard checks concurrent writers
+    await session.execute(text(f"DROP TABLE {table}"))
     result.ids = ids
     await audit.record(session, actor, action, "parcel", None, outcome="done",
                        detail={"created": len(ids), "refused": len(result.refused),
@@ -226,19 +233,20 @@ def _overlap_refused(exc: DBAPIError) -> bool:
     return state == "23P01" and "overlaps parcel" in str(exc)
 
 
-async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided]
+async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str
                       ) -> list[int] | None:
     """Insert in a savepoint; None (and nothing inserted) when the overlap guard refuses the batch."""
     try:
         async with session.begin_nested():
-            return await _insert(session, actor, policy, decided)
+            return await _insert(session, actor, policy, decided, table)
     except DBAPIError as exc:
         if not _overlap_refused(exc):
             raise
         return None
 
 
-async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided]) -> list[int]:
+async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str
+                  ) -> list[int]:
     """INSERT … SELECT the decided rows from the stage with their derived columns; their new ids."""
     ids: list[int] = list(await session.scalar(text(
         "SELECT array_agg(id ORDER BY id) FROM (SELECT nextval('parcel_id_seq') AS id "
@@ -256,22 +264,34 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
-    # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage` would
-    # list. Seq scans are off: the index is always right for these statements.
-    before = await _set_local(session, {"enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
-                                        "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2)})
+    # Every staged row's measures by parcel_measures() — the trigger's own function — in one parallel query.
+    before = await _set_local(session, _PARALLEL)
+    await session.execute(text(f"DROP TABLE IF EXISTS {MEASURES}"))
+    await session.execute(text(f"""
+        CREATE TEMP TABLE {MEASURES} ON COMMIT DROP AS
+        SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {table} s CROSS JOIN LATERAL parcel_measures(s.geom) m
+    """))  # noqa: S608 (constant table names)
+    await _set_local(session, before)
+    before = await _set_local(session, {
+        # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
+        # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage`
+        # would list. Seq scans are off: the index is always right for these statements.
+        "enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
+        "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2),
+        # This INSERT brings area_m2, tile_geom and tile_point (trigger parcel_measures, migration 0007).
+        "landcycle.parcel_measures": "supplied"})
     await session.execute(text(f"""
         INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
                             plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
-                            tier, zone_id, planning_locked, geom, changed_by)
+                            tier, zone_id, planning_locked, geom, area_m2, tile_geom, tile_point, changed_by)
         SELECT d.id, 1, s.code, s.land_use, s.plot_ratio::numeric, d.reference_id, d.cap::numeric, d.cap_source,
-               s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom, :actor
-          FROM {STAGE} s JOIN bulk_parcel_derived d USING (key)
+               s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
+               m.area_m2, m.tile_geom, m.tile_point, :actor
+          FROM {table} s JOIN bulk_parcel_derived d USING (key) JOIN {MEASURES} m USING (key)
          ORDER BY d.id
-    """), {"actor": actor.username})  # noqa: S608 (constant table name)
+    """), {"actor": actor.username})  # noqa: S608 (constant table names)
     await _set_local(session, before)
-    await session.execute(text("DROP TABLE bulk_parcel_derived"))
+    await session.execute(text(f"DROP TABLE bulk_parcel_derived, {MEASURES}"))
     return ids
 
 

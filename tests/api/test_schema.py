@@ -47,6 +47,29 @@ async def test_overlapping_industrial_parcels_are_refused_by_the_database_too(co
             """), {"id": p["id"]})
 
 
+async def test_a_parcel_s_area_and_tile_shapes_are_measured_by_the_database_whatever_a_writer_says(conn, city):
+    # SPEC §2's area on the ellipsoid; a writer's own numbers are overruled unless the statement declares it
+    # brings the measures (only the bulk insert does, computing them with the same function).
+    measured = """
+        SELECT area_m2 = ST_Area(geom::geography) AND ST_OrderingEquals(tile_geom, ST_Transform(geom, 3857))
+               AND ST_OrderingEquals(tile_point, ST_Transform(ST_PointOnSurface(geom), 3857))
+          FROM parcel WHERE code = :code AND valid_to IS NULL
+    """
+    await conn.execute(text("""
+        INSERT INTO parcel (id, version, code, land_use, status, planning_locked, geom, area_m2, tile_geom,
+                            tile_point)
+        VALUES (nextval('parcel_id_seq'), 1, 'M-1', 'office', 'planned', false,
+                ST_Multi(ST_MakeEnvelope(121.40, 31.20, 121.41, 31.21, 4490)), 1.0,
+                ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 3857)), ST_SetSRID(ST_MakePoint(0, 0), 3857))
+    """))
+    assert await conn.scalar(text(measured), {"code": "M-1"}) is True
+    assert 1_000_000 < await conn.scalar(text("SELECT area_m2 FROM parcel WHERE code = 'M-1'")) < 1_300_000
+    await conn.execute(text("UPDATE parcel SET geom = ST_Multi(ST_MakeEnvelope(121.40, 31.20, 121.401, 31.201, "
+                            "4490)) WHERE code = 'M-1'"))
+    assert await conn.scalar(text(measured), {"code": "M-1"}) is True
+    assert await conn.scalar(text("SELECT area_m2 FROM parcel WHERE code = 'M-1'")) < 20_000
+
+
 GRID = """
     INSERT INTO parcel (id, version, code, land_use, status, planning_locked, geom)
     SELECT nextval('parcel_id_seq'), 1, :prefix || i || '-' || j, 'industrial', 'planned', false,

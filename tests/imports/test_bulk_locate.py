@@ -110,6 +110,12 @@ async def test_bulk_and_single_writes_locate_alike_on_ragged_boundaries(db, sett
             row = (await session.execute(text(PLAIN_RULE), {"g": _ewkb(d.geom),
                                                             "majority": settings.policy.tier_majority_share})).one()
             plain[d.code] = (row.district_code, row.zone_id)
+        # The bulk path brings each parcel's measures computed beforehand: SPEC §2's area and the tile shapes.
+        measured = await session.scalar(text(
+            "SELECT count(*) FROM parcel WHERE valid_to IS NULL AND code LIKE 'G-%' "
+            "AND area_m2 = ST_Area(geom::geography) AND ST_OrderingEquals(tile_geom, ST_Transform(geom, 3857)) "
+            "AND ST_OrderingEquals(tile_point, ST_Transform(ST_PointOnSurface(geom), 3857))"))
+    assert measured == len(drafts)
     # The ragged boundaries really were cut, so the bulk path met pieces, not whole geometries.
     assert counts["zone"] >= 5 + 540 // PIECE_VERTICES and counts["district"] >= 4 + 2 * 720 // PIECE_VERTICES
     outcomes = set()
