@@ -28,7 +28,7 @@ from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
 from app.errors import DomainError, NotFound, ParcelOverlap, ValidationFailed
 from app.parcels import rules
-from app.parcels.classify import Location, drop_pieces, locate, subdivided
+from app.parcels.classify import NOWHERE, Location, drop_pieces, locate, subdivided
 from app.parcels.rules import Cap
 from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
 from app.policy import INDUSTRIAL_USES, Policy
@@ -97,11 +97,14 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
                 row_numbers: Sequence[int] | None = None) -> str:
     """COPY the drafts at `keys` into this backend's stage (invisible to others; the caller drops it before
     the transaction ends) and name it. `row_numbers` are what refusals call each draft ("row 7"); by default
-    its position + 1."""
-    table = STAGE + str(await session.scalar(text("SELECT pg_backend_pid()")))
+    its position + 1. A role that may not create tables in its schema gets a temporary stage (the same
+    answers; the measures are then computed by one core)."""
+    pid, shared = (await session.execute(text(
+        "SELECT pg_backend_pid(), has_schema_privilege(current_schema(), 'CREATE')"))).one()
+    table = f"{STAGE}{pid}"
     await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     await session.execute(text(f"""
-        CREATE UNLOGGED TABLE {table} (
+        CREATE {"UNLOGGED" if shared else "TEMP"} TABLE {table} (
             key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
             status text, g bytea, row_no integer,
             geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
@@ -164,21 +167,29 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     table = await stage(session, drafts, valid, row_numbers)
     await report(progress, "locating", 0, total)
     pieces = await subdivided(session)
-    located = await locate(session, f"SELECT key, geom FROM {table}", {}, policy.tier_majority_share, pieces)
+    source = f"SELECT key, geom FROM {table}"  # noqa: S608 (the stage's own name)
+    located = await locate(session, source, {}, policy.tier_majority_share, pieces)
     await drop_pieces(session)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
     seen = Counter(d.code for d in drafts)
 
-    decided: list[Decided] = []
+    # Rows share a few locations, uses and ratios: rights, classification and cap are decided once for each.
+    rights: dict[str | None, DomainError | None] = {}
+    classes: dict[tuple[str, rules.ZoneFacts | None], rules.Classification] = {}
     caps: dict[tuple[str, float | None, rules.ZoneFacts | None], Cap] = {}
+    decided: list[Decided] = []
     for n, i in enumerate(valid):
         if n % _TICK_ROWS == 0:
             await report(progress, "rules", n, len(valid))
         draft = drafts[i]
-        loc = located.get(i, Location(None, None))
+        loc = located.get(i, NOWHERE)
         try:
-            require_parcel_editor(actor, [loc.district_code], "create parcels")
+            if loc.district_code not in rights:
+                rights[loc.district_code] = _refusal(require_parcel_editor, actor, [loc.district_code],
+                                                     "create parcels")
+            if refusal := rights[loc.district_code]:
+                raise refusal
             if draft.code in taken:
                 raise ValidationFailed(f"code {draft.code} is already used by a current parcel")
             if seen[draft.code] > 1:
@@ -187,7 +198,10 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
         except DomainError as exc:
             result.refused.append(Refused(i, exc.code, exc.detail))
             continue
-        decided.append((i, loc, rules.classify(draft.land_use, loc.zone), cap))
+        use = (draft.land_use, loc.zone)
+        if use not in classes:
+            classes[use] = rules.classify(draft.land_use, loc.zone)
+        decided.append((i, loc, classes[use], cap))
     # SPEC §2, the last check of each row: no overlap with industrial land. The database's own guard (the
     # trigger parcel_overlap_guard) checks every insert, so when the batch would be written as it is, the
     # insert is simply tried and the guard is the one overlap check. Only when the guard refuses, or when
@@ -224,6 +238,15 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
                                **(audit_detail or {})})
     await report(progress, "inserting", len(decided), len(decided))
     return result
+
+
+def _refusal(check: Callable[..., None], *args: Any) -> DomainError | None:
+    """What `check(*args)` refuses with, or None."""
+    try:
+        check(*args)
+    except DomainError as exc:
+        return exc
+    return None
 
 
 def _overlap_refused(exc: DBAPIError) -> bool:

@@ -108,6 +108,9 @@ class Location:
     zone: ZoneFacts | None
 
 
+NOWHERE = Location(district_code=None, zone=None)  # outside every district and zone
+
+
 async def subdivided(session: AsyncSession) -> Pieces:
     """Current zones and districts cut into small indexed pieces, in temporary tables private to this
     transaction (built for one bulk write; `drop_pieces` removes them, commit does too)."""

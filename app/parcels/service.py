@@ -23,7 +23,7 @@ from app.auth.permissions import Actor, require_override_rights, require_parcel_
 from app.context import request_id
 from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed
 from app.parcels import rules
-from app.parcels.classify import Location, locate_geometries, locate_parcels
+from app.parcels.classify import NOWHERE, Location, locate_geometries, locate_parcels
 from app.parcels.rules import Cap, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
 from models import Parcel
@@ -179,7 +179,7 @@ async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy
     changes: list[tuple[_State, _State]] = []
     for row in rows:
         before = _state_of(row)
-        loc = located.get(row.id, Location(None, None))
+        loc = located.get(row.id, NOWHERE)
         after = _derive(policy, before.id, before.version + 1, before.draft, loc, keep=before.cap)
         if (after.tier, after.zone_id, after.planning_locked, after.district_code, after.cap) != (
                 before.tier, before.zone_id, before.planning_locked, before.district_code, before.cap):
@@ -387,7 +387,7 @@ async def zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFa
 
 async def _locate(session: AsyncSession, geom: MultiPolygon, policy: Policy) -> Location:
     found = await locate_geometries(session, {"g": _ewkb(geom)}, policy.tier_majority_share)
-    return found.get("g", Location(None, None))
+    return found.get("g", NOWHERE)
 
 
 # ------------------------------------------------------------------------------------------ persistence

@@ -4,10 +4,10 @@ generated expressions, so a bulk insert can bring them computed in parallel (iss
 A stored generated column is computed by the one backend that runs the INSERT: for 103,000 parcels the three
 expressions cost 4.1 s of a 7.7 s statement, one core busy and the other idle. The trigger computes the very
 same expressions (`parcel_measures(geom)`) for every row of every statement (REST, WFS-T, versions, demo,
-import) unless the statement declares that it brings them (`SET LOCAL landcycle.parcel_measures = 'supplied'`) and brings all three. Only
-the bulk insert declares it (app/parcels/bulk.py): it computes the values just before, in the same
-transaction, with the same function, in a parallel query (1.6 s on two cores instead of 4.1 s). An UPDATE
-that changes the geometry recomputes them whatever it says.
+import) unless the statement declares that it brings them (`SET LOCAL landcycle.parcel_measures =
+'supplied'`) and brings all three. Only the bulk insert declares it (app/parcels/bulk.py): it computes the
+values just before, in the same transaction, with the same function, in a parallel query (1.6 s on two
+cores). An UPDATE that changes the geometry recomputes them whatever it says.
 
 Revision ID: 0007_parcel_measures_trigger
 Revises: 0006_parcel_bulk_writes

@@ -66,3 +66,19 @@ async def test_the_guard_measures_with_the_batch_tolerance(db, settings, city):
         assert not lenient.refused and sorted(await current(session)) == ["T-1", "T-2"]
         tolerance = await session.scalar(text("SELECT current_setting('landcycle.overlap_tolerance_m2')"))
         assert float(tolerance) == settings.policy.overlap_tolerance_m2  # the connection's own again
+
+
+async def test_a_role_that_may_not_create_tables_writes_through_a_temporary_stage(db, settings, city):
+    # The stage is an unlogged table of the backend's own (parallel measures) where the role may create
+    # tables; in a schema where it may not (here: pg_catalog first on the search path) a temporary one.
+    async with db.session() as session:
+        await session.execute(text("SET LOCAL search_path = pg_catalog, public"))
+        drafts = [square("T-1", 121.46, 31.15), square("T-2", 121.46, 31.15 + 150 * M_LAT, land_use="office"),
+                  square("T-3", 121.46 + 20 * M_LON, 31.15 + 20 * M_LAT)]
+        result = await bulk_create(session, BUREAU, settings.policy, drafts)
+        assert [(r.row, r.code) for r in result.refused] == [(2, "PARCEL_OVERLAP")]
+        result = await bulk_create(session, BUREAU, settings.policy, drafts[:2])
+        assert not result.refused and len(result.ids) == 2
+        measured = await session.scalar(text(
+            "SELECT count(*) FROM parcel WHERE code IN ('T-1', 'T-2') AND area_m2 = ST_Area(geom::geography)"))
+        assert measured == 2 and 9_000 < await session.scalar(text("SELECT area_m2 FROM parcel WHERE code = 'T-1'"))
