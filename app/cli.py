@@ -1,4 +1,7 @@
-"""The `landcycle` command (SPEC §5 CLI)."""
+"""The `landcycle` command (SPEC §5 CLI).
+
+Each command loads its libraries when it runs: building the parser (`landcycle --help`) loads none.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from app.db import Database, create_engine
 from app.errors import DomainError
-from app.settings import Settings
+from app.exports.arguments import add_arguments as export_arguments
+from app.imports.arguments import add_arguments as import_arguments
+
+if TYPE_CHECKING:
+    from app.db import Database
+    from app.settings import Settings
 
 T = TypeVar("T")
 
 
 def run_with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Run one async job with the app's Database, disposing the pool afterwards."""
+
+    from app.db import Database, create_engine
 
     async def _main() -> T:
         # Batch commands (demo load, import, scoring) may run long statements: an hour, not 30 s.
@@ -167,9 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=_users_add)
 
-    from app.exports.commands import add_arguments as export_arguments
-    from app.imports.commands import add_arguments as import_arguments
-
     imports = sub.add_parser("import", help="import parcels, zones or districts from a file (all or nothing)")
     import_arguments(imports)
     imports.set_defaults(handler=_import)
@@ -197,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `landcycle` console script."""
     args = build_parser().parse_args(argv)
+    from app.settings import Settings
+
     settings = Settings()
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from app.db import Database
 from app.errors import CrsUnsupported, GeometryInvalid, ValidationFailed
-from app.exports.service import KINDS, Export, export_to_file, parse_where
+from app.exports.service import Export, export_to_file, parse_where
 from app.features.params import as_of_param
 from app.parcels.query import ParcelQuery
 from app.settings import Settings
@@ -22,24 +22,6 @@ from gis.io import driver_of
 from gis.sql import parse_bbox
 
 Runner = Callable[[Settings, Callable[[Database], Awaitable[Any]]], Any]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `landcycle export`."""
-    parser.add_argument("file", help="output: .gpkg, .geojson, .csv (WKT), .shp or .zip (zipped Shapefile)")
-    parser.add_argument("--kind", choices=list(KINDS), default="parcels")
-    parser.add_argument(
-        "--where",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="filters of the REST list, e.g. --where tier=base district_code=310115",
-    )
-    parser.add_argument("--crs", help="output CRS (default EPSG:4490)")
-    parser.add_argument("--bbox", help="minx,miny,maxx,maxy in the output CRS")
-    parser.add_argument("--as-of", help="the data as of a date (YYYY-MM-DD) or date-time (rule 10)")
-    parser.add_argument("--layer", help="layer name (default: the kind)")
 
 
 def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:

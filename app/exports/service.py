@@ -25,7 +25,6 @@ from gis.io import LayerWriter
 from gis.sql import in_crs
 from models import District, Parcel
 
-KINDS = ("parcels", "zones", "districts")
 CHUNK_ROWS = 5000
 # Shapefile field names have at most 10 characters; these short names are read back by the import.
 SHAPEFILE_NAMES = {

@@ -26,45 +26,6 @@ Runner = Callable[[Settings, Callable[[Database], Awaitable[Any]]], Any]
 SHOWN = 10  # refused rows printed; the report file has them all
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `landcycle import`."""
-    parser.add_argument(
-        "file", help="GeoPackage, Shapefile (.shp or zipped), GeoJSON or CSV (WKT or lon/lat)"
-    )
-    parser.add_argument(
-        "--layer", help="layer of a multi-layer file (default: the only one, or one named as --kind)"
-    )
-    parser.add_argument("--kind", choices=["parcels", "zones", "districts"], default="parcels")
-    parser.add_argument(
-        "--land-use",
-        help="land use of rows that have none (industrial, rnd, office, commercial, other; M1 and C65 too)",
-    )
-    parser.add_argument("--crs", help="CRS of the file's coordinates when it names none or names a wrong one")
-    parser.add_argument(
-        "--map",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="FIELD=COLUMN",
-        help="take a field from a column of another name, e.g. --map code=DKBM plot_ratio=RJL",
-    )
-    parser.add_argument(
-        "--encoding", help="text encoding of a Shapefile without .cpg, or of a CSV (GB18030, GBK)"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="commit the accepted rows and report the refused ones (default: all or nothing)",
-    )
-    parser.add_argument(
-        "--report", help="refused-rows report, .gpkg or .csv (default: FILE.refused.gpkg here)"
-    )
-    parser.add_argument(
-        "--user", help="act as this user (role and district apply; default: a bureau operator)"
-    )
-
-
 def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
     """Run `landcycle import`."""
     options = ImportOptions(

@@ -20,8 +20,6 @@ from app.errors import ValidationFailed
 from app.parcels.schemas import ParcelPropertiesIn
 from app.zones.schemas import ZonePropertiesIn
 
-KINDS = ("parcels", "zones", "districts")
-
 
 class DistrictPropertiesIn(BaseModel):
     """A district row: the 6-digit GB/T 2260 code and its names."""

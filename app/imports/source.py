@@ -15,6 +15,7 @@ import shapely
 
 from app.errors import CrsUnsupported, ValidationFailed
 from app.imports import fields
+from app.kinds import KINDS
 from app.policy import Policy
 from gis import io
 from gis.crs import STORAGE, CrsRef, from_definition, parse_crs, supported_names
@@ -58,8 +59,8 @@ class Source:
 
 def load(path: Path, options: ImportOptions, policy: Policy) -> Source:
     """Read, map and check a file; whole-file problems raise a DomainError with what to do."""
-    if options.kind not in fields.KINDS:
-        raise ValidationFailed(f"kind must be one of {', '.join(fields.KINDS)}", field="kind")
+    if options.kind not in KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(KINDS)}", field="kind")
     try:
         return _load(path, options, policy)
     except VectorFileError as exc:

@@ -44,3 +44,17 @@ async def test_users_add_refuses_a_district_role_without_a_district(live_db):
 def test_db_check_reports_agreement():
     done = landcycle("db", "check")
     assert done.returncode == 0 and "agree" in done.stdout
+
+
+def test_help_lists_every_command_without_loading_the_database_or_gis_libraries():
+    # `landcycle --help` and `landcycle import --help` answer at once: each command loads its libraries when
+    # it runs (they take about two seconds to load).
+    heavy = ("sqlalchemy", "geopandas", "pyogrio", "shapely", "fastapi")
+    probe = f"import sys\nimport app.cli\napp.cli.build_parser()\nprint([m for m in {heavy} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
+    shown = landcycle("--help")
+    assert shown.returncode == 0
+    assert all(word in shown.stdout for word in ("db", "demo", "users", "import", "export", "evaluations", "serve"))
+    flags = landcycle("import", "--help").stdout
+    assert "--skip-invalid" in flags and "{parcels,zones,districts}" in flags
