@@ -184,12 +184,12 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
             await report(progress, "rules", n, len(valid))
         draft = drafts[i]
         loc = located.get(i, NOWHERE)
+        if loc.district_code not in rights:
+            rights[loc.district_code] = _rights_refusal(actor, loc.district_code)
+        if refusal := rights[loc.district_code]:  # the same refusal for every row of that district
+            result.refused.append(Refused(i, refusal.code, refusal.detail))
+            continue
         try:
-            if loc.district_code not in rights:
-                rights[loc.district_code] = _refusal(require_parcel_editor, actor, [loc.district_code],
-                                                     "create parcels")
-            if refusal := rights[loc.district_code]:
-                raise refusal
             if draft.code in taken:
                 raise ValidationFailed(f"code {draft.code} is already used by a current parcel")
             if seen[draft.code] > 1:
@@ -240,10 +240,10 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     return result
 
 
-def _refusal(check: Callable[..., None], *args: Any) -> DomainError | None:
-    """What `check(*args)` refuses with, or None."""
+def _rights_refusal(actor: Actor, district_code: str | None) -> DomainError | None:
+    """Why `actor` may not create parcels in this district, or None when they may."""
     try:
-        check(*args)
+        require_parcel_editor(actor, [district_code], "create parcels")
     except DomainError as exc:
         return exc
     return None
