@@ -5,6 +5,11 @@ Interruption-safe by construction: everything happens in the caller's one transa
 are temporary, except the stage itself: an unlogged table of this backend's own, so that a parallel query may
 read it (temporary tables are read by their backend alone). Created inside the transaction, it is invisible to
 every other session, dropped before the transaction ends, and gone with it when the connection dies.
+
+A big batch is measured on the side (`_measure_apart`): SPEC §2's area and the tile shapes are a pure
+function of the geometry, so a second connection computes them from the same WKB on the other core while
+this transaction stages, locates and decides; the insert then copies them in. That connection writes nothing
+(a temporary table in a transaction it rolls back); without one, the insert measures in a parallel query.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +27,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
@@ -39,6 +44,9 @@ MEASURES = "bulk_parcel_measures"
 # For the measures query: zero parallel costs, so even a few hundred rows use every core.
 _PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0"}
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
+APART_ROWS = 1000  # from this many rows the measures are computed on a second connection (_measure_apart)
+_MEASURED = """SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
+                 FROM bulk_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
 
 # progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
 # when refusals are listed row by row.
@@ -46,6 +54,8 @@ _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loo
 Progress = Callable[[str, int, int], Awaitable[None] | None]
 # A row that passed the rules: its index in the input, where it is, what that makes it, its rule-3 cap.
 Decided = tuple[int, Location, rules.Classification, Cap]
+# The side connection's measures of a big batch, as binary COPY data (None: measure in the transaction).
+Measuring = asyncio.Future[list[bytes] | None] | None
 
 
 @dataclass(frozen=True)
@@ -93,12 +103,12 @@ def _decimal_texts(values: Iterable[float | None]) -> dict[float | None, str | N
     return {v: None if v is None else str(Decimal(v)) for v in set(values)}
 
 
-async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int],
+async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int], wkbs: np.ndarray,
                 row_numbers: Sequence[int] | None = None) -> str:
-    """COPY the drafts at `keys` into this backend's stage (invisible to others; the caller drops it before
-    the transaction ends) and name it. `row_numbers` are what refusals call each draft ("row 7"); by default
-    its position + 1. A role that may not create tables in its schema gets a temporary stage (the same
-    answers; the measures are then computed by one core)."""
+    """COPY the drafts at `keys` (their geometries as `wkbs`) into this backend's stage (invisible to others;
+    the caller drops it before the transaction ends) and name it. `row_numbers` are what refusals call each
+    draft ("row 7"); by default its position + 1. A role that may not create tables in its schema gets a
+    temporary stage (the same answers; measures in the transaction are then computed by one core)."""
     pid, shared = (await session.execute(text(
         "SELECT pg_backend_pid(), has_schema_privilege(current_schema(), 'CREATE')"))).one()
     table = f"{STAGE}{pid}"
@@ -110,7 +120,6 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
             geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
         )
     """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
-    wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in keys])
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
     ratios = _decimal_texts(drafts[i].plot_ratio for i in keys)
     records = [(i, drafts[i].code, drafts[i].land_use, ratios[drafts[i].plot_ratio], drafts[i].legacy_zone,
@@ -119,7 +128,7 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
     columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
     await apg.copy_records_to_table(table, records=records, columns=columns)
     await session.execute(text(f"CREATE INDEX ON {table} USING gist (geom)"))
-    await session.execute(text(f"ANALYZE {table}"))
+    await session.execute(text(f"ANALYZE {table} (key, geom)"))  # what locate and the insert plan by
     return table
 
 
@@ -164,7 +173,25 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     result.refused.extend(Refused(i, "GEOMETRY_INVALID", r) for i, r in enumerate(reasons) if r)
     valid = [i for i, r in enumerate(reasons) if r is None]
     await report(progress, "staging", 0, total)
-    table = await stage(session, drafts, valid, row_numbers)
+    wkbs = await asyncio.to_thread(_wkbs, [drafts[i].geom for i in valid])
+    measuring = await _start_measuring(session, valid, wkbs)
+    try:
+        return await _write(session, actor, policy, drafts, valid, wkbs, measuring, result, action=action,
+                            all_or_nothing=all_or_nothing, row_numbers=row_numbers, progress=progress,
+                            audit_detail=audit_detail)
+    finally:
+        if measuring is not None:  # refused before the insert, or failed: the side connection stops too
+            measuring.cancel()
+            await asyncio.gather(measuring, return_exceptions=True)
+
+
+async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
+                 valid: list[int], wkbs: np.ndarray, measuring: Measuring, result: BulkResult, *, action: str,
+                 all_or_nothing: bool, row_numbers: Sequence[int] | None, progress: Progress | None,
+                 audit_detail: Mapping[str, Any] | None) -> BulkResult:
+    """bulk_create after the geometry checks: stage, locate, decide, insert."""
+    total = len(drafts)
+    table = await stage(session, drafts, valid, wkbs, row_numbers)
     await report(progress, "locating", 0, total)
     pieces = await subdivided(session)
     source = f"SELECT key, geom FROM {table}"  # noqa: S608 (the stage's own name)
@@ -210,7 +237,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     rules_refused = len(result.refused) > len(drafts) - len(valid)  # beyond the geometry refusals
     if decided and not rules_refused and not (all_or_nothing and result.refused):
         await report(progress, "inserting", 0, len(decided))
-        ids = await _try_insert(session, actor, policy, decided, table)
+        ids = await _try_insert(session, actor, policy, decided, table, measuring)
     if ids is None and decided:
         await report(progress, "overlaps", 0, total)
         overlaps = await overlaps_in_stage(session, policy, table)
@@ -229,7 +256,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
             await session.execute(text(f"DROP TABLE {table}"))
             return result
         await report(progress, "inserting", 0, len(decided))
-        ids = await _insert(session, actor, policy, decided, table)  # the guard checks concurrent writers
+        ids = await _insert(session, actor, policy, decided, table, measuring)  # the guard: concurrent writers
     await session.execute(text(f"DROP TABLE {table}"))
     result.ids = ids
     await audit.record(session, actor, action, "parcel", None, outcome="done",
@@ -256,20 +283,20 @@ def _overlap_refused(exc: DBAPIError) -> bool:
     return state == "23P01" and "overlaps parcel" in str(exc)
 
 
-async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str
-                      ) -> list[int] | None:
+async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str,
+                      measuring: Measuring) -> list[int] | None:
     """Insert in a savepoint; None (and nothing inserted) when the overlap guard refuses the batch."""
     try:
         async with session.begin_nested():
-            return await _insert(session, actor, policy, decided, table)
+            return await _insert(session, actor, policy, decided, table, measuring)
     except DBAPIError as exc:
         if not _overlap_refused(exc):
             raise
         return None
 
 
-async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str
-                  ) -> list[int]:
+async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str,
+                  measuring: Measuring) -> list[int]:
     """INSERT … SELECT the decided rows from the stage with their derived columns; their new ids."""
     ids: list[int] = list(await session.scalar(text(
         "SELECT array_agg(id ORDER BY id) FROM (SELECT nextval('parcel_id_seq') AS id "
@@ -287,14 +314,7 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    # Every staged row's measures by parcel_measures() — the trigger's own function — in one parallel query.
-    before = await _set_local(session, _PARALLEL)
-    await session.execute(text(f"DROP TABLE IF EXISTS {MEASURES}"))
-    await session.execute(text(f"""
-        CREATE TEMP TABLE {MEASURES} ON COMMIT DROP AS
-        SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {table} s CROSS JOIN LATERAL parcel_measures(s.geom) m
-    """))  # noqa: S608 (constant table names)
-    await _set_local(session, before)
+    await _measures(session, table, await measuring if measuring is not None else None)
     before = await _set_local(session, {
         # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
         # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage`
@@ -316,6 +336,66 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     await _set_local(session, before)
     await session.execute(text(f"DROP TABLE bulk_parcel_derived, {MEASURES}"))
     return ids
+
+
+async def _measures(session: AsyncSession, table: str, measured: list[bytes] | None) -> None:
+    """Every staged row's measures by parcel_measures(), the trigger's own function, in the temporary table
+    MEASURES: copied in as the side connection computed them, else computed here in one parallel query."""
+    await session.execute(text(f"DROP TABLE IF EXISTS {MEASURES}"))
+    if measured is not None:
+        await session.execute(text(f"CREATE TEMP TABLE {MEASURES} (key integer, area_m2 float8, tile_geom geometry, "
+                                   "tile_point geometry) ON COMMIT DROP"))
+        apg = await driver_connection(session)
+        await apg.copy_to_table(MEASURES, source=_replay(measured), format="binary")
+        return
+    before = await _set_local(session, _PARALLEL)
+    await session.execute(text(f"""
+        CREATE TEMP TABLE {MEASURES} ON COMMIT DROP AS
+        SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {table} s CROSS JOIN LATERAL parcel_measures(s.geom) m
+    """))  # noqa: S608 (constant table names)
+    await _set_local(session, before)
+
+
+async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _start_measuring(session: AsyncSession, keys: Sequence[int], wkbs: np.ndarray) -> Measuring:
+    """Measure a big batch on a second connection meanwhile (a task), or not (None: the insert will)."""
+    if len(keys) < APART_ROWS:
+        return None
+    bind = session.bind
+    if bind is None:
+        return None
+    engine = bind if isinstance(bind, AsyncEngine) else bind.engine
+    limit = await session.scalar(text("SELECT current_setting('statement_timeout')"))
+    return asyncio.ensure_future(_measure_apart(engine, limit, keys, wkbs))
+
+
+async def _measure_apart(engine: AsyncEngine, limit: str, keys: Sequence[int], wkbs: np.ndarray
+                         ) -> list[bytes] | None:
+    """parcel_measures() of `(key, wkb)` rows on a second connection of `engine`, under the statement
+    timeout (`limit`) of the transaction it works for: the rows as binary COPY data (key, area_m2, tile_geom,
+    tile_point), or None when no second connection could do it. It writes nothing: a temporary table in a
+    transaction it rolls back (and that dies with the connection)."""
+    chunks: list[bytes] = []
+
+    async def keep(data: bytes) -> None:
+        chunks.append(bytes(data))
+
+    try:
+        async with engine.connect() as conn:
+            await conn.begin()
+            await conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": limit})
+            await conn.execute(text("CREATE TEMP TABLE bulk_measure_input (key integer, g bytea) ON COMMIT DROP"))
+            apg: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+            await apg.copy_records_to_table("bulk_measure_input", records=zip(keys, wkbs, strict=True))
+            await apg.copy_from_query(_MEASURED, output=keep, format="binary")
+            await conn.rollback()
+    except (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return None
+    return chunks
 
 
 async def _set_local(session: AsyncSession, values: Mapping[str, str]) -> dict[str, str]:
