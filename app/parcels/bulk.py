@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
@@ -45,6 +45,7 @@ MEASURES = "bulk_parcel_measures"
 _PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0"}
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 APART_ROWS = 1000  # from this many rows the measures are computed on a second connection (_measure_apart)
+_CONNECT_SECONDS = 5  # a server that takes longer to give that connection is left alone
 _MEASURED = """SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
                  FROM bulk_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
 
@@ -363,38 +364,39 @@ async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
 
 async def _start_measuring(session: AsyncSession, keys: Sequence[int], wkbs: np.ndarray) -> Measuring:
     """Measure a big batch on a second connection meanwhile (a task), or not (None: the insert will)."""
-    if len(keys) < APART_ROWS:
-        return None
     bind = session.bind
-    if bind is None:
+    if len(keys) < APART_ROWS or bind is None:
         return None
-    engine = bind if isinstance(bind, AsyncEngine) else bind.engine
+    url = bind.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     limit = await session.scalar(text("SELECT current_setting('statement_timeout')"))
-    return asyncio.ensure_future(_measure_apart(engine, limit, keys, wkbs))
+    return asyncio.ensure_future(_measure_apart(url, limit, keys, wkbs))
 
 
-async def _measure_apart(engine: AsyncEngine, limit: str, keys: Sequence[int], wkbs: np.ndarray
-                         ) -> list[bytes] | None:
-    """parcel_measures() of `(key, wkb)` rows on a second connection of `engine`, under the statement
-    timeout (`limit`) of the transaction it works for: the rows as binary COPY data (key, area_m2, tile_geom,
-    tile_point), or None when no second connection could do it. It writes nothing: a temporary table in a
-    transaction it rolls back (and that dies with the connection)."""
+async def _measure_apart(url: str, limit: str, keys: Sequence[int], wkbs: np.ndarray) -> list[bytes] | None:
+    """parcel_measures() of `(key, wkb)` rows on a connection of its own to the database at `url` (not
+    from the pool: it never waits for one), under the statement timeout (`limit`) of the transaction it
+    works for: the rows as binary COPY data (key, area_m2, tile_geom, tile_point), or None when no
+    connection could be had or it failed. It writes nothing: a temporary table dropped with its transaction
+    (and with the connection)."""
     chunks: list[bytes] = []
 
     async def keep(data: bytes) -> None:
         chunks.append(bytes(data))
 
     try:
-        async with engine.connect() as conn:
-            await conn.begin()
-            await conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": limit})
-            await conn.execute(text("CREATE TEMP TABLE bulk_measure_input (key integer, g bytea) ON COMMIT DROP"))
-            apg: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
-            await apg.copy_records_to_table("bulk_measure_input", records=zip(keys, wkbs, strict=True))
-            await apg.copy_from_query(_MEASURED, output=keep, format="binary")
-            await conn.rollback()
-    except (DBAPIError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        conn = await asyncpg.connect(url, timeout=_CONNECT_SECONDS, server_settings={
+            "application_name": "landcycle measures", "statement_timeout": limit})
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         return None
+    try:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMP TABLE bulk_measure_input (key integer, g bytea) ON COMMIT DROP")
+            await conn.copy_records_to_table("bulk_measure_input", records=zip(keys, wkbs, strict=True))
+            await conn.copy_from_query(_MEASURED, output=keep, format="binary")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return None
+    finally:
+        conn.terminate()  # nothing to keep: no need to wait for a clean close
     return chunks
 
 

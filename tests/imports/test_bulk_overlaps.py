@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import asyncpg
 import pytest
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.permissions import Actor
 from app.parcels import bulk
@@ -93,12 +93,12 @@ async def test_a_big_batch_is_measured_alike_with_or_without_a_second_connection
                                                                                   second_connection):
     # A big batch is measured on a second connection meanwhile; where none may be had (a full server), the
     # insert measures it in its own transaction. The numbers are SPEC §2's either way.
-    def refuse(engine: AsyncEngine) -> None:
-        raise OSError("sorry, too many clients already")
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise asyncpg.TooManyConnectionsError("sorry, too many clients already")
 
     monkeypatch.setattr(bulk, "APART_ROWS", 2)
     if not second_connection:
-        monkeypatch.setattr(AsyncEngine, "connect", refuse)
+        monkeypatch.setattr(bulk.asyncpg, "connect", refuse)
     drafts = [square(f"T-{n}", 121.46 + n * 150 * M_LON, 31.15) for n in range(3)]
     async with db.session() as session:
         refused = await bulk_create(session, BUREAU, settings.policy, [*drafts, drafts[0]])  # a code twice
