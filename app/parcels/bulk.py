@@ -9,18 +9,19 @@ every other session, dropped before the transaction ends, and gone with it when 
 A big batch is measured on the side (`_measure_apart`): SPEC §2's area and the tile shapes are a pure
 function of the geometry, so a second connection computes them from the same WKB on the other core while
 this transaction stages, locates and decides; the insert then copies them in. That connection writes nothing
-(a temporary table in a transaction it rolls back); without one, the insert measures in a parallel query.
+(a temporary table dropped with its transaction); without one, the insert measures in a parallel query.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import numpy as np
@@ -46,6 +47,7 @@ _PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parall
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 APART_ROWS = 1000  # from this many rows the measures are computed on a second connection (_measure_apart)
 _CONNECT_SECONDS = 5  # a server that takes longer to give that connection is left alone
+_SPOOL_BYTES = 64 * 2**20  # side measures (about 350 bytes a parcel) beyond this wait in a temporary file
 _MEASURED = """SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
                  FROM bulk_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
 
@@ -56,7 +58,7 @@ Progress = Callable[[str, int, int], Awaitable[None] | None]
 # A row that passed the rules: its index in the input, where it is, what that makes it, its rule-3 cap.
 Decided = tuple[int, Location, rules.Classification, Cap]
 # The side connection's measures of a big batch, as binary COPY data (None: measure in the transaction).
-Measuring = asyncio.Future[list[bytes] | None] | None
+Measuring = asyncio.Future[IO[bytes] | None] | None
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,9 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     finally:
         if measuring is not None:  # refused before the insert, or failed: the side connection stops too
             measuring.cancel()
-            await asyncio.gather(measuring, return_exceptions=True)
+            measured = (await asyncio.gather(measuring, return_exceptions=True))[0]
+            if measured is not None and not isinstance(measured, BaseException):
+                measured.close()
 
 
 async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
@@ -339,7 +343,7 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     return ids
 
 
-async def _measures(session: AsyncSession, table: str, measured: list[bytes] | None) -> None:
+async def _measures(session: AsyncSession, table: str, measured: IO[bytes] | None) -> None:
     """Every staged row's measures by parcel_measures(), the trigger's own function, in the temporary table
     MEASURES: copied in as the side connection computed them, else computed here in one parallel query."""
     await session.execute(text(f"DROP TABLE IF EXISTS {MEASURES}"))
@@ -347,7 +351,8 @@ async def _measures(session: AsyncSession, table: str, measured: list[bytes] | N
         await session.execute(text(f"CREATE TEMP TABLE {MEASURES} (key integer, area_m2 float8, tile_geom geometry, "
                                    "tile_point geometry) ON COMMIT DROP"))
         apg = await driver_connection(session)
-        await apg.copy_to_table(MEASURES, source=_replay(measured), format="binary")
+        measured.seek(0)  # (a second try of the insert reads it again)
+        await apg.copy_to_table(MEASURES, source=measured, format="binary")
         return
     before = await _set_local(session, _PARALLEL)
     await session.execute(text(f"""
@@ -355,11 +360,6 @@ async def _measures(session: AsyncSession, table: str, measured: list[bytes] | N
         SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {table} s CROSS JOIN LATERAL parcel_measures(s.geom) m
     """))  # noqa: S608 (constant table names)
     await _set_local(session, before)
-
-
-async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
 
 
 async def _start_measuring(session: AsyncSession, keys: Sequence[int], wkbs: np.ndarray) -> Measuring:
@@ -372,32 +372,32 @@ async def _start_measuring(session: AsyncSession, keys: Sequence[int], wkbs: np.
     return asyncio.ensure_future(_measure_apart(url, limit, keys, wkbs))
 
 
-async def _measure_apart(url: str, limit: str, keys: Sequence[int], wkbs: np.ndarray) -> list[bytes] | None:
+async def _measure_apart(url: str, limit: str, keys: Sequence[int], wkbs: np.ndarray) -> IO[bytes] | None:
     """parcel_measures() of `(key, wkb)` rows on a connection of its own to the database at `url` (not
     from the pool: it never waits for one), under the statement timeout (`limit`) of the transaction it
-    works for: the rows as binary COPY data (key, area_m2, tile_geom, tile_point), or None when no
-    connection could be had or it failed. It writes nothing: a temporary table dropped with its transaction
-    (and with the connection)."""
-    chunks: list[bytes] = []
-
-    async def keep(data: bytes) -> None:
-        chunks.append(bytes(data))
-
+    works for: the rows as binary COPY data (key, area_m2, tile_geom, tile_point) in a spooled temporary
+    file, or None when no connection could be had or it failed. It writes nothing to the database: a
+    temporary table dropped with its transaction (and with the connection)."""
     try:
         conn = await asyncpg.connect(url, timeout=_CONNECT_SECONDS, server_settings={
             "application_name": "landcycle measures", "statement_timeout": limit})
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         return None
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the insert closes it)
     try:
         async with conn.transaction():
             await conn.execute("CREATE TEMP TABLE bulk_measure_input (key integer, g bytea) ON COMMIT DROP")
             await conn.copy_records_to_table("bulk_measure_input", records=zip(keys, wkbs, strict=True))
-            await conn.copy_from_query(_MEASURED, output=keep, format="binary")
+            await conn.copy_from_query(_MEASURED, output=spool, format="binary")
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        spool.close()
         return None
+    except BaseException:  # cancelled (the batch was refused meanwhile)
+        spool.close()
+        raise
     finally:
         conn.terminate()  # nothing to keep: no need to wait for a clean close
-    return chunks
+    return spool
 
 
 async def _set_local(session: AsyncSession, values: Mapping[str, str]) -> dict[str, str]:
