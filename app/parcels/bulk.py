@@ -112,17 +112,19 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
     the caller drops it before the transaction ends) and name it. `row_numbers` are what refusals call each
     draft ("row 7"); by default its position + 1. A role that may not create tables in its schema gets a
     temporary stage (the same answers; measures in the transaction are then computed by one core)."""
-    pid, shared = (await session.execute(text(
-        "SELECT pg_backend_pid(), has_schema_privilege(current_schema(), 'CREATE')"))).one()
-    table = f"{STAGE}{pid}"
+    table = f"{STAGE}{await session.scalar(text('SELECT pg_backend_pid()'))}"
     await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    await session.execute(text(f"""
-        CREATE {"UNLOGGED" if shared else "TEMP"} TABLE {table} (
-            key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
-            status text, g bytea, row_no integer,
-            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
-        )
-    """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
+    definition = """(key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text, status text,
+                  g bytea, row_no integer,
+                  geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED)"""
+    # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
+    try:
+        async with session.begin_nested():
+            await session.execute(text(f"CREATE UNLOGGED TABLE {table} {definition}"))
+    except DBAPIError as exc:
+        if _sqlstate(exc) != "42501":  # insufficient_privilege (also: a system schema first on the path)
+            raise
+        await session.execute(text(f"CREATE TEMP TABLE {table} {definition}"))
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
     ratios = _decimal_texts(drafts[i].plot_ratio for i in keys)
     records = [(i, drafts[i].code, drafts[i].land_use, ratios[drafts[i].plot_ratio], drafts[i].legacy_zone,
@@ -281,11 +283,15 @@ def _rights_refusal(actor: Actor, district_code: str | None) -> DomainError | No
     return None
 
 
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    state: str | None = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state
+
+
 def _overlap_refused(exc: DBAPIError) -> bool:
     """Whether the database's overlap guard refused the statement (SQLSTATE 23P01, its message)."""
-    orig = getattr(exc, "orig", None)
-    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    return state == "23P01" and "overlaps parcel" in str(exc)
+    return _sqlstate(exc) == "23P01" and "overlaps parcel" in str(exc)
 
 
 async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str,
