@@ -49,7 +49,7 @@ APART_ROWS = 1000  # from this many rows the measures are computed on a second c
 _CONNECT_SECONDS = 5  # a server that takes longer to give that connection is left alone
 _SPOOL_BYTES = 64 * 2**20  # side measures (about 350 bytes a parcel) beyond this wait in a temporary file
 _MEASURED = """SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
-                 FROM bulk_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
+                 FROM bulk_parcel_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
 
 # progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
 # when refusals are listed row by row.
@@ -392,8 +392,8 @@ async def _measure_apart(url: str, limit: str, keys: Sequence[int], wkbs: np.nda
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the insert closes it)
     try:
         async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE bulk_measure_input (key integer, g bytea) ON COMMIT DROP")
-            await conn.copy_records_to_table("bulk_measure_input", records=zip(keys, wkbs, strict=True))
+            await conn.execute("CREATE TEMP TABLE bulk_parcel_measure_input (key integer, g bytea) ON COMMIT DROP")
+            await conn.copy_records_to_table("bulk_parcel_measure_input", records=zip(keys, wkbs, strict=True))
             await conn.copy_from_query(_MEASURED, output=spool, format="binary")
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         spool.close()

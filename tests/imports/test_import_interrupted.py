@@ -101,7 +101,8 @@ async def counts(conn) -> tuple[int, int]:
 
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl-C", "lost connection"])
 async def test_interrupted_import_leaves_the_database_as_before(guard, tmp_path: Path, how: str):
-    path = write(frame(many_rows(500), 4549), tmp_path / "many.gpkg")
+    # 1,200 rows: enough for the measures to be computed on a second connection (bulk.APART_ROWS)
+    path = write(frame(many_rows(1200), 4549), tmp_path / "many.gpkg")
     before = await counts(guard)
     await guard.execute(text(GUARD))
     proc = cli("import", str(path), cwd=tmp_path)
