@@ -211,6 +211,7 @@ def one_round(url: str, env: dict[str, str], landcycle: list[str], gpkg: Path, r
         env,
     )
     into_s = asyncio.run(_into_parcel_seconds(url))
+    asyncio.run(_sql(url, "TRUNCATE parcel", "VACUUM ANALYZE parcel", autocommit=True))  # no dead rows left
     imp_s, out = timed([*landcycle, "import", str(gpkg)], env)
     inner = re.search(r", ([\d.]+) s;", out)
     check = asyncio.run(
