@@ -52,7 +52,7 @@ class Parcel(Versioned, Base):
     # Measured by PostGIS on every write (migration 0007's trigger `parcel_measures`): SPEC §2's area on the
     # ellipsoid in m², and for vector tiles (app/tiles) the shape and a point on its surface in Web Mercator,
     # so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Writers never set them;
-    # the bulk insert alone brings them, computed just before by the same expressions in a parallel query.
+    # the bulk insert alone brings them, computed by the same function (app/parcels/bulk.py).
     area_m2: Mapped[float] = mapped_column(Float, FetchedValue(), nullable=False)
     geom = mapped_column(multipolygon(), nullable=False)
     # Deferred: nothing but the tile statements reads them.

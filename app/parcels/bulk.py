@@ -1,15 +1,13 @@
 """Many parcels in one statement: stage with COPY, locate in SQL, decide with the same pure rules as a
 single REST write, insert set-based. Used by `demo load` and `import`; never a loop of single INSERTs.
 
-Interruption-safe by construction: everything happens in the caller's one transaction. The staging tables
-are temporary, except the stage itself: an unlogged table of this backend's own, so that a parallel query may
-read it (temporary tables are read by their backend alone). Created inside the transaction, it is invisible to
-every other session, dropped before the transaction ends, and gone with it when the connection dies.
+Interruption-safe by construction: everything happens in the caller's one transaction, and the staging
+tables are temporary (private to the session, dropped at commit or when the connection dies).
 
 A big batch is measured on the side (`_measure_apart`): SPEC §2's area and the tile shapes are a pure
 function of the geometry, so a second connection computes them from the same WKB on the other core while
 this transaction stages, locates and decides; the insert then copies them in. That connection writes nothing
-(a temporary table dropped with its transaction); without one, the insert measures in a parallel query.
+(a temporary table dropped with its transaction); without one, the insert measures the batch itself.
 """
 
 from __future__ import annotations
@@ -40,10 +38,9 @@ from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
 from app.policy import INDUSTRIAL_USES, Policy
 from gis.geometry import problems
 
-STAGE = "bulk_parcel_stage_"  # + the backend's pid (concurrent bulk writes do not wait for each other)
+STAGE = "bulk_parcel_stage"
+_FROM_STAGE = f"SELECT key, geom FROM {STAGE}"  # noqa: S608 (constant)
 MEASURES = "bulk_parcel_measures"
-# For the measures query: zero parallel costs, so even a few hundred rows use every core.
-_PARALLEL = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0"}
 _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loop this often
 APART_ROWS = 1000  # from this many rows the measures are computed on a second connection (_measure_apart)
 _CONNECT_SECONDS = 5  # a server that takes longer to give that connection is left alone
@@ -107,49 +104,42 @@ def _decimal_texts(values: Iterable[float | None]) -> dict[float | None, str | N
 
 
 async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequence[int], wkbs: np.ndarray,
-                row_numbers: Sequence[int] | None = None) -> str:
-    """COPY the drafts at `keys` (their geometries as `wkbs`) into this backend's stage (invisible to others;
-    the caller drops it before the transaction ends) and name it. `row_numbers` are what refusals call each
-    draft ("row 7"); by default its position + 1. A role that may not create tables in its schema gets a
-    temporary stage (the same answers; measures in the transaction are then computed by one core)."""
-    table = f"{STAGE}{await session.scalar(text('SELECT pg_backend_pid()'))}"
-    await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-    definition = """(key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text, status text,
-                  g bytea, row_no integer,
-                  geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED)"""
-    # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
-    try:
-        async with session.begin_nested():
-            await session.execute(text(f"CREATE UNLOGGED TABLE {table} {definition}"))
-    except DBAPIError as exc:
-        if _sqlstate(exc) != "42501":  # insufficient_privilege (also: a system schema first on the path)
-            raise
-        await session.execute(text(f"CREATE TEMP TABLE {table} {definition}"))
+                row_numbers: Sequence[int] | None = None) -> None:
+    """COPY the drafts at `keys` (their geometries as `wkbs`) into a private temporary table (dropped at
+    commit, invisible to others). `row_numbers` are what refusals call each draft ("row 7"); by default its
+    position + 1."""
+    await session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    await session.execute(text(f"""
+        CREATE TEMP TABLE {STAGE} (
+            key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
+            status text, g bytea, row_no integer,
+            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
+        ) ON COMMIT DROP
+    """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)
     ratios = _decimal_texts(drafts[i].plot_ratio for i in keys)
     records = [(i, drafts[i].code, drafts[i].land_use, ratios[drafts[i].plot_ratio], drafts[i].legacy_zone,
                 drafts[i].status, wkbs[n], numbers[i]) for n, i in enumerate(keys)]
     apg = await driver_connection(session)
     columns = ["key", "code", "land_use", "plot_ratio", "legacy_zone", "status", "g", "row_no"]
-    await apg.copy_records_to_table(table, records=records, columns=columns)
-    await session.execute(text(f"CREATE INDEX ON {table} USING gist (geom)"))
-    await session.execute(text(f"ANALYZE {table} (key, geom)"))  # what locate and the insert plan by
-    return table
+    await apg.copy_records_to_table(STAGE, records=records, columns=columns)
+    await session.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
+    await session.execute(text(f"ANALYZE {STAGE} (key, geom)"))  # what locate and the insert plan by
 
 
-async def overlaps_in_stage(session: AsyncSession, policy: Policy, table: str) -> dict[int, str]:
+async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, str]:
     """SPEC §2 for a whole batch: each staged industrial row overlapping an existing parcel or an earlier
     staged row by more than the tolerance, with the reason naming the other one."""
     rows = await session.execute(text(f"""
         SELECT s.key, 'parcel ' || p.id || ' (' || p.code || ')' AS other,
                ST_Area(ST_Intersection(s.geom, p.geom)::geography) AS m2
-          FROM {table} s JOIN parcel p ON p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
+          FROM {STAGE} s JOIN parcel p ON p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
                                       AND ST_Intersects(s.geom, p.geom) AND NOT ST_Touches(s.geom, p.geom)
          WHERE s.land_use IN ('industrial', 'rnd')
         UNION ALL
         SELECT b.key, 'row ' || a.row_no || ' (' || a.code || ')' AS other,
                ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2
-          FROM {table} a JOIN {table} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
+          FROM {STAGE} a JOIN {STAGE} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
                                        AND NOT ST_Touches(a.geom, b.geom)
          WHERE a.land_use IN ('industrial', 'rnd') AND b.land_use IN ('industrial', 'rnd')
     """))  # noqa: S608 (constant table name)
@@ -198,11 +188,10 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
                  audit_detail: Mapping[str, Any] | None) -> BulkResult:
     """bulk_create after the geometry checks: stage, locate, decide, insert."""
     total = len(drafts)
-    table = await stage(session, drafts, valid, wkbs, row_numbers)
+    await stage(session, drafts, valid, wkbs, row_numbers)
     await report(progress, "locating", 0, total)
     pieces = await subdivided(session)
-    source = f"SELECT key, geom FROM {table}"  # noqa: S608 (the stage's own name)
-    located = await locate(session, source, {}, policy.tier_majority_share, pieces)
+    located = await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)
     await drop_pieces(session)
     taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
                                       {"c": [d.code for d in drafts]}))
@@ -244,10 +233,10 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
     rules_refused = len(result.refused) > len(drafts) - len(valid)  # beyond the geometry refusals
     if decided and not rules_refused and not (all_or_nothing and result.refused):
         await report(progress, "inserting", 0, len(decided))
-        ids = await _try_insert(session, actor, policy, decided, table, measuring)
+        ids = await _try_insert(session, actor, policy, decided, measuring)
     if ids is None and decided:
         await report(progress, "overlaps", 0, total)
-        overlaps = await overlaps_in_stage(session, policy, table)
+        overlaps = await overlaps_in_stage(session, policy)
         kept: list[Decided] = []
         for entry in decided:
             if entry[0] in overlaps:
@@ -260,11 +249,11 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
     result.accepted = len(decided)
     if ids is None:
         if (result.refused and all_or_nothing) or not decided:
-            await session.execute(text(f"DROP TABLE {table}"))
+            await session.execute(text(f"DROP TABLE {STAGE}"))
             return result
         await report(progress, "inserting", 0, len(decided))
-        ids = await _insert(session, actor, policy, decided, table, measuring)  # the guard: concurrent writers
-    await session.execute(text(f"DROP TABLE {table}"))
+        ids = await _insert(session, actor, policy, decided, measuring)  # the guard: concurrent writers
+    await session.execute(text(f"DROP TABLE {STAGE}"))
     result.ids = ids
     await audit.record(session, actor, action, "parcel", None, outcome="done",
                        detail={"created": len(ids), "refused": len(result.refused),
@@ -283,30 +272,26 @@ def _rights_refusal(actor: Actor, district_code: str | None) -> DomainError | No
     return None
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig = getattr(exc, "orig", None)
-    state: str | None = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    return state
-
-
 def _overlap_refused(exc: DBAPIError) -> bool:
     """Whether the database's overlap guard refused the statement (SQLSTATE 23P01, its message)."""
-    return _sqlstate(exc) == "23P01" and "overlaps parcel" in str(exc)
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return state == "23P01" and "overlaps parcel" in str(exc)
 
 
-async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str,
+async def _try_insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided],
                       measuring: Measuring) -> list[int] | None:
     """Insert in a savepoint; None (and nothing inserted) when the overlap guard refuses the batch."""
     try:
         async with session.begin_nested():
-            return await _insert(session, actor, policy, decided, table, measuring)
+            return await _insert(session, actor, policy, decided, measuring)
     except DBAPIError as exc:
         if not _overlap_refused(exc):
             raise
         return None
 
 
-async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided], table: str,
+async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: list[Decided],
                   measuring: Measuring) -> list[int]:
     """INSERT … SELECT the decided rows from the stage with their derived columns; their new ids."""
     ids: list[int] = list(await session.scalar(text(
@@ -325,7 +310,7 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     """))
     apg = await driver_connection(session)
     await apg.copy_records_to_table("bulk_parcel_derived", records=derived)
-    await _measures(session, table, await measuring if measuring is not None else None)
+    await _measures(session, await measuring if measuring is not None else None)
     before = await _set_local(session, {
         # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
         # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage`
@@ -341,7 +326,7 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
         SELECT d.id, 1, s.code, s.land_use, s.plot_ratio::numeric, d.reference_id, d.cap::numeric, d.cap_source,
                s.legacy_zone, s.status, d.district_code, d.tier, d.zone_id, d.planning_locked, s.geom,
                m.area_m2, m.tile_geom, m.tile_point, :actor
-          FROM {table} s JOIN bulk_parcel_derived d USING (key) JOIN {MEASURES} m USING (key)
+          FROM {STAGE} s JOIN bulk_parcel_derived d USING (key) JOIN {MEASURES} m USING (key)
          ORDER BY d.id
     """), {"actor": actor.username})  # noqa: S608 (constant table names)
     await _set_local(session, before)
@@ -349,9 +334,9 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     return ids
 
 
-async def _measures(session: AsyncSession, table: str, measured: IO[bytes] | None) -> None:
+async def _measures(session: AsyncSession, measured: IO[bytes] | None) -> None:
     """Every staged row's measures by parcel_measures(), the trigger's own function, in the temporary table
-    MEASURES: copied in as the side connection computed them, else computed here in one parallel query."""
+    MEASURES: copied in as the side connection computed them, else computed here."""
     await session.execute(text(f"DROP TABLE IF EXISTS {MEASURES}"))
     if measured is not None:
         await session.execute(text(f"CREATE TEMP TABLE {MEASURES} (key integer, area_m2 float8, tile_geom geometry, "
@@ -360,12 +345,10 @@ async def _measures(session: AsyncSession, table: str, measured: IO[bytes] | Non
         measured.seek(0)  # (a second try of the insert reads it again)
         await apg.copy_to_table(MEASURES, source=measured, format="binary")
         return
-    before = await _set_local(session, _PARALLEL)
     await session.execute(text(f"""
         CREATE TEMP TABLE {MEASURES} ON COMMIT DROP AS
-        SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {table} s CROSS JOIN LATERAL parcel_measures(s.geom) m
+        SELECT s.key, m.area_m2, m.tile_geom, m.tile_point FROM {STAGE} s CROSS JOIN LATERAL parcel_measures(s.geom) m
     """))  # noqa: S608 (constant table names)
-    await _set_local(session, before)
 
 
 async def _start_measuring(session: AsyncSession, keys: Sequence[int], wkbs: np.ndarray) -> Measuring:
