@@ -6,8 +6,8 @@ expressions cost 4.1 s of a 7.7 s statement, one core busy and the other idle. T
 same expressions (`parcel_measures(geom)`) for every row of every statement (REST, WFS-T, versions, demo,
 import) unless the statement declares that it brings them (`SET LOCAL landcycle.parcel_measures =
 'supplied'`) and brings all three. Only the bulk insert declares it (app/parcels/bulk.py): it computes the
-values just before, in the same transaction, with the same function, in a parallel query (1.6 s on two
-cores). An UPDATE that changes the geometry recomputes them whatever it says.
+values just before with the same function, off the INSERT's one backend (at first in a parallel query, now
+on a second connection). An UPDATE that changes the geometry recomputes them whatever it says.
 
 Revision ID: 0007_parcel_measures_trigger
 Revises: 0006_parcel_bulk_writes
