@@ -1,7 +1,9 @@
-"""Vector files in and out with pyogrio: GeoPackage, Shapefile (plain or zipped), GeoJSON and CSV.
+"""Vector files in and out with pyogrio: GeoPackage, Shapefile (plain or zipped), GeoJSON and CSV; and,
+for reading only, spreadsheets (Excel .xlsx, OpenDocument .ods), one table per sheet.
 
 Knows nothing of the application. Reading gives a layer's attribute columns, its 2D shapely geometries
-and the CRS it declares; CSV rows carry geometry as WKT text or as boundary points (one row per vertex),
+and the CRS it declares; the rows of a table (CSV or a sheet) carry geometry as WKT text or as boundary
+points (one row per vertex),
 which `geometries_from_text` and `polygons_from_points` turn into shapes with a reason for every row they
 cannot read. Writing goes a chunk at a time (`LayerWriter`), so a file of any size is written with flat
 memory. Text encodings: a Shapefile's `.cpg` is honoured by GDAL; `encoding` overrides it (GBK, GB18030).
@@ -9,6 +11,7 @@ memory. Text encodings: a Shapefile's `.cpg` is honoured by GDAL; `encoding` ove
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import zipfile
@@ -27,7 +30,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from gis.errors import VectorFileError
 
-READABLE = {
+WRITABLE = {
     ".gpkg": "GPKG",
     ".shp": "ESRI Shapefile",
     ".zip": "ESRI Shapefile",
@@ -35,7 +38,14 @@ READABLE = {
     ".json": "GeoJSON",
     ".csv": "CSV",
 }
-WRITABLE = READABLE
+READABLE = {**WRITABLE, ".xlsx": "XLSX", ".ods": "ODS"}
+TABULAR = frozenset({"CSV", "XLSX", "ODS"})  # rows without a geometry column: WKT or points in columns
+# A sheet is read as text, as a CSV is (a code typed as a number stays its digits), and its first row is
+# always its header: GDAL would otherwise guess, and call the columns Field1… when every cell is text.
+# GDAL reads these as configuration, for the whole process; they concern these two drivers alone.
+_SHEETS = {"OGR_XLSX_FIELD_TYPES": "STRING", "OGR_XLSX_HEADERS": "FORCE",
+           "OGR_ODS_FIELD_TYPES": "STRING", "OGR_ODS_HEADERS": "FORCE"}
+pyogrio.set_gdal_config_options(_SHEETS)
 _DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv")
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
 
@@ -60,15 +70,16 @@ class Table:
         return len(self.frame)
 
 
-def driver_of(path: Path | str) -> str:
-    """The GDAL driver for a file name (by suffix), or VectorFileError naming the formats offered."""
+def driver_of(path: Path | str, formats: Mapping[str, str] = READABLE) -> str:
+    """The GDAL driver for a file name (by suffix) among `formats` (those read, by default), or
+    VectorFileError naming the formats offered."""
     suffix = Path(path).suffix.lower()
-    if suffix not in READABLE:
+    if suffix not in formats:
         raise VectorFileError(
             f"{Path(path).name}: unknown format {suffix or '(no suffix)'}; use one of "
-            f"{', '.join(sorted(READABLE))}"
+            f"{', '.join(sorted(formats))}"
         )
-    return READABLE[suffix]
+    return formats[suffix]
 
 
 def dataset_path(path: Path | str) -> tuple[str, str]:
@@ -102,7 +113,7 @@ def list_layers(path: Path | str) -> list[str]:
     try:
         return [str(row[0]) for row in pyogrio.list_layers(dataset_path(path)[0])]
     except pyogrio.errors.DataSourceError as exc:
-        raise VectorFileError(f"cannot open {Path(path).name}: {_first_line(exc)}") from None
+        raise VectorFileError(f"cannot open {Path(path).name}: {_gdal_reason(exc, path)}") from None
 
 
 def choose_layer(path: Path | str, layer: str | None = None) -> str:
@@ -129,7 +140,7 @@ def _reading(path: Path | str, encoding: str | None) -> Iterator[None]:
     except LookupError:
         raise VectorFileError(f"unknown text encoding {encoding!r}") from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError) as exc:
-        raise VectorFileError(f"cannot read {Path(path).name}: {_first_line(exc)}") from None
+        raise VectorFileError(f"cannot read {Path(path).name}: {_gdal_reason(exc, path)}") from None
 
 
 def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
@@ -146,11 +157,11 @@ def read_table(
     encoding: str | None = None,
     columns: Sequence[str] | None = None,
 ) -> Table:
-    """Read one layer (the only one, or `layer`), only `columns` when given; CSV is read as text columns
-    without geometry."""
+    """Read one layer (the only one, or `layer`), only `columns` when given; a table (CSV, a sheet) is read
+    as text columns without geometry."""
     source, driver = dataset_path(path)
     layer = choose_layer(path, layer)
-    tabular = driver == "CSV"
+    tabular = driver in TABULAR
     with _reading(path, encoding):
         read = pyogrio.read_dataframe(
             source,
@@ -271,7 +282,7 @@ class LayerWriter:
         geometry_type: str = "MultiPolygon",
     ) -> None:
         self.path = Path(path)
-        self.driver = driver_of(self.path)
+        self.driver = driver_of(self.path, WRITABLE)
         self.layer = layer
         self.srid = srid
         self.fields = list(fields)
@@ -355,3 +366,10 @@ def _column(values: Sequence[Any], kind: str) -> Any:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().split("\n")[0][:300]
+
+
+def _gdal_reason(exc: BaseException, path: Path | str) -> str:
+    """GDAL's reason without the file's full path (a server's temporary folder, for an upload) and without
+    its hint to prefix the path with a driver name, which a user of this service cannot do."""
+    reason = _first_line(exc).split("; It might help", 1)[0].rstrip(".")
+    return re.sub(r"'[^']*" + re.escape(Path(path).name) + r"[^']*'\s*", "", reason) or "unreadable"

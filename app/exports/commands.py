@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.zones.query import ZoneQuery
 from gis.crs import CrsRef, parse_crs
 from gis.errors import CrsError, GeometryError, VectorFileError
-from gis.io import driver_of
+from gis.io import WRITABLE, driver_of
 from gis.sql import parse_bbox
 
 Runner = Callable[[Settings, Callable[[Database], Awaitable[Any]]], Any]
@@ -28,7 +28,7 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
     """Run `landcycle export`."""
     path = Path(args.file)
     try:
-        driver_of(path)
+        driver_of(path, WRITABLE)
         crs = CrsRef(parse_crs(args.crs).srid)
         bbox = parse_bbox(args.bbox) if args.bbox else None
     except CrsError as exc:

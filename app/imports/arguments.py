@@ -11,10 +11,13 @@ from app.kinds import KINDS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `landcycle import`."""
     parser.add_argument(
-        "file", help="GeoPackage, Shapefile (.shp or zipped), GeoJSON or CSV (WKT or lon/lat)"
+        "file",
+        help="GeoPackage, Shapefile (.shp or zipped), GeoJSON, or a table with WKT or lon/lat columns: "
+        "CSV, Excel .xlsx or OpenDocument .ods (--layer names the sheet)",
     )
     parser.add_argument(
-        "--layer", help="layer of a multi-layer file (default: the only one, or one named as --kind)"
+        "--layer",
+        help="layer of a multi-layer file, or sheet of a workbook (default: the only one, or one named as --kind)",
     )
     parser.add_argument("--kind", choices=list(KINDS), default="parcels")
     parser.add_argument(

@@ -42,9 +42,9 @@ class FieldSpec:
 
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "parcels": (
-        FieldSpec("code", "text", ("dkbm", "parcel_code")),
-        FieldSpec("land_use", "text", ("landuse", "yddm")),
-        FieldSpec("plot_ratio", "number", ("far", "rjl")),
+        FieldSpec("code", "text", ("dkbm", "parcel_code", "地块编码", "地块编号")),
+        FieldSpec("land_use", "text", ("landuse", "yddm", "用地性质", "用地代码")),
+        FieldSpec("plot_ratio", "number", ("far", "rjl", "容积率")),
         FieldSpec("plot_ratio_reference_id", "integer", ("ref_id",)),
         FieldSpec("plot_ratio_reference_code", "text", ("ref_code",)),
         FieldSpec("legacy_zone", "text", ("legacy_zn", "legacy_zon")),

@@ -77,7 +77,8 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
             layer = options.kind
     layer = io.choose_layer(path, layer)
     names = io.field_names(path, layer, options.encoding)
-    tabular = io.dataset_path(path)[1] == "CSV"
+    driver = io.dataset_path(path)[1]
+    tabular = driver in io.TABULAR  # a CSV or a sheet: geometry in columns
     mapping = fields.resolve_columns(options.kind, names, options.mapping, geometry_columns=tabular)
     _require(options, mapping, names)
     # Only the columns that feed a field are read (an export's derived columns are not).
@@ -113,7 +114,8 @@ def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
         notes.append(f"{len(table):,} boundary points make {n:,} polygons (one per {mapping['code']})")
     else:
         raise ValidationFailed(
-            "the CSV has neither a WKT column (wkt, geometry, geom…) nor lon/lat (x/y) columns; "
+            f"the {'CSV' if driver == 'CSV' else 'sheet'} has neither a WKT column "
+            "(wkt, geometry, geom…) nor lon/lat (x/y) columns; "
             "name them with --map wkt=COLUMN or --map x=COLUMN --map y=COLUMN",
             field="file",
         )

@@ -242,3 +242,79 @@ async def test_a_file_in_a_crs_not_offered_is_refused(db, settings, tmp_path: Pa
     with pytest.raises(DomainError) as caught:
         await run_import(db, settings, BUREAU, path, ImportOptions())
     assert caught.value.code == "CRS_UNSUPPORTED"
+
+
+def _sheet(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    """A workbook as a spreadsheet program leaves it: one table per sheet, written by GDAL's own driver."""
+    import pyogrio
+
+    driver = {".xlsx": "XLSX", ".ods": "ODS"}[path.suffix]
+    for n, (name, table) in enumerate(sheets.items()):
+        pyogrio.write_dataframe(table, path, layer=name, driver=driver, append=n > 0)
+    return path
+
+
+async def test_excel_workbook_with_ewkt_in_gauss_kruger_on_the_sheet_named(db, settings, tmp_path: Path):
+    # Planners' spreadsheets: Chinese headers (地块编码, 用地性质, 容积率 are known names), land uses as
+    # planners write them, a ratio typed as a number, a code typed as digits (Excel stores a number: it must
+    # come back as the same digits), the CRS named by EWKT, and a second sheet of notes --layer passes over.
+    rows = [*city_rows("XL")[:4], Row("310115000042", "industrial", square(121.46, 31.15), "fragment", 1.6)]
+    gdf = frame(rows, 4549)
+    table = pd.DataFrame({
+        "地块编码": [r.code for r in rows],
+        "用地性质": ["工业" if r.land_use == "industrial" else "研发" for r in rows],
+        "容积率": [r.plot_ratio for r in rows],
+        "legacy_zone": [r.legacy_zone for r in rows],
+        "status": [r.status for r in rows],
+        "wkt": ["SRID=4549;" + w for w in shapely.to_wkt(gdf.geometry.values, rounding_precision=-1)],
+    })
+    table["地块编码"] = table["地块编码"].astype(object)
+    table.loc[4, "地块编码"] = 310115000042  # a number cell
+    notes = pd.DataFrame({"说明": ["闵行区 2026 年工业用地台账"]})
+    path = _sheet(tmp_path / "台账.xlsx", {"说明": notes, "地块": table})
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions(layer="地块"))  # the headers are known names
+    assert outcome.status == "succeeded", outcome.refused
+    assert (outcome.read, outcome.created, outcome.crs, outcome.layer) == (5, 5, "EPSG:4549", "地块")
+    assert_imported(await stored(db), rows)
+
+
+async def test_opendocument_sheet_of_boundary_points_with_text_cells_only(db, settings, tmp_path: Path):
+    # Every cell text (the header row cannot be told from the data by its types): the first row is the header.
+    rows = city_rows("OD")[:3]
+    points = [
+        {"code": r.code, "land_use": r.land_use, "plot_ratio": "" if r.plot_ratio is None else str(r.plot_ratio),
+         "legacy_zone": r.legacy_zone or "", "status": r.status, "经度": repr(x), "纬度": repr(y)}
+        for r in rows
+        for x, y in list(r.geom.exterior.coords)[:-1]
+    ]
+    path = _sheet(tmp_path / "points.ods", {"points": pd.DataFrame(points)})
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    assert outcome.read == 3
+    assert_imported(await stored(db), rows)
+
+
+async def test_a_workbook_of_several_sheets_needs_the_sheet_named(db, settings, tmp_path: Path):
+    from app.errors import DomainError
+
+    one = pd.DataFrame({"code": ["A"], "wkt": [square(121.45, 31.15).wkt]})
+    path = _sheet(tmp_path / "two.xlsx", {"north": one, "south": one})
+    with pytest.raises(DomainError) as caught:
+        await run_import(db, settings, BUREAU, path, ImportOptions(land_use="industrial"))
+    assert caught.value.code == "VALIDATION_ERROR"
+    assert "north, south: choose one" in caught.value.detail
+    no_geometry = _sheet(tmp_path / "bare.xlsx", {"rows": pd.DataFrame({"code": ["A"], "land_use": ["工业"]})})
+    with pytest.raises(DomainError) as caught:
+        await run_import(db, settings, BUREAU, no_geometry, ImportOptions())
+    assert "the sheet has neither a WKT column" in caught.value.detail
+
+
+async def test_a_column_of_numbers_in_a_sheet_keeps_its_digits(db, settings, tmp_path: Path):
+    # Parcel codes typed as numbers fill a numeric column: they are read as the digits shown, not as 3.1e11.
+    table = pd.DataFrame({"dkbm": [310115000042, 310115000043], "rjl": [1.6, 2],
+                          "wkt": [square(121.45, 31.15).wkt, square(121.46, 31.15).wkt]})
+    path = _sheet(tmp_path / "numbers.xlsx", {"Sheet1": table})
+    outcome = await run_import(db, settings, BUREAU, path, ImportOptions(land_use="M1"))
+    assert outcome.status == "succeeded", outcome.refused
+    found = await stored(db)
+    assert {c: found[c]["plot_ratio"] for c in found} == {"310115000042": 1.6, "310115000043": 2.0}

@@ -44,8 +44,13 @@ def test_writer_round_trips_and_unknown_formats_are_refused(tmp_path: Path):
         writer.write({"n": [1], "s": ["甲"]}, wkb)
     table = read_table(tmp_path / "t.gpkg")
     assert table.frame["s"].tolist() == ["甲"] and "4490" in (table.crs or "")
+    (tmp_path / "t.dwg").write_bytes(b"")
+    with pytest.raises(VectorFileError, match=r"unknown format \.dwg; use one of \.csv, \.geojson"):
+        read_table(tmp_path / "t.dwg")
+    with pytest.raises(VectorFileError, match=r"unknown format \.xlsx"):  # spreadsheets are read, not written
+        LayerWriter(tmp_path / "out.xlsx", "t", 4490, [("n", "int")])
     (tmp_path / "t.xlsx").write_bytes(b"")
-    with pytest.raises(VectorFileError, match="unknown format"):
+    with pytest.raises(VectorFileError, match=r"cannot open t\.xlsx"):
         read_table(tmp_path / "t.xlsx")
     (tmp_path / "t.zip").write_bytes(b"no zip")
     with pytest.raises(VectorFileError, match="not a readable zip"):
