@@ -1,5 +1,6 @@
 """Vector files in and out with pyogrio: GeoPackage, Shapefile (plain or zipped), GeoJSON and CSV; and,
-for reading only, spreadsheets (Excel .xlsx, OpenDocument .ods), one table per sheet.
+for reading only, Esri file geodatabases (a `.gdb` folder, or zipped) and spreadsheets (Excel .xlsx,
+OpenDocument .ods; one table per sheet).
 
 Knows nothing of the application. Reading gives a layer's attribute columns, its 2D shapely geometries
 and the CRS it declares; the rows of a table (CSV or a sheet) carry geometry as WKT text or as boundary
@@ -38,7 +39,7 @@ WRITABLE = {
     ".json": "GeoJSON",
     ".csv": "CSV",
 }
-READABLE = {**WRITABLE, ".xlsx": "XLSX", ".ods": "ODS"}
+READABLE = {**WRITABLE, ".gdb": "OpenFileGDB", ".xlsx": "XLSX", ".ods": "ODS"}
 TABULAR = frozenset({"CSV", "XLSX", "ODS"})  # rows without a geometry column: WKT or points in columns
 # A sheet is read as text, as a CSV is (a code typed as a number stays its digits), and its first row is
 # always its header: GDAL would otherwise guess, and call the columns Field1… when every cell is text.
@@ -46,7 +47,7 @@ TABULAR = frozenset({"CSV", "XLSX", "ODS"})  # rows without a geometry column: W
 _SHEETS = {"OGR_XLSX_FIELD_TYPES": "STRING", "OGR_XLSX_HEADERS": "FORCE",
            "OGR_ODS_FIELD_TYPES": "STRING", "OGR_ODS_HEADERS": "FORCE"}
 pyogrio.set_gdal_config_options(_SHEETS)
-_DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv")
+_DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".ods")
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
 
 
@@ -83,22 +84,35 @@ def driver_of(path: Path | str, formats: Mapping[str, str] = READABLE) -> str:
 
 
 def dataset_path(path: Path | str) -> tuple[str, str]:
-    """What GDAL opens and with which driver: the file itself, or the one dataset (or Shapefile folder)
-    inside a .zip."""
+    """What GDAL opens and with which driver: the file itself, an Esri file geodatabase (a `.gdb` folder),
+    or the one dataset (Shapefile folder, geodatabase) inside a .zip."""
     p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".gdb" and p.is_dir():
+        return str(p), "OpenFileGDB"
     if not p.is_file():
         raise VectorFileError(f"{p}: no such file")
+    if suffix == ".gdb":
+        raise VectorFileError(f"{p.name} is a file, but a file geodatabase is a folder: give the folder, or zip it")
     driver = driver_of(p)
-    if p.suffix.lower() != ".zip":
+    if suffix != ".zip":
         return str(p), driver
     try:
         with zipfile.ZipFile(p) as archive:
             names = [n for n in archive.namelist() if not n.startswith("__MACOSX") and not n.endswith("/")]
     except zipfile.BadZipFile:
         raise VectorFileError(f"{p.name} is not a readable zip archive") from None
+    # A file geodatabase: the folder of its .gdbtable files (the .gdb folder zipped, or only its content).
+    geodatabases = sorted({str(Path(n).parent) for n in names if n.lower().endswith(".gdbtable")})
     data = [n for n in names if Path(n).suffix.lower() in _DATA_IN_ZIP]
+    if len(geodatabases) == 1 and not data:
+        folder = geodatabases[0]
+        return f"/vsizip/{p.resolve()}" + ("" if folder == "." else f"/{folder}"), "OpenFileGDB"
+    data += geodatabases
     if not data:
-        raise VectorFileError(f"{p.name} holds no Shapefile, GeoPackage, GeoJSON or CSV")
+        raise VectorFileError(
+            f"{p.name} holds no Shapefile, GeoPackage, GeoJSON, CSV, spreadsheet or file geodatabase"
+        )
     if len(data) == 1:
         return f"/vsizip/{p.resolve()}/{data[0]}", driver_of(data[0])
     folders = {str(Path(n).parent) for n in data}

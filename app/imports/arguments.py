@@ -12,12 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `landcycle import`."""
     parser.add_argument(
         "file",
-        help="GeoPackage, Shapefile (.shp or zipped), GeoJSON, or a table with WKT or lon/lat columns: "
-        "CSV, Excel .xlsx or OpenDocument .ods (--layer names the sheet)",
+        help="GeoPackage, Shapefile (.shp or zipped), GeoJSON, Esri file geodatabase (.gdb folder or zipped), "
+        "or a table with WKT or lon/lat columns: CSV, Excel .xlsx or OpenDocument .ods (--layer names the sheet)",
     )
     parser.add_argument(
         "--layer",
-        help="layer of a multi-layer file, or sheet of a workbook (default: the only one, or one named as --kind)",
+        help="layer of a multi-layer file (a feature class, a sheet); default: the only one, or one named as --kind",
     )
     parser.add_argument("--kind", choices=list(KINDS), default="parcels")
     parser.add_argument(

@@ -49,7 +49,8 @@ async def create_import(
         list[UploadFile],
         File(
             description="GeoPackage, GeoJSON, CSV, Excel .xlsx or OpenDocument .ods (WKT or lon/lat "
-            "columns), zipped Shapefile, or a Shapefile's .shp with its .dbf/.shx/.prj/.cpg parts"
+            "columns), zipped Shapefile or file geodatabase (.gdb), or a Shapefile's .shp with its "
+            ".dbf/.shx/.prj/.cpg parts"
         ),
     ],
     kind: Annotated[Literal["parcels", "zones", "districts"], Form()] = "parcels",
@@ -195,8 +196,8 @@ async def _store(files: list[UploadFile], workdir: Path, max_mb: int) -> Path:
     others = [p for p in saved if p.suffix.lower() not in READABLE and p.suffix.lower() not in _SIDECARS]
     if others or len(data) != 1:
         raise ValidationFailed(
-            "send one GeoPackage (.gpkg), GeoJSON, CSV, spreadsheet (.xlsx, .ods) or zipped Shapefile (.zip), "
-            "or one .shp with its .dbf, .shx, .prj and .cpg parts",
+            "send one GeoPackage (.gpkg), GeoJSON, CSV, spreadsheet (.xlsx, .ods), zipped Shapefile or zipped "
+            "file geodatabase (.zip), or one .shp with its .dbf, .shx, .prj and .cpg parts",
             field="file",
             received=[p.name for p in saved],
         )

@@ -318,3 +318,21 @@ async def test_a_column_of_numbers_in_a_sheet_keeps_its_digits(db, settings, tmp
     assert outcome.status == "succeeded", outcome.refused
     found = await stored(db)
     assert {c: found[c]["plot_ratio"] for c in found} == {"310115000042": 1.6, "310115000043": 2.0}
+
+
+async def test_esri_file_geodatabase_folder_and_zipped(db, settings, tmp_path: Path):
+    # A bureau's ArcGIS data: a .gdb folder of several feature classes in CGCS2000 Gauss-Krüger; the one named
+    # like the kind is taken. Zipped (the folder, or only its content) it reads the same.
+    import zipfile
+
+    rows = city_rows("GD")
+    gdb = write(frame(rows, 4549), tmp_path / "一张图.gdb", layer="parcels", driver="OpenFileGDB")
+    write(frame(rows[:1], 4549), gdb, layer="roads", driver="OpenFileGDB")
+    with zipfile.ZipFile(tmp_path / "content.zip", "w") as archive:
+        for member in gdb.iterdir():
+            archive.write(member, member.name)
+    dry = await run_import(db, settings, BUREAU, tmp_path / "content.zip", ImportOptions(dry_run=True))
+    assert (dry.status, dry.layer, dry.accepted, dry.crs) == ("succeeded", "parcels", 5, "EPSG:4549"), dry.refused
+    outcome = await run_import(db, settings, BUREAU, gdb, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    assert_imported(await stored(db), rows)

@@ -99,6 +99,20 @@ async def test_a_spreadsheet_sheet_over_http(client, app, city, tmp_path: Path):
     assert [f["properties"]["code"] for f in listed.json()["features"]] == ["XH-B1", "XH-B2"]
 
 
+async def test_a_zipped_file_geodatabase_over_http(client, app, city, tmp_path: Path):
+    import zipfile
+
+    gdb = write(frame(city_rows("GH")[:2], 4549), tmp_path / "parcels.gdb", layer="地块", driver="OpenFileGDB")
+    with zipfile.ZipFile(tmp_path / "parcels.gdb.zip", "w") as archive:
+        for member in gdb.iterdir():
+            archive.write(member, f"parcels.gdb/{member.name}")
+    job = await finished(client, app, await post_file(client, tmp_path / "parcels.gdb.zip"))
+    assert job["status"] == "succeeded", job
+    assert job["counts"] == {"read": 2, "accepted": 2, "refused": 0}
+    listed = await client.get("/api/v1/parcels?tier=base", headers=basic("bureau"))
+    assert [f["properties"]["code"] for f in listed.json()["features"]] == ["GH-B1", "GH-B2"]
+
+
 async def test_bad_file_fails_the_job_with_a_problem(client, app, city, tmp_path: Path):
     (tmp_path / "broken.gpkg").write_bytes(b"not a geopackage")
     job = await finished(client, app, await post_file(client, tmp_path / "broken.gpkg"))

@@ -45,7 +45,7 @@ def test_writer_round_trips_and_unknown_formats_are_refused(tmp_path: Path):
     table = read_table(tmp_path / "t.gpkg")
     assert table.frame["s"].tolist() == ["甲"] and "4490" in (table.crs or "")
     (tmp_path / "t.dwg").write_bytes(b"")
-    with pytest.raises(VectorFileError, match=r"unknown format \.dwg; use one of \.csv, \.geojson"):
+    with pytest.raises(VectorFileError, match=r"unknown format \.dwg; use one of \.csv, \.gdb, \.geojson"):
         read_table(tmp_path / "t.dwg")
     with pytest.raises(VectorFileError, match=r"unknown format \.xlsx"):  # spreadsheets are read, not written
         LayerWriter(tmp_path / "out.xlsx", "t", 4490, [("n", "int")])
@@ -55,3 +55,30 @@ def test_writer_round_trips_and_unknown_formats_are_refused(tmp_path: Path):
     (tmp_path / "t.zip").write_bytes(b"no zip")
     with pytest.raises(VectorFileError, match="not a readable zip"):
         read_table(tmp_path / "t.zip")
+
+
+def test_what_a_zip_or_a_folder_holds_decides_what_is_read(tmp_path: Path):
+    import zipfile
+
+    from gis.io import dataset_path
+
+    gdb = tmp_path / "city.gdb"
+    gdb.mkdir()
+    (gdb / "a00000001.gdbtable").write_bytes(b"")
+    assert dataset_path(gdb) == (str(gdb), "OpenFileGDB")
+    for name, members, opened in (
+        ("folder.zip", ["city.gdb/a00000001.gdbtable", "city.gdb/timestamps"], "/city.gdb"),
+        ("content.zip", ["a00000001.gdbtable", "a00000001.gdbtablx"], ""),
+    ):
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            for member in members:
+                archive.writestr(member, b"")
+        assert dataset_path(tmp_path / name) == (f"/vsizip/{(tmp_path / name).resolve()}{opened}", "OpenFileGDB")
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("city.gdb/a00000001.gdbtable", b"")
+        archive.writestr("table.xlsx", b"")
+    with pytest.raises(VectorFileError, match=r"several datasets \(table\.xlsx, city\.gdb\)"):
+        dataset_path(tmp_path / "two.zip")
+    (tmp_path / "plain.gdb").write_bytes(b"")
+    with pytest.raises(VectorFileError, match="a file geodatabase is a folder"):
+        dataset_path(tmp_path / "plain.gdb")
