@@ -1,9 +1,10 @@
-"""GET /parcels/export?f=gpkg|geojson|csv: the current (or as_of) filtered parcels as a file, streamed.
+"""GET /parcels/export?f=gpkg|geojson|csv|shp: the current (or as_of) filtered parcels as a file, streamed.
 
 Registered before the parcel routes so `/parcels/export` is never read as `/parcels/{parcel_id}`.
 GeoJSON and CSV stream straight from PostgreSQL (GeoJSON: the REST resources, built by PostgreSQL on two
 connections in one snapshot, issue 6); a GeoPackage is a SQLite file that cannot be written front to back,
-so it is written a chunk at a time to a temporary file and then streamed.
+and a zipped Shapefile is four files in an archive, so these are written a chunk at a time to a temporary
+file and then streamed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ MEDIA = {
     "gpkg": "application/geopackage+sqlite3",
     "geojson": "application/geo+json",
     "csv": "text/csv; charset=utf-8",
+    "shp": "application/zip",
 }
+FILENAME = {"gpkg": "parcels.gpkg", "geojson": "parcels.geojson", "csv": "parcels.csv", "shp": "parcels.zip"}
 
 
 @router.get(
@@ -56,25 +59,27 @@ async def export_parcels(
     settings: SettingsDep,
     counts: CountsDep,
     query: ParcelQueryDep,
-    f: Annotated[Literal["gpkg", "geojson", "csv"], Query(description="File format")] = "gpkg",
+    f: Annotated[Literal["gpkg", "geojson", "csv", "shp"],
+                 Query(description="File format (shp: a zipped Shapefile)")] = "gpkg",
     crs: Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Every parcel the REST list would match (no paging): GeoJSON is the REST resources in one stream (the
     whole city for QGIS or a dashboard, built by PostgreSQL on two connections, flat memory, with an ETag);
-    GeoPackage and CSV (geometry as WKT) are files for re-import, with `plot_ratio_reference_code`."""
+    GeoPackage, CSV (geometry as WKT) and zipped Shapefile (10-character field names) are files for
+    re-import, with `plot_ratio_reference_code`."""
     out_crs = header_crs(crs)
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
     headers = {
         "Content-Crs": f"<{out_crs.uri}>",
-        "Content-Disposition": f'attachment; filename="parcels.{f}"',
+        "Content-Disposition": f'attachment; filename="{FILENAME[f]}"',
     }
     if f == "geojson":
         return await _geojson(request, db, settings, counts, query, out_crs, headers, if_none_match)
     if f == "csv":
         return StreamingResponse(_csv(db, export, out_crs), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
-    path = folder / "parcels.gpkg"
+    path = folder / FILENAME[f]
     try:
         await export_to_file(db, export, path)
     except BaseException:
@@ -82,7 +87,7 @@ async def export_parcels(
         raise
     return FileResponse(
         path,
-        media_type=MEDIA["gpkg"],
+        media_type=MEDIA[f],
         headers=headers,
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )

@@ -38,7 +38,7 @@ async def test_export_endpoint_does_not_clash_with_parcel_ids(client, db, settin
     assert (await client.get(f"/api/v1/parcels/{one}", headers=basic("bureau"))).status_code == 200
 
 
-async def test_export_csv_and_geopackage_with_crs_and_filters(client, db, settings, city, tmp_path: Path):
+async def test_export_csv_geopackage_and_shapefile_with_crs_and_filters(client, db, settings, city, tmp_path: Path):
     await load_city_parcels(db, settings, tmp_path)
     response = await client.get(
         "/api/v1/parcels/export?f=csv&land_use=industrial&crs=EPSG:4549", headers=basic("bureau")
@@ -54,6 +54,13 @@ async def test_export_csv_and_geopackage_with_crs_and_filters(client, db, settin
     got = pyogrio.read_dataframe(tmp_path / "out.gpkg")
     assert sorted(got["code"]) == ["X-C1", "X-O1", "X-X1"]
     assert str(got.crs) == "EPSG:4490"
+    response = await client.get("/api/v1/parcels/export?f=shp&tier=base&crs=EPSG:4549", headers=basic("bureau"))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'attachment; filename="parcels.zip"'
+    (tmp_path / "out.zip").write_bytes(response.content)
+    got = pyogrio.read_dataframe(tmp_path / "out.zip")  # ArcGIS's format: 10-character names, .prj, UTF-8 .cpg
+    assert sorted(got["code"]) == ["X-B1", "X-B2"] and {"ref_code", "legacy_zn"} <= set(got.columns)
+    assert str(got.crs) == "EPSG:4549"
 
 
 async def test_export_as_of_reads_history(client, db, settings, city, tmp_path: Path):
