@@ -383,7 +383,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _gdal_reason(exc: BaseException, path: Path | str) -> str:
-    """GDAL's reason without the file's full path (a server's temporary folder, for an upload) and without
-    its hint to prefix the path with a driver name, which a user of this service cannot do."""
-    reason = _first_line(exc).split("; It might help", 1)[0].rstrip(".")
-    return re.sub(r"'[^']*" + re.escape(Path(path).name) + r"[^']*'\s*", "", reason) or "unreadable"
+    """GDAL's reason without the file's full path (a server's temporary folder, for an upload), without
+    its hint to prefix the path with a driver name (which a user of this service cannot do) and without
+    the places in GDAL's own source it may add."""
+    reason = str(exc).strip().split("\n")[0].split("; It might help", 1)[0]
+    reason = re.sub(r"(?:^|;\s*)Error occurred in \S+(?: at line \d+)?", "", reason).strip("; .")
+    reason = re.sub(r"'[^']*" + re.escape(Path(path).name) + r"[^']*'\s*", "", reason)
+    return reason[:300] or "damaged, or not what its suffix says"

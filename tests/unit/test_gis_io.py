@@ -82,3 +82,18 @@ def test_what_a_zip_or_a_folder_holds_decides_what_is_read(tmp_path: Path):
     (tmp_path / "plain.gdb").write_bytes(b"")
     with pytest.raises(VectorFileError, match="a file geodatabase is a folder"):
         dataset_path(tmp_path / "plain.gdb")
+
+
+def test_a_damaged_file_is_refused_in_gdal_words_without_gdal_paths(tmp_path: Path):
+    import geopandas as gpd
+    import pyogrio
+
+    gdb = tmp_path / "damaged.gdb"
+    frame = gpd.GeoDataFrame({"code": ["A"]}, geometry=[shapely.box(121, 31, 121.1, 31.1)], crs="EPSG:4490")
+    pyogrio.write_dataframe(frame, gdb, layer="parcels", driver="OpenFileGDB")
+    for table in gdb.glob("*.gdbtable"):
+        table.write_bytes(table.read_bytes()[:40])
+    with pytest.raises(VectorFileError) as caught:
+        read_table(gdb)
+    assert str(caught.value).startswith("cannot open damaged.gdb: ")
+    assert "Error occurred in" not in str(caught.value) and str(tmp_path) not in str(caught.value)
