@@ -104,9 +104,11 @@ async def evaluations_due(session: AsyncSession, today: date, within_days: int, 
 
 
 # ------------------------------------------------------------------------------------------ efficiency
+# The latest result of each contract is found on narrow rows (ids and dates) and only then joined for its
+# ratios: sorting the results with their JSON spilled to disk on the 100k demo (0.8 s against 0.45 s).
 _EFFICIENCY = text("""
 WITH latest AS (
-    SELECT DISTINCT ON (e.contract_id) e.contract_id, e.id, e.evaluated_on, e.ratios, e.attainment
+    SELECT DISTINCT ON (e.contract_id) e.contract_id, e.id
       FROM evaluation e
      WHERE e.evaluated_on IS NOT NULL AND e.evaluated_on <= :day
      ORDER BY e.contract_id, e.evaluated_on DESC, e.id DESC
@@ -120,7 +122,8 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
        (l.attainment -> 'emissions_per_value_added' ->> 'target')::float8 AS emissions_target,
        (l.attainment -> 'emissions_per_value_added' ->> 'measured')::float8 AS emissions_measured
   FROM contract c
-  JOIN latest l ON l.contract_id = c.id
+  JOIN latest ON latest.contract_id = c.id
+  JOIN evaluation l ON l.id = latest.id
   JOIN enterprise en ON en.id = c.enterprise_id
   LEFT JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL
  WHERE c.valid_to IS NULL AND c.signed_on <= :day AND c.expires_on > :day
@@ -172,7 +175,10 @@ class EfficiencyReport:
 
 
 def _floats(rows: Sequence[Any], name: str) -> np.ndarray:
-    return np.array([getattr(r, name) for r in rows], dtype=float)  # None → nan
+    if not rows:
+        return np.array([], dtype=float)
+    at = rows[0]._fields.index(name)
+    return np.array([r[at] for r in rows], dtype=float)  # None → nan
 
 
 async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date

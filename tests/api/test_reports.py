@@ -105,3 +105,32 @@ async def test_efficiency_classes_and_csv(client, city, db):
     west = (await client.get(f"{API}/reports/efficiency?year=2025&district_code={WEST}",
                              headers=basic("viewer"))).json()
     assert west["numberMatched"] == 0 and west["contracts"] == 10
+
+
+async def test_efficiency_scores_each_contract_on_its_latest_result_at_the_year_end(client, city, db):
+    # Two results of one contract: each year's report scores the one latest by that year's end.
+    org = await organisation(client, EAST)
+    contracts = []
+    for _ in range(2):
+        land = await parcel(client)
+        contracts.append(await contract(client, land["id"], await enterprise(client), org, date(2020, 1, 1),
+                                        targets(energy_per_value_added=0.2)))
+    first = [(await pending(client, c["id"], "commissioning"))["id"] for c in contracts]
+    measured = {"output_per_mu": 400.0, "tax_per_mu": 30.0, "energy_per_value_added": 0.2}
+    actor, policy = Actor(1, "bureau", "bureau"), make_settings().policy
+    async with db.session() as session:
+        await record_results(session, actor, policy, [ResultInput(e, date(2023, 2, 1), measured) for e in first],
+                             TODAY)
+    later = (await pending(client, contracts[0]["id"], "periodic"))["id"]
+    async with db.session() as session:
+        await record_results(session, actor, policy,
+                             [ResultInput(later, date(2025, 3, 1), {**measured, "tax_per_mu": 60.0})], TODAY)
+
+    async def scored(year: int) -> dict[int, tuple[int, float]]:
+        report = (await client.get(f"{API}/reports/efficiency?year={year}", headers=basic("viewer"))).json()
+        return {i["contract_id"]: (i["evaluation_id"], i["tax_ratio"]) for i in report["items"]}
+
+    in_2024, in_2025 = await scored(2024), await scored(2025)
+    assert in_2024[contracts[0]["id"]][0] == first[0] and in_2025[contracts[0]["id"]][0] == later
+    assert in_2025[contracts[0]["id"]][1] == 2 * in_2024[contracts[0]["id"]][1]  # the later result's ratio
+    assert in_2024[contracts[1]["id"]] == in_2025[contracts[1]["id"]] and in_2025[contracts[1]["id"]][0] == first[1]
