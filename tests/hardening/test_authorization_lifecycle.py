@@ -48,7 +48,8 @@ ROLE: Cell = (403, "FORBIDDEN_ROLE")
 DISTRICT: Cell = (403, "FORBIDDEN_DISTRICT")
 SELF: Cell = (403, "SELF_APPROVAL_FORBIDDEN")
 # WFS-T answers a refused Transaction with HTTP 200 and an ows:ExceptionReport whose text starts with the
-# code (QGIS shows the text only then, app/wfs/ows.py); authentication keeps 401.
+# code (QGIS shows the text only then, app/wfs/ows.py), in WFS 1.0.0 a FAILED result whose Locator is the
+# code; authentication keeps 401. Every WFS-T row is sent in 2.0.0 and again as 1.0.0/1.1.0 clients send it.
 WFS_ROLE: Cell = (200, "FORBIDDEN_ROLE")
 WFS_DISTRICT: Cell = (200, "FORBIDDEN_DISTRICT")
 
@@ -180,6 +181,30 @@ def _set(name: str, value: str) -> str:
     return f"<wfs:Property><wfs:ValueReference>{name}</wfs:ValueReference><wfs:Value>{value}</wfs:Value></wfs:Property>"
 
 
+# The same writes as QGIS sends them to a server it reads as WFS 1.0.0 (GML 2, lon/lat) or 1.1.0.
+WFS11 = ('service="WFS" version="1.1.0" xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc" '
+         'xmlns:landcycle="http://landcycle.example.org/wfs"')
+
+
+def _insert_10(type_name: str, x0: float, y0: float, x1: float, y1: float, **props: object) -> str:
+    inner = "".join(f"<{k}>{v}</{k}>" for k, v in props.items())
+    coords = " ".join(f"{x},{y}" for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+    geometry = (f'<gml:Polygon srsName="EPSG:4490"><gml:outerBoundaryIs><gml:LinearRing><gml:coordinates>{coords}'
+                "</gml:coordinates></gml:LinearRing></gml:outerBoundaryIs></gml:Polygon>")
+    return ('<Transaction xmlns="http://www.opengis.net/wfs" xmlns:gml="http://www.opengis.net/gml" service="WFS" '
+            f'version="1.0.0"><Insert><{type_name} xmlns="http://landcycle.example.org/wfs">{inner}'
+            f"<geometry>{geometry}</geometry></{type_name}></Insert></Transaction>")
+
+
+def _by_id_11(action: str, type_name: str, key: int, inner: str = "") -> str:
+    return (f'<wfs:Transaction {WFS11}><wfs:{action} typeName="landcycle:{type_name}">{inner}'
+            f'<ogc:Filter><ogc:FeatureId fid="{type_name}.{key}"/></ogc:Filter></wfs:{action}></wfs:Transaction>')
+
+
+def _set_11(name: str, value: str) -> str:
+    return f"<wfs:Property><wfs:Name>{name}</wfs:Name><wfs:Value>{value}</wfs:Value></wfs:Property>"
+
+
 # ------------------------------------------------------------------------------------------ the cases
 async def _register_enterprise(client: httpx.AsyncClient) -> Attempt:
     return Attempt("POST", f"{API}/enterprises", {"name": "某某精密制造有限公司", "uscc": uscc(900),
@@ -291,6 +316,34 @@ async def _wfs_delete_zone(client: httpx.AsyncClient) -> Attempt:
     return Attempt("POST", "/wfs", wfs=_by_id("Delete", "zones", await _zone(client)))
 
 
+async def _wfs10_insert_parcel(client: httpx.AsyncClient) -> Attempt:
+    x, y = 121.64, 31.17
+    return Attempt("POST", "/wfs", wfs=_insert_10("parcels", x, y, x + 100 * M_LON, y + 100 * M_LAT, code="W-1",
+                                                  land_use="industrial"))
+
+
+async def _wfs11_update_parcel(client: httpx.AsyncClient) -> Attempt:
+    return Attempt("POST", "/wfs", wfs=_by_id_11("Update", "parcels", await _fragment(client),
+                                                 _set_11("status", "supplied")))
+
+
+async def _wfs11_delete_parcel(client: httpx.AsyncClient) -> Attempt:
+    return Attempt("POST", "/wfs", wfs=_by_id_11("Delete", "parcels", await _fragment(client)))
+
+
+async def _wfs10_insert_zone(client: httpx.AsyncClient) -> Attempt:
+    return Attempt("POST", "/wfs", wfs=_insert_10("zones", 121.66, 31.22, 121.67, 31.23, code="WZ", name="wz",
+                                                  kind="community"))
+
+
+async def _wfs11_update_zone(client: httpx.AsyncClient) -> Attempt:
+    return Attempt("POST", "/wfs", wfs=_by_id_11("Update", "zones", await _zone(client), _set_11("name", "renamed")))
+
+
+async def _wfs11_delete_zone(client: httpx.AsyncClient) -> Attempt:
+    return Attempt("POST", "/wfs", wfs=_by_id_11("Delete", "zones", await _zone(client)))
+
+
 WFS_PARCELS = cells(200, *EDITORS, denied=WFS_ROLE, officer_other=WFS_DISTRICT)
 WFS_ZONES = cells(200, "bureau", denied=WFS_ROLE)
 
@@ -330,6 +383,12 @@ CASES = [
     Case("WFS-T insert zone", _wfs_insert_zone, WFS_ZONES),
     Case("WFS-T update zone", _wfs_update_zone, WFS_ZONES),
     Case("WFS-T delete zone", _wfs_delete_zone, WFS_ZONES),
+    Case("WFS-T 1.0.0 insert parcel", _wfs10_insert_parcel, WFS_PARCELS),
+    Case("WFS-T 1.1.0 update parcel", _wfs11_update_parcel, WFS_PARCELS),
+    Case("WFS-T 1.1.0 delete parcel", _wfs11_delete_parcel, WFS_PARCELS),
+    Case("WFS-T 1.0.0 insert zone", _wfs10_insert_zone, WFS_ZONES),
+    Case("WFS-T 1.1.0 update zone", _wfs11_update_zone, WFS_ZONES),
+    Case("WFS-T 1.1.0 delete zone", _wfs11_delete_zone, WFS_ZONES),
 ]
 
 
@@ -346,8 +405,10 @@ async def _send(client: httpx.AsyncClient, app: Any, attempt: Attempt, user: str
         r = await client.post(attempt.path, content=attempt.wfs.encode(),
                               headers={**headers, "Content-Type": "text/xml"})
         root = etree.fromstring(r.content)
-        if etree.QName(root).localname != "ExceptionReport":
-            assert etree.QName(root).localname == "TransactionResponse", r.text
+        if etree.QName(root).localname not in ("ExceptionReport", "ServiceExceptionReport"):
+            assert etree.QName(root).localname in ("TransactionResponse", "WFS_TransactionResponse"), r.text
+            if root.find(".//{*}FAILED") is not None:  # WFS 1.0.0 reports a refusal inside its response
+                return r.status_code, root.findtext(".//{*}Locator")
             return r.status_code, None
         text = "".join(root.find(".//{*}ExceptionText").itertext())
         return r.status_code, text.split(":")[0]
