@@ -95,7 +95,7 @@ async def test_the_export_streams_every_matching_parcel_in_one_collection(client
     unchanged = await client.get("/api/v1/parcels/export?f=geojson&tier=base",
                                  headers={**BUREAU, "If-None-Match": r.headers["etag"]})
     assert unchanged.status_code == 304
-    bad = await client.get("/api/v1/parcels/export?f=shp", headers=BUREAU)
+    bad = await client.get("/api/v1/parcels/export?f=kml", headers=BUREAU)
     assert (bad.status_code, bad.json()["code"]) == (422, "VALIDATION_ERROR")
 
 
