@@ -5,8 +5,9 @@ OpenDocument .ods; one table per sheet).
 Knows nothing of the application. Reading gives a layer's attribute columns, its 2D shapely geometries
 and the CRS it declares; the rows of a table (CSV or a sheet) carry geometry as WKT text or as boundary
 points (one row per vertex), which `geometries_from_text` and `polygons_from_points` turn into shapes with
-a reason for every row they cannot read. Writing goes a chunk at a time (`LayerWriter`), so a file of any size is written with flat
-memory. Text encodings: a Shapefile's `.cpg` is honoured by GDAL; `encoding` overrides it (GBK, GB18030).
+a reason for every row they cannot read. Writing goes a chunk at a time (`LayerWriter`), so a file of any
+size is written with flat memory. Text encodings: a Shapefile's `.cpg` is honoured by GDAL; `encoding`
+overrides it (GBK, GB18030).
 """
 
 from __future__ import annotations

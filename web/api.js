@@ -52,19 +52,46 @@ export async function resume() {
 /** GET (or `method`) a path under /api/v1; returns parsed JSON (null for 204), throws ApiError. */
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const init = { method, headers: { Accept: "application/json, application/geo+json", ...headers } };
-  if (auth.token) init.headers.Authorization = `Bearer ${auth.token}`;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
+  const res = await request(path, init);
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+/** POST a form (files and fields, as multipart) to a path under /api/v1; returns parsed JSON. */
+export async function sendForm(path, form) {
+  const res = await request(path, { method: "POST", body: form, headers: { Accept: "application/json" } });
+  return res.json();
+}
+
+/** GET a file under /api/v1 and hand it to the browser as a download, named as the server names it;
+ * returns that name. */
+export async function download(path, fallbackName) {
+  const res = await request(path, { headers: {} });
+  const disposition = res.headers.get("Content-Disposition") || "";
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] || fallbackName;
+  const url = URL.createObjectURL(await res.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
+}
+
+/** fetch with the session's token; a 401 ends the session, any other refusal throws ApiError. */
+async function request(path, init) {
+  if (auth.token) init.headers.Authorization = `Bearer ${auth.token}`;
   const res = await fetch(BASE + path, init);
   if (res.status === 401 && auth.token) {
     logout();
     expiredListeners.forEach((fn) => fn());
   }
   if (!res.ok) throw new ApiError(res.status, await problemOf(res));
-  if (res.status === 204) return null;
-  return res.json();
+  return res;
 }
 
 /** A query string from an object, leaving out empty values. */

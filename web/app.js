@@ -1,8 +1,10 @@
-// The page: log in, then three views — map (with the parcel panel), queues and dashboard — switched by the
-// URL's hash (#/map, #/map/parcel/42, #/queues, #/dashboard) so the browser's back button works.
+// The page: log in, then four views — map (with the parcel panel), queues, dashboard and data (import and
+// export) — switched by the URL's hash (#/map, #/map/parcel/42, #/queues, #/dashboard, #/data) so the
+// browser's back button works.
 
 import { api, auth, login, logout, resume } from "./api.js";
 import { renderDashboard } from "./dashboard.js";
+import { renderData } from "./data.js";
 import { toast } from "./dom.js";
 import { applyLabels, lang, onLangChange, setLang, t } from "./i18n.js";
 import { clearSelection, colourParcels, createMap, frame, refreshParcels, showParcel } from "./map.js";
@@ -13,7 +15,7 @@ import { explain } from "./requests.js";
 window.landcycle = { firstRenderMs: null };
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["login", "map", "queues", "dashboard"];
+const VIEWS = ["login", "map", "queues", "dashboard", "data"];
 const districts = new Map();
 let map = null;
 
@@ -38,6 +40,9 @@ async function route() {
     } else if (view === "dashboard") {
       show("dashboard");
       await renderDashboard($("view-dashboard"), { districts });
+    } else if (view === "data") {
+      show("data");
+      await renderData($("view-data"), { districts });
     } else {
       show("map");
       ensureMap();

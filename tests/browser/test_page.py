@@ -205,3 +205,64 @@ def test_keyboard_and_small_screen(live_page: LivePage, page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "panel"
     page.keyboard.press("Escape")
     page.wait_for_selector("#panel", state="hidden")
+
+
+def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: LivePage, page: Any,
+                                                                     tmp_path: Any) -> None:
+    import csv
+    import json
+    from pathlib import Path
+
+    from tests.builders import M_LAT, M_LON
+
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=data]")
+    page.wait_for_selector("#export-form")
+    # The extract: Pudong's base parcels as CSV in Gauss-Krüger, the same rows the REST list matches.
+    page.select_option("#export-form select[name=f]", "csv")
+    page.select_option("#export-form select[name=crs]", "EPSG:4549")
+    page.select_option("#export-form select[name=tier]", "base")
+    page.select_option("#export-form select[name=district_code]", PUDONG)
+    with page.expect_download() as caught:
+        page.click("#export-form button[type=submit]")
+    download = caught.value
+    assert download.suggested_filename == "parcels.csv"
+    rows = list(csv.DictReader(Path(download.path()).read_text(encoding="utf-8").splitlines()))
+    listed = live_page.rest("/parcels", tier="base", district_code=PUDONG, limit=1000)
+    assert sorted(r["code"] for r in rows) == sorted(f["properties"]["code"] for f in listed["features"])
+    assert rows and float(rows[0]["wkt"].split("(")[-1].split()[0]) > 100_000  # metres, not degrees
+    page.wait_for_selector("#export-status:has-text('Downloaded parcels.csv')")
+
+    # An import: two new parcels far from the others, and a third overlapping the first, all or nothing.
+    x, y = 121.95, 31.05
+    square = [[x, y], [x + 100 * M_LON, y], [x + 100 * M_LON, y + 100 * M_LAT], [x, y + 100 * M_LAT], [x, y]]
+
+    def moved(dx: float) -> dict[str, Any]:
+        return {"type": "Polygon", "coordinates": [[[a + dx * M_LON, b] for a, b in square]]}
+
+    features = [{"type": "Feature", "properties": {"code": code, "land_use": "industrial"}, "geometry": moved(dx)}
+                for code, dx in (("WEB-1", 0), ("WEB-2", 300), ("WEB-3", 50))]
+    path = tmp_path / "web.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    page.set_input_files("#import-file", str(path))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-status .job-state[data-status=refused]", timeout=30_000)
+    assert "read 3, accepted 2, refused 1" in page.inner_text("#import-status")
+    refused = page.inner_text("#import-refused")
+    assert "WEB-3" in refused and "PARCEL_OVERLAP" in refused and "row 1 (WEB-1)" in refused
+    with page.expect_download() as caught:
+        page.click("#import-report")
+    report = Path(caught.value.path()).read_text(encoding="utf-8").splitlines()
+    assert report[1].startswith("3,PARCEL_OVERLAP,")
+    assert live_page.rest("/parcels", code="WEB-1")["numberMatched"] == 0  # nothing written
+    shot(page, "11-import-refused")
+
+    # The same file again, keeping the accepted rows: committed, and listed among the recent imports.
+    page.set_input_files("#import-file", str(path))
+    page.check("#import-form input[name=skip_invalid]")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-status .job-state[data-status=succeeded]", timeout=30_000)
+    assert live_page.rest("/parcels", code="WEB-2")["features"][0]["properties"]["tier"] == "fragment"
+    assert "web.geojson" in page.inner_text("#import-jobs")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shot(page, "12-import-skip-invalid")

@@ -1,0 +1,168 @@
+// Data in and out (issue 7) on the page: download the parcels as a file, with the list's filters, in the
+// formats planners use; import a file as a background job (POST /imports), followed until it ends, with
+// its counts and refused rows; the recent jobs. The server checks everything; the page only offers what the
+// user's role may do.
+
+import { api, auth, download, qs, sendForm } from "./api.js";
+import { el, section, table } from "./dom.js";
+import { num, placeName, t } from "./i18n.js";
+import { explain } from "./requests.js";
+
+const FORMATS = ["gpkg", "shp", "csv", "geojson"];
+const CRSS = ["EPSG:4490", "EPSG:4549", "EPSG:4550", "EPSG:4510", "EPSG:4326", "EPSG:3857"];
+const KINDS_BY_ROLE = { bureau: ["parcels", "zones", "districts"], district_officer: ["parcels"], admin: ["districts"] };
+const ACCEPT = ".gpkg,.zip,.geojson,.json,.csv,.xlsx,.ods,.shp,.dbf,.shx,.prj,.cpg";
+const POLL_MS = 1000;
+const SHOWN_REFUSALS = 50;
+const OPEN = new Set(["queued", "running"]);
+
+let generation = 0; // a newer render stops the older one's polling
+
+export async function renderData(root, { districts }) {
+  const mine = ++generation;
+  const jobs = el("div", { id: "import-jobs" });
+  const kinds = KINDS_BY_ROLE[auth.user.role] || [];
+  root.replaceChildren(
+    el("h1", {}, t("data.title")),
+    section(t("data.export"), exportForm(districts)),
+    kinds.length ? section(t("data.import"), importForm(kinds, () => listJobs(jobs), mine)) : null,
+    section(t("data.jobs"), jobs),
+  );
+  await listJobs(jobs);
+}
+
+function exportForm(districts) {
+  const own = auth.user.role === "district_officer" ? auth.user.district_code : "";
+  const options = (values, label, selected = "") => values.map((v) =>
+    el("option", { value: v, selected: v === selected }, label(v)));
+  const form = el("form", { id: "export-form", class: "data-form" },
+    el("label", {}, el("span", {}, t("data.format")),
+      el("select", { name: "f" }, ...options(FORMATS, (f) => t(`data.format.${f}`)))),
+    el("label", {}, el("span", {}, t("data.crs")), el("select", { name: "crs" }, ...options(CRSS, (c) => c))),
+    el("label", {}, el("span", {}, t("col.tier")),
+      el("select", { name: "tier" }, el("option", { value: "" }, t("data.any")),
+        ...options(["base", "community", "fragment"], (v) => t(`tier.${v}`)))),
+    el("label", {}, el("span", {}, t("col.district")),
+      el("select", { name: "district_code" }, el("option", { value: "" }, t("data.any")),
+        ...options([...districts.keys()].sort(), (code) => placeName(districts.get(code)), own))),
+    el("label", {}, el("span", {}, t("data.as_of")), el("input", { name: "as_of", type: "date" })),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("data.download"))),
+    el("p", { class: "muted", role: "status", id: "export-status" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = form.querySelector("#export-status");
+    const fields = Object.fromEntries(new FormData(form)); // as_of: a date is that day's end in Shanghai
+    status.className = "muted";
+    status.textContent = t("data.preparing");
+    try {
+      const name = await download(`/parcels/export${qs(fields)}`, `parcels.${fields.f}`);
+      status.textContent = t("data.downloaded", { name });
+    } catch (error) {
+      status.className = "error";
+      status.textContent = explain(error);
+    }
+  });
+  return form;
+}
+
+function importForm(kinds, refresh, mine) {
+  const form = el("form", { id: "import-form", class: "data-form" },
+    el("label", {}, el("span", {}, t("data.file")),
+      el("input", { name: "file", id: "import-file", type: "file", accept: ACCEPT, multiple: true, required: true })),
+    el("p", { class: "muted hint" }, t("data.file.hint")),
+    el("label", {}, el("span", {}, t("data.kind")),
+      el("select", { name: "kind" }, ...kinds.map((k) => el("option", { value: k }, t(`data.kind.${k}`))))),
+    el("label", {}, el("span", {}, t("data.layer")), el("input", { name: "layer", autocomplete: "off" })),
+    el("label", {}, el("span", {}, t("data.land_use")),
+      el("select", { name: "land_use" }, el("option", { value: "" }, t("data.from_file")),
+        ...["industrial", "rnd", "office", "commercial", "other"].map((u) =>
+          el("option", { value: u }, t(`land_use.${u}`))))),
+    el("label", {}, el("span", {}, t("data.crs.file")),
+      el("select", { name: "crs" }, el("option", { value: "" }, t("data.from_file")),
+        ...CRSS.map((c) => el("option", { value: c }, c)))),
+    el("label", { class: "check" }, el("input", { name: "dry_run", type: "checkbox", value: "true" }),
+      el("span", {}, t("data.dry_run"))),
+    el("label", { class: "check" }, el("input", { name: "skip_invalid", type: "checkbox", value: "true" }),
+      el("span", {}, t("data.skip_invalid"))),
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("data.start"))),
+    el("div", { id: "import-status", role: "status", "aria-live": "polite" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const out = form.querySelector("#import-status");
+    const body = new FormData(form);
+    for (const [name, value] of [...body.entries()]) if (value === "") body.delete(name);
+    form.querySelector("button[type=submit]").disabled = true;
+    try {
+      let job = await sendForm("/imports", body);
+      out.replaceChildren(jobState(job));
+      while (OPEN.has(job.status) && mine === generation) {
+        await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
+        job = await api(`/imports/${job.id}`);
+        out.replaceChildren(jobState(job));
+      }
+      if (!OPEN.has(job.status)) {
+        out.replaceChildren(jobState(job), ...jobDetail(job));
+        form.reset();
+        await refresh();
+      }
+    } catch (error) {
+      out.replaceChildren(el("p", { class: "error" }, explain(error)));
+    } finally {
+      form.querySelector("button[type=submit]").disabled = false;
+    }
+  });
+  return form;
+}
+
+/** One line: the job, its status (with phase and progress while it runs) and its counts. */
+function jobState(job) {
+  const parts = [t("data.job", { id: job.id, file: job.filename }), t(`data.status.${job.status}`)];
+  if (job.status === "running" && job.phase) {
+    parts.push(`${t(`data.phase.${job.phase}`)}${job.progress !== null ? ` ${Math.round(job.progress * 100)} %` : ""}`);
+  }
+  if (job.counts.read !== null) parts.push(t("data.counts", counts(job)));
+  if (job.dry_run) parts.push(t("data.dry_run.short"));
+  const tone = { succeeded: "ok", refused: "error", failed: "error" }[job.status] || "muted";
+  return el("p", { class: `${tone} job-state`, "data-status": job.status }, parts.join(" · "));
+}
+
+/** What an ended job says beyond its line: the notes, why it failed, its refused rows and their report. */
+function jobDetail(job) {
+  const out = job.notes.map((note) => el("p", { class: "muted" }, note));
+  if (job.error) out.push(el("p", { class: "error" }, explain({ code: job.error.code, problem: job.error })));
+  if (job.refused.length) {
+    const rows = job.refused.slice(0, SHOWN_REFUSALS);
+    out.push(table([
+      [t("data.row"), (r) => String(r.row), { numeric: true }],
+      [t("panel.code"), (r) => r.key || "–"],
+      [t("data.code"), (r) => r.code],
+      [t("col.reason"), (r) => r.reason],
+    ], rows, { id: "import-refused", class: "queue" }));
+    const report = el("button", { type: "button", id: "import-report" }, t("data.report"));
+    report.addEventListener("click", () => download(`/imports/${job.id}/report`, `import-${job.id}-refused.csv`));
+    out.push(el("p", {}, job.counts.refused > rows.length
+      ? t("queues.more", { shown: rows.length, total: job.counts.refused }) : "", " ", report));
+  }
+  return out;
+}
+
+function counts(job) {
+  return { read: num(job.counts.read), accepted: num(job.counts.accepted), refused: num(job.counts.refused) };
+}
+
+async function listJobs(root) {
+  const page = await api(`/imports${qs({ limit: 10 })}`);
+  root.replaceChildren(page.items.length ? table([
+    ["#", (j) => String(j.id), { numeric: true }],
+    [t("data.file"), (j) => j.filename],
+    [t("data.kind"), (j) => t(`data.kind.${j.kind}`)],
+    [t("col.status"), (j) => el("span", { class: `badge job-${j.status}` }, t(`data.status.${j.status}`))],
+    [t("data.read"), (j) => num(j.counts.read), { numeric: true }],
+    [t("data.accepted"), (j) => num(j.counts.accepted), { numeric: true }],
+    [t("data.refused"), (j) => num(j.counts.refused), { numeric: true }],
+    [t("data.by"), (j) => j.created_by],
+    [t("data.when"), (j) => new Date(j.created_at).toLocaleString()],
+  ], page.items, { class: "queue" }) : el("p", { class: "muted" }, t("queues.empty")));
+}
