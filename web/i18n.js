@@ -134,7 +134,7 @@ const LABELS = {
     "data.file.hint": "GeoPackage、Shapefile 或文件地理数据库（zip）、GeoJSON、CSV 或电子表格（WKT 或经纬度列）；也可选 .shp 及其 .dbf、.shx、.prj、.cpg。",
     "data.kind": "数据类型", "data.kind.parcels": "地块", "data.kind.zones": "产业区块",
     "data.kind.districts": "行政区", "data.layer": "图层或工作表（有多个时）",
-    "data.land_use": "无用地性质的行按", "data.from_file": "按文件",
+    "data.land_use": "缺少用地性质的行按", "data.from_file": "按文件",
     "data.dry_run": "仅检查，不写入", "data.dry_run.short": "仅检查",
     "data.skip_invalid": "部分行被拒时仍写入通过的行（默认：全部通过才写入）",
     "data.start": "导入", "data.job": "导入 {id}（{file}）",
