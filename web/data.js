@@ -81,6 +81,11 @@ function importForm(kinds, refresh, mine) {
     el("label", {}, el("span", {}, t("data.crs.file")),
       el("select", { name: "crs" }, el("option", { value: "" }, t("data.from_file")),
         ...CRSS.map((c) => el("option", { value: c }, c)))),
+    el("label", {}, el("span", {}, t("data.encoding")),
+      el("select", { name: "encoding" }, el("option", { value: "" }, t("data.from_file")),
+        ...["GB18030", "GBK", "UTF-8"].map((e) => el("option", { value: e }, e)))),
+    el("label", { class: "wide" }, el("span", {}, t("data.map")),
+      el("input", { name: "map", autocomplete: "off", placeholder: "code=DKBM plot_ratio=RJL" })),
     el("label", { class: "check" }, el("input", { name: "dry_run", type: "checkbox", value: "true" }),
       el("span", {}, t("data.dry_run"))),
     el("label", { class: "check" }, el("input", { name: "skip_invalid", type: "checkbox", value: "true" }),
@@ -92,8 +97,12 @@ function importForm(kinds, refresh, mine) {
     event.preventDefault();
     const out = form.querySelector("#import-status");
     const body = new FormData(form);
+    const pairs = String(body.get("map") || "").split(/[\s,;，；]+/).filter(Boolean); // one field per pair
+    body.delete("map");
+    for (const pair of pairs) body.append("map", pair);
     for (const [name, value] of [...body.entries()]) if (value === "") body.delete(name);
     form.querySelector("button[type=submit]").disabled = true;
+    out.replaceChildren(el("p", { class: "muted" }, t("data.uploading")));
     try {
       let job = await sendForm("/imports", body);
       out.replaceChildren(jobState(job));

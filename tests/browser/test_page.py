@@ -266,3 +266,14 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     assert "web.geojson" in page.inner_text("#import-jobs")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     shot(page, "12-import-skip-invalid")
+
+    # A CSV from Excel: GB18030 text, columns named as the surveyor named them, mapped on the form.
+    wkt = "POLYGON((" + ", ".join(f"{a + 600 * M_LON} {b}" for a, b in square) + "))"
+    (tmp_path / "台账.csv").write_bytes(f"编号,性质,wkt\nWEB-4,工业,\"{wkt}\"\n".encode("gb18030"))
+    page.set_input_files("#import-file", str(tmp_path / "台账.csv"))
+    page.select_option("#import-form select[name=encoding]", "GB18030")
+    page.fill("#import-form input[name=map]", "code=编号，land_use=性质")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-status .job-state:has-text('台账.csv')", timeout=30_000)
+    page.wait_for_selector("#import-status .job-state[data-status=succeeded]", timeout=30_000)
+    assert live_page.rest("/parcels", code="WEB-4")["features"][0]["properties"]["land_use"] == "industrial"
