@@ -49,10 +49,11 @@ class Parcel(Versioned, Base):
     tier: Mapped[str | None] = mapped_column(String(16))
     zone_id: Mapped[int | None] = mapped_column(BigInteger)
     planning_locked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Measured by PostGIS on every write (migration 0007's trigger `parcel_measures`): SPEC §2's area on the
+    # Measured by PostGIS on every write (triggers of migrations 0007 and 0008): SPEC §2's area on the
     # ellipsoid in m², and for vector tiles (app/tiles) the shape and a point on its surface in Web Mercator,
-    # so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Writers never set them;
-    # the bulk insert alone brings them, computed by the same function (app/parcels/bulk.py).
+    # so a tile transforms nothing per request (bench/RESULTS.md, "Vector tiles"). Writers never set them (an
+    # UPDATE that tries is measured again); the bulk insert alone brings them, computed by the same function
+    # (app/parcels/bulk.py).
     area_m2: Mapped[float] = mapped_column(Float, FetchedValue(), nullable=False)
     geom = mapped_column(multipolygon(), nullable=False)
     # Deferred: nothing but the tile statements reads them.

@@ -48,7 +48,7 @@ async def test_overlapping_industrial_parcels_are_refused_by_the_database_too(co
 
 
 async def test_a_parcel_s_area_and_tile_shapes_are_measured_by_the_database_whatever_a_writer_says(conn, city):
-    # SPEC §2's area on the ellipsoid; a writer's own numbers are overruled unless the statement declares it
+    # SPEC §2's area on the ellipsoid; a writer's own numbers are overruled unless an INSERT declares it
     # brings the measures (only the bulk insert does, computing them with the same function).
     measured = """
         SELECT area_m2 = ST_Area(geom::geography) AND ST_OrderingEquals(tile_geom, ST_Transform(geom, 3857))
@@ -68,6 +68,11 @@ async def test_a_parcel_s_area_and_tile_shapes_are_measured_by_the_database_what
                             "4490)) WHERE code = 'M-1'"))
     assert await conn.scalar(text(measured), {"code": "M-1"}) is True
     assert await conn.scalar(text("SELECT area_m2 FROM parcel WHERE code = 'M-1'")) < 20_000
+    # Nor may an UPDATE overwrite them: a measured column set by hand is measured again from the geometry.
+    origin = "ST_SetSRID(ST_MakePoint(0, 0), 3857)"
+    for column, value in (("area_m2", "0"), ("tile_geom", "NULL"), ("tile_point", origin)):
+        await conn.execute(text(f"UPDATE parcel SET {column} = {value} WHERE code = 'M-1'"))  # noqa: S608
+        assert await conn.scalar(text(measured), {"code": "M-1"}) is True, column
 
 
 GRID = """
