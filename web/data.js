@@ -113,7 +113,7 @@ function importForm(kinds, refresh, mine) {
       }
       if (!OPEN.has(job.status)) {
         out.replaceChildren(jobState(job), ...jobDetail(job));
-        form.reset();
+        form.querySelector("#import-file").value = ""; // the options stay for the corrected file
         await refresh();
       }
     } catch (error) {
