@@ -25,6 +25,11 @@ _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "par
 _CHANGE_AT = "landcycle.change_at"
 
 
+def lock_class(kind: str) -> int:
+    """The first key of an entity kind's advisory locks (`pg_locks.classid`; the id is `objid`)."""
+    return _CLASSES[kind]
+
+
 async def entity(session: AsyncSession, kind: str, entity_id: int) -> datetime:
     """Wait until no other transaction writes this entity; later statements then see its last commit.
     Returns the change time for this entity's new version."""

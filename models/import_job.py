@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
 
-JOB_STATUSES = ("queued", "running", "succeeded", "refused", "failed")
+JOB_STATUSES = ("queued", "running", "succeeded", "refused", "failed", "cancelled")
 IMPORT_KINDS = ("parcels", "zones", "districts")
 
 

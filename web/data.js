@@ -4,7 +4,7 @@
 // user's role may do.
 
 import { api, auth, download, qs, sendForm } from "./api.js";
-import { el, section, table } from "./dom.js";
+import { el, section, table, toast } from "./dom.js";
 import { num, placeName, t } from "./i18n.js";
 import { explain } from "./requests.js";
 
@@ -105,11 +105,16 @@ function importForm(kinds, refresh, mine) {
     out.replaceChildren(el("p", { class: "muted" }, t("data.uploading")));
     try {
       let job = await sendForm("/imports", body);
-      out.replaceChildren(jobState(job));
+      const stop = el("button", { type: "button", id: "import-cancel" }, t("data.cancel"));
+      stop.addEventListener("click", () => {
+        stop.disabled = true;
+        api(`/imports/${job.id}`, { method: "DELETE" }).catch((error) => toast(explain(error)));
+      });
+      out.replaceChildren(jobState(job), stop);
       while (OPEN.has(job.status) && mine === generation) {
         await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
         job = await api(`/imports/${job.id}`);
-        out.replaceChildren(jobState(job));
+        out.replaceChildren(jobState(job), stop);
       }
       if (!OPEN.has(job.status)) {
         out.replaceChildren(jobState(job), ...jobDetail(job));
@@ -133,14 +138,16 @@ function jobState(job) {
   }
   if (job.counts.read !== null) parts.push(t("data.counts", counts(job)));
   if (job.dry_run) parts.push(t("data.dry_run.short"));
-  const tone = { succeeded: "ok", refused: "error", failed: "error" }[job.status] || "muted";
+  const tone = { succeeded: "ok", refused: "error", failed: "error", cancelled: "error" }[job.status] || "muted";
   return el("p", { class: `${tone} job-state`, "data-status": job.status }, parts.join(" · "));
 }
 
 /** What an ended job says beyond its line: the notes, why it failed, its refused rows and their report. */
 function jobDetail(job) {
   const out = job.notes.map((note) => el("p", { class: "muted" }, note));
-  if (job.error) out.push(el("p", { class: "error" }, explain({ code: job.error.code, problem: job.error })));
+  if (job.error && job.status !== "cancelled") {
+    out.push(el("p", { class: "error" }, explain({ code: job.error.code, problem: job.error })));
+  }
   if (job.refused.length) {
     const rows = job.refused.slice(0, SHOWN_REFUSALS);
     out.push(table([

@@ -5,6 +5,12 @@ blocks the server: reading and geometry checks run in worker threads, SQL is awa
 The job's final state commits in the same transaction as its data; while it runs, the import's
 transaction holds the job's advisory lock, so a job whose row says `running` but whose lock nobody
 holds has died with its process (and PostgreSQL rolled its data back): it is then reported `failed`.
+
+A job is cancelled (`cancel`) by writing `cancelled` into its row; the row is the truth. The import
+moves its row only from `queued` to `running` and from `running` to its end, so a cancelled job is
+never started, and its data never commits: the final state is written in the data's transaction only
+while the row still says `running`. Stopping the work at once is a courtesy on top: the task is
+cancelled when it runs in this process, else the connection holding the job's lock is ended.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.auth.permissions import Actor
 from app.db import Database
-from app.errors import DomainError
+from app.errors import DomainError, InvalidTransition
 from app.imports.service import ImportOptions, ImportOutcome, run_import
 from app.responses import as_domain_error
 from app.settings import Settings
@@ -31,6 +38,7 @@ from models import ImportJob
 
 log = logging.getLogger("landcycle.imports")
 REPORT_ROWS = 100_000  # refused rows kept with a job (its JSON shows the first 1,000)
+OPEN = ("queued", "running")  # the states a job ends from (and may be cancelled in)
 PROGRESS_EVERY = 1.0  # seconds between progress writes within one phase
 STALE_QUEUED = 60.0  # seconds a job may wait for its task before it counts as lost
 
@@ -51,6 +59,14 @@ class JobRunner:
     async def start(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
         """`submit` as a coroutine (a response's background task runs it on the event loop)."""
         self.submit(job_id, work)
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel the job's task if it runs in this process; whether it did."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            return False
+        task.cancel()
+        return True
 
     async def drain(self) -> None:
         """Wait until every running job has ended."""
@@ -111,10 +127,14 @@ async def execute(
 
     async def on_begin(session: AsyncSession) -> None:
         await locks.entity(session, "import_job", job_id)
-        await _set(db, job_id, status="running", started_at=func.now(), phase="reading")
+        if not await _set(db, job_id, ("queued",), status="running", started_at=func.now(), phase="reading"):
+            raise JobCancelled(job_id)  # cancelled before it started
 
     async def before_commit(session: AsyncSession, outcome: ImportOutcome) -> None:
-        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_final(outcome)))
+        done = await session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "running")
+                                     .values(**_final(outcome)).returning(ImportJob.id))
+        if done.first() is None:
+            raise JobCancelled(job_id)  # cancelled meanwhile: the data rolls back with this transaction
 
     try:
         outcome = await run_import(
@@ -129,8 +149,10 @@ async def execute(
             before_commit=before_commit,
         )
         if not outcome.committed:
-            await _set(db, job_id, **_final(outcome))
-    except asyncio.CancelledError:
+            await _set(db, job_id, OPEN, **_final(outcome))
+    except JobCancelled:
+        pass  # the row says so already
+    except asyncio.CancelledError:  # the server stopping, or a cancel in this process (then a no-op)
         await _failed(
             db,
             job_id,
@@ -139,11 +161,47 @@ async def execute(
         raise
     except Exception as exc:  # any failure ends the job as failed with a problem the client can read
         error = as_domain_error(exc)
-        if not isinstance(exc, DomainError):
-            log.error("import job %s failed", job_id, exc_info=exc)
-        await _failed(db, job_id, error.problem())
+        if await _failed(db, job_id, error.problem()) and not isinstance(exc, DomainError):
+            log.error("import job %s failed", job_id, exc_info=exc)  # (not a cancel ending its connection)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class JobCancelled(Exception):
+    """The job's row says `cancelled`: its import stops and writes nothing."""
+
+
+async def cancel(session: AsyncSession, runner: JobRunner, job: ImportJob, actor: Actor) -> ImportJob:
+    """Cancel a queued or running job (INVALID_TRANSITION when it has ended). The row is marked in the
+    caller's transaction; the import then stops where it is — its task cancelled when it runs here, else
+    its connection ended — and, wherever it runs, cannot commit."""
+    done = await session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job.id, ImportJob.status.in_(OPEN))
+        .values(status="cancelled", phase="done", finished_at=func.now(),
+                error={"code": "CANCELLED", "detail": f"cancelled by {actor.username}; nothing was written"})
+        .returning(ImportJob.id)
+    )
+    if done.first() is None:
+        raise InvalidTransition(f"import job {job.id} has ended ({job.status}); only a queued or running job "
+                                "can be cancelled", status=job.status)
+    if not runner.cancel(job.id):
+        await _end_connection_of(session, job.id)
+    await session.refresh(job)
+    return job
+
+
+async def _end_connection_of(session: AsyncSession, job_id: int) -> None:
+    """End the connection whose transaction holds the job's lock (an import run by another process of the
+    service). Without the right to, the import still stops: at its commit, as cancel() says."""
+    try:
+        async with session.begin_nested():
+            await session.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :cls AND objid = :id AND objsubid = 2 AND pid <> pg_backend_pid()"),
+                {"cls": locks.lock_class("import_job"), "id": job_id & 0x7FFFFFFF})
+    except DBAPIError:
+        log.warning("could not end the connection of cancelled import job %s", job_id)
 
 
 async def load_job(session: AsyncSession, job_id: int) -> ImportJob | None:
@@ -183,18 +241,23 @@ def _final(outcome: ImportOutcome) -> dict[str, Any]:
     }
 
 
-async def _set(db: Database, job_id: int, **values: Any) -> None:
+async def _set(db: Database, job_id: int, states: tuple[str, ...] = OPEN, **values: Any) -> bool:
+    """Write the job's row if it is in one of `states` (never over a cancel or an end); whether it was."""
     async with db.session() as session:
-        await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+        done = await session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status.in_(states))
+                                     .values(**values).returning(ImportJob.id))
+        return done.first() is not None
 
 
-async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> None:
+async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> bool:
+    """Record a failure, unless the job was cancelled meanwhile; whether it was recorded."""
     try:
-        await asyncio.shield(
+        return await asyncio.shield(
             _set(db, job_id, status="failed", phase="done", error=problem, finished_at=func.now())
         )
     except Exception:  # the database itself is gone; GET /imports/{id} will find the lock free
         log.warning("could not record the failure of import job %s", job_id)
+        return True
 
 
 class _ProgressWriter:

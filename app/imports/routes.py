@@ -1,5 +1,6 @@
 """HTTP for imports: POST /imports (multipart file + options) answers 202 with a job; the import runs in
-the background; GET /imports/{id} follows it; GET /imports/{id}/report gives every refused row."""
+the background; GET /imports/{id} follows it, DELETE /imports/{id} cancels it; GET /imports/{id}/report
+gives every refused row."""
 
 from __future__ import annotations
 
@@ -134,6 +135,18 @@ async def get_import(
 ) -> Response:
     """A job: status, phase and progress while it runs; counts and refused rows when it ended."""
     job = await _job(session, actor, job_id)
+    body = job_read(job, str(public_url(request, settings).replace(query="")))
+    return JSON(body.model_dump(mode="json"))
+
+
+@router.delete("/{job_id}", response_model=ImportJobRead, summary="Cancel an import job")
+async def cancel_import(
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, job_id: JobId
+) -> Response:
+    """Stop a queued or running job: nothing of it is written (409 INVALID_TRANSITION once it has ended).
+    Its creator, the bureau and admins may."""
+    job = await _job(session, actor, job_id)
+    job = await jobs.cancel(session, jobs.runner_of(request.app.state), job, actor)
     body = job_read(job, str(public_url(request, settings).replace(query="")))
     return JSON(body.model_dump(mode="json"))
 

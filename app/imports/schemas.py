@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from app.parcels.schemas import Link
 
-JobStatus = Literal["queued", "running", "succeeded", "refused", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "refused", "failed", "cancelled"]
 SHOWN_REFUSED = 1000  # the JSON carries the first refused rows; /report has them all
 
 

@@ -278,3 +278,54 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     page.wait_for_selector("#import-status .job-state:has-text('台账.csv')", timeout=30_000)
     page.wait_for_selector("#import-status .job-state[data-status=succeeded]", timeout=30_000)
     assert live_page.rest("/parcels", code="WEB-4")["features"][0]["properties"]["land_use"] == "industrial"
+
+
+def test_a_running_import_is_cancelled_from_the_page(live_page: LivePage, page: Any, tmp_path: Any) -> None:
+    import asyncio
+    import json
+    import threading
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from tests.builders import M_LAT, M_LON
+    from tests.conftest import TEST_URL
+
+    held, release = threading.Event(), threading.Event()
+
+    async def hold_the_guard() -> None:
+        # The overlap guard's lock, which every insert of industrial land takes: the import waits in its
+        # INSERT, running, until it is released.
+        engine = create_async_engine(TEST_URL, poolclass=NullPool)
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(hashtext('landcycle.parcel_overlap'))"))
+            held.set()
+            await asyncio.to_thread(release.wait, 60)
+            await conn.execute(text("SELECT pg_advisory_unlock(hashtext('landcycle.parcel_overlap'))"))
+        await engine.dispose()
+
+    holder = threading.Thread(target=lambda: asyncio.run(hold_the_guard()))
+    holder.start()
+    try:
+        assert held.wait(10)
+        x, y = 121.95, 31.10
+        ring = [[x, y], [x + 100 * M_LON, y], [x + 100 * M_LON, y + 100 * M_LAT], [x, y + 100 * M_LAT], [x, y]]
+        feature = {"type": "Feature", "properties": {"code": "WEB-C", "land_use": "industrial"},
+                   "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        path = Path(tmp_path) / "cancel.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+        log_in(page, live_page.base, "bureau")
+        page.click("nav a[data-view=data]")
+        page.set_input_files("#import-file", str(path))
+        page.click("#import-form button[type=submit]")
+        page.wait_for_selector("#import-status .job-state[data-status=running]:has-text('writing')", timeout=30_000)
+        page.click("#import-cancel")
+        page.wait_for_selector("#import-status .job-state[data-status=cancelled]", timeout=30_000)
+    finally:
+        release.set()
+        holder.join(10)
+    assert "cancelled, nothing written" in page.inner_text("#import-status")
+    assert live_page.rest("/parcels", code="WEB-C")["numberMatched"] == 0
+    shot(page, "13-import-cancelled")

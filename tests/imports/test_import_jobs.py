@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.imports import jobs, service
 from app.imports.jobs import runner_of
-from tests.builders import basic
+from app.main import create_app
+from tests.builders import basic, build_city
+from tests.conftest import make_settings
 from tests.imports.files import Row, city_rows, frame, square, write
 
 
@@ -170,3 +179,105 @@ async def test_a_job_whose_process_died_is_reported_failed(client, db, city):
         job_id = job.id
     got = (await client.get(f"/api/v1/imports/{job_id}", headers=basic("bureau"))).json()
     assert got["status"] == "failed" and got["error"]["code"] == "INTERRUPTED"
+
+
+@pytest.fixture
+async def live(live_db):
+    """The app on a real Database (every session its own connection, commits real), with the city."""
+    await build_city(live_db)
+    app = create_app(make_settings(), live_db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        yield app, http, live_db
+
+
+def _held(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Every import reads its file only once released (`release`), having said so (`started`): by then the
+    job is running and its transaction holds the job's lock."""
+    started, release = threading.Event(), threading.Event()
+    real = service.load
+
+    def held(*args, **kwargs):
+        started.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "load", held)
+    return started, release
+
+
+async def _cancel_while_held(live, monkeypatch, tmp_path: Path, prefix: str) -> dict:
+    app, client, _ = live
+    started, release = _held(monkeypatch)
+    response = await post_file(client, write(frame(city_rows(prefix), 4490), tmp_path / f"{prefix}.gpkg"))
+    location = response.headers["location"]
+    try:
+        for _ in range(200):
+            if started.is_set():
+                break
+            await asyncio.sleep(0.05)
+        assert (await client.get(location, headers=basic("bureau"))).json()["status"] == "running"
+        cancelled = await client.delete(location, headers=basic("bureau"))
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        assert cancelled.json()["error"] == {"code": "CANCELLED", "detail": "cancelled by bureau; nothing was written"}
+    finally:
+        release.set()
+    await runner_of(app.state).drain()
+    job = (await client.get(location, headers=basic("bureau"))).json()
+    assert job["status"] == "cancelled" and job["committed"] is False
+    assert (await client.get("/api/v1/parcels", headers=basic("bureau"))).json()["numberMatched"] == 0
+    return job
+
+
+@pytest.mark.live
+async def test_a_running_job_is_cancelled_and_writes_nothing(live, tmp_path: Path, monkeypatch):
+    job = await _cancel_while_held(live, monkeypatch, tmp_path, "CX")
+    again = await live[1].delete(f"/api/v1/imports/{job['id']}", headers=basic("bureau"))
+    assert again.status_code == 409 and again.json()["code"] == "INVALID_TRANSITION"
+
+
+@pytest.mark.live
+async def test_a_job_of_another_server_process_is_stopped_by_ending_its_connection(live, tmp_path: Path,
+                                                                                   monkeypatch):
+    # Several workers: the DELETE reaches a process that does not run the job; the job's connection (the
+    # one holding its lock) is ended, and the import stops there.
+    monkeypatch.setattr(jobs.JobRunner, "cancel", lambda self, job_id: False)
+    importing = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'landcycle import'"
+    ended: list[int] = []
+    real = jobs._end_connection_of
+
+    async def end(session, job_id):
+        async with live[2].session() as other:
+            ended.append(await other.scalar(text(importing)))
+        await real(session, job_id)
+        for _ in range(100):
+            async with live[2].session() as other:
+                if not await other.scalar(text(importing)):
+                    ended.append(0)
+                    return
+            await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(jobs, "_end_connection_of", end)
+    await _cancel_while_held(live, monkeypatch, tmp_path, "CY")
+    assert ended == [1, 0]  # the import's connection was there, and was ended
+
+
+@pytest.mark.live
+async def test_a_cancelled_job_never_commits_even_when_nothing_stops_it(live, tmp_path: Path, monkeypatch):
+    # Neither the task nor its connection is reached: the import runs to its end and rolls back there.
+    monkeypatch.setattr(jobs.JobRunner, "cancel", lambda self, job_id: False)
+
+    async def unreachable(session, job_id):
+        return None
+
+    monkeypatch.setattr(jobs, "_end_connection_of", unreachable)
+    await _cancel_while_held(live, monkeypatch, tmp_path, "CZ")
+
+
+async def test_only_its_creator_the_bureau_or_an_admin_may_cancel_a_job(client, app, city, tmp_path: Path):
+    path = write(frame(city_rows("CW")[:1], 4490), tmp_path / "cw.gpkg")
+    job = await finished(client, app, await post_file(client, path, user="officer.east"), user="officer.east")
+    assert (await client.delete(f"/api/v1/imports/{job['id']}", headers=basic("officer.west"))).status_code == 404
+    ended = await client.delete(f"/api/v1/imports/{job['id']}", headers=basic("officer.east"))
+    assert (ended.status_code, ended.json()["code"]) == (409, "INVALID_TRANSITION")
+    assert "has ended (succeeded)" in ended.json()["detail"]
