@@ -183,6 +183,7 @@ async def cancel(session: AsyncSession, runner: JobRunner, job: ImportJob, actor
         .returning(ImportJob.id)
     )
     if done.first() is None:
+        await session.refresh(job)  # it may have ended since it was read
         raise InvalidTransition(f"import job {job.id} has ended ({job.status}); only a queued or running job "
                                 "can be cancelled", status=job.status)
     if not runner.cancel(job.id):
