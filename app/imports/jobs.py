@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
+from app.audit import service as audit
 from app.auth.permissions import Actor
 from app.db import Database
 from app.errors import DomainError, InvalidTransition
@@ -175,6 +176,7 @@ async def cancel(session: AsyncSession, runner: JobRunner, job: ImportJob, actor
     """Cancel a queued or running job (INVALID_TRANSITION when it has ended). The row is marked in the
     caller's transaction; the import then stops where it is — its task cancelled when it runs here, else
     its connection ended — and, wherever it runs, cannot commit."""
+    was = job.status
     done = await session.execute(
         update(ImportJob)
         .where(ImportJob.id == job.id, ImportJob.status.in_(OPEN))
@@ -186,6 +188,8 @@ async def cancel(session: AsyncSession, runner: JobRunner, job: ImportJob, actor
         await session.refresh(job)  # it may have ended since it was read
         raise InvalidTransition(f"import job {job.id} has ended ({job.status}); only a queued or running job "
                                 "can be cancelled", status=job.status)
+    await audit.record(session, actor, "cancel", "import_job", job.id,
+                       detail={"file": job.filename, "kind": job.kind, "was": was})
     if not runner.cancel(job.id):
         await _end_connection_of(session, job.id)
     await session.refresh(job)

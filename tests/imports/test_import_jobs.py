@@ -234,6 +234,11 @@ async def test_a_running_job_is_cancelled_and_writes_nothing(live, tmp_path: Pat
     job = await _cancel_while_held(live, monkeypatch, tmp_path, "CX")
     again = await live[1].delete(f"/api/v1/imports/{job['id']}", headers=basic("bureau"))
     assert again.status_code == 409 and again.json()["code"] == "INVALID_TRANSITION"
+    async with live[2].session() as session:  # who cancelled what is in the audit log
+        audited = (await session.execute(text(
+            "SELECT actor, outcome, detail->>'was' FROM audit_log WHERE action = 'cancel' AND entity = 'import_job' "
+            "AND entity_id = :id"), {"id": str(job["id"])})).all()
+    assert [tuple(r) for r in audited] == [("bureau", "done", "running")]
 
 
 @pytest.mark.live
