@@ -17,6 +17,7 @@ const SHOWN_REFUSALS = 50;
 const OPEN = new Set(["queued", "running"]);
 
 let generation = 0; // a newer render stops the older one's polling
+let listTimer = null; // the recent jobs' next refresh, while one of them is open
 
 export async function renderData(root, { districts }) {
   const mine = ++generation;
@@ -25,10 +26,10 @@ export async function renderData(root, { districts }) {
   root.replaceChildren(
     el("h1", {}, t("data.title")),
     section(t("data.export"), exportForm(districts)),
-    kinds.length ? section(t("data.import"), importForm(kinds, () => listJobs(jobs), mine)) : null,
+    kinds.length ? section(t("data.import"), importForm(kinds, () => listJobs(jobs, mine), mine)) : null,
     section(t("data.jobs"), jobs),
   );
-  await listJobs(jobs);
+  await listJobs(jobs, mine);
 }
 
 function exportForm(districts) {
@@ -130,12 +131,17 @@ function importForm(kinds, refresh, mine) {
   return form;
 }
 
-/** One line: the job, its status (with phase and progress while it runs) and its counts. */
+/** A job's status, with its phase and progress while it runs. */
+function statusText(job) {
+  const status = t(`data.status.${job.status}`);
+  if (job.status !== "running" || !job.phase) return status;
+  const progress = job.progress !== null ? ` ${Math.round(job.progress * 100)} %` : "";
+  return `${status} · ${t(`data.phase.${job.phase}`)}${progress}`;
+}
+
+/** One line: the job, its status and its counts. */
 function jobState(job) {
-  const parts = [t("data.job", { id: job.id, file: job.filename }), t(`data.status.${job.status}`)];
-  if (job.status === "running" && job.phase) {
-    parts.push(`${t(`data.phase.${job.phase}`)}${job.progress !== null ? ` ${Math.round(job.progress * 100)} %` : ""}`);
-  }
+  const parts = [t("data.job", { id: job.id, file: job.filename }), statusText(job)];
   if (job.counts.read !== null) parts.push(t("data.counts", counts(job)));
   if (job.dry_run) parts.push(t("data.dry_run.short"));
   const tone = { succeeded: "ok", refused: "error", failed: "error", cancelled: "error" }[job.status] || "muted";
@@ -168,17 +174,31 @@ function counts(job) {
   return { read: num(job.counts.read), accepted: num(job.counts.accepted), refused: num(job.counts.refused) };
 }
 
-async function listJobs(root) {
+/** The recent jobs; while one of them is open the list follows it, each open job with a Cancel button. */
+async function listJobs(root, mine) {
+  clearTimeout(listTimer);
+  if (mine !== generation) return;
   const page = await api(`/imports${qs({ limit: 10 })}`);
+  const refresh = () => listJobs(root, mine);
+  const cancel = (job) => {
+    const button = el("button", { type: "button", "data-cancel": job.id }, t("data.cancel"));
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      api(`/imports/${job.id}`, { method: "DELETE" }).catch((error) => toast(explain(error))).finally(refresh);
+    });
+    return button;
+  };
   root.replaceChildren(page.items.length ? table([
     ["#", (j) => String(j.id), { numeric: true }],
     [t("data.file"), (j) => j.filename],
     [t("data.kind"), (j) => t(`data.kind.${j.kind}`)],
-    [t("col.status"), (j) => el("span", { class: `badge job-${j.status}` }, t(`data.status.${j.status}`))],
+    [t("col.status"), (j) => el("span", { class: `badge job-${j.status}` }, statusText(j))],
     [t("data.read"), (j) => num(j.counts.read), { numeric: true }],
     [t("data.accepted"), (j) => num(j.counts.accepted), { numeric: true }],
     [t("data.refused"), (j) => num(j.counts.refused), { numeric: true }],
     [t("data.by"), (j) => j.created_by],
     [t("data.when"), (j) => new Date(j.created_at).toLocaleString()],
+    [t("col.actions"), (j) => (OPEN.has(j.status) ? cancel(j) : "")],
   ], page.items, { class: "queue" }) : el("p", { class: "muted" }, t("queues.empty")));
+  if (page.items.some((j) => OPEN.has(j.status))) listTimer = setTimeout(refresh, POLL_MS);
 }

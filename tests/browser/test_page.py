@@ -280,52 +280,84 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     assert live_page.rest("/parcels", code="WEB-4")["features"][0]["properties"]["land_use"] == "industrial"
 
 
-def test_a_running_import_is_cancelled_from_the_page(live_page: LivePage, page: Any, tmp_path: Any) -> None:
-    import asyncio
-    import json
-    import threading
-    from pathlib import Path
+class GuardHeld:
+    """The overlap guard's lock, which every insert of industrial land takes, held from a thread of its own:
+    an import waits in its INSERT, running, until the block ends."""
 
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
+    def __enter__(self) -> GuardHeld:
+        import asyncio
+        import threading
 
-    from tests.builders import M_LAT, M_LON
-    from tests.conftest import TEST_URL
+        self.held, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._hold()))
+        self.thread.start()
+        assert self.held.wait(10), "could not take the overlap guard's lock"
+        return self
 
-    held, release = threading.Event(), threading.Event()
+    async def _hold(self) -> None:
+        import asyncio
 
-    async def hold_the_guard() -> None:
-        # The overlap guard's lock, which every insert of industrial land takes: the import waits in its
-        # INSERT, running, until it is released.
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        from tests.conftest import TEST_URL
+
         engine = create_async_engine(TEST_URL, poolclass=NullPool)
         async with engine.connect() as conn:
             await conn.execute(text("SELECT pg_advisory_lock(hashtext('landcycle.parcel_overlap'))"))
-            held.set()
-            await asyncio.to_thread(release.wait, 60)
+            self.held.set()
+            await asyncio.to_thread(self.release.wait, 60)
             await conn.execute(text("SELECT pg_advisory_unlock(hashtext('landcycle.parcel_overlap'))"))
         await engine.dispose()
 
-    holder = threading.Thread(target=lambda: asyncio.run(hold_the_guard()))
-    holder.start()
-    try:
-        assert held.wait(10)
-        x, y = 121.95, 31.10
-        ring = [[x, y], [x + 100 * M_LON, y], [x + 100 * M_LON, y + 100 * M_LAT], [x, y + 100 * M_LAT], [x, y]]
-        feature = {"type": "Feature", "properties": {"code": "WEB-C", "land_use": "industrial"},
-                   "geometry": {"type": "Polygon", "coordinates": [ring]}}
-        path = Path(tmp_path) / "cancel.geojson"
-        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
-        log_in(page, live_page.base, "bureau")
-        page.click("nav a[data-view=data]")
-        page.set_input_files("#import-file", str(path))
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join(10)
+
+
+def one_parcel_file(tmp_path: Any, code: str, lon: float) -> str:
+    import json
+    from pathlib import Path
+
+    from tests.builders import M_LAT, M_LON
+
+    x, y = lon, 31.10
+    ring = [[x, y], [x + 100 * M_LON, y], [x + 100 * M_LON, y + 100 * M_LAT], [x, y + 100 * M_LAT], [x, y]]
+    feature = {"type": "Feature", "properties": {"code": code, "land_use": "industrial"},
+               "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    path = Path(tmp_path) / f"{code}.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+    return str(path)
+
+
+def test_a_running_import_is_cancelled_from_the_page(live_page: LivePage, page: Any, tmp_path: Any) -> None:
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=data]")
+    with GuardHeld():
+        page.set_input_files("#import-file", one_parcel_file(tmp_path, "WEB-C", 121.95))
         page.click("#import-form button[type=submit]")
         page.wait_for_selector("#import-status .job-state[data-status=running]:has-text('writing')", timeout=30_000)
         page.click("#import-cancel")
         page.wait_for_selector("#import-status .job-state[data-status=cancelled]", timeout=30_000)
-    finally:
-        release.set()
-        holder.join(10)
     assert "cancelled, nothing written" in page.inner_text("#import-status")
     assert live_page.rest("/parcels", code="WEB-C")["numberMatched"] == 0
     shot(page, "13-import-cancelled")
+
+
+def test_an_import_left_running_is_followed_and_cancelled_from_the_list(live_page: LivePage, page: Any,
+                                                                       tmp_path: Any) -> None:
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=data]")
+    with GuardHeld():
+        page.set_input_files("#import-file", one_parcel_file(tmp_path, "WEB-L", 121.96))
+        page.click("#import-form button[type=submit]")
+        page.wait_for_selector("#import-status .job-state[data-status=running]", timeout=30_000)
+        # The user goes to the map and comes back: the job is in the list, running, with its Cancel button.
+        page.click("nav a[data-view=map]")
+        page.click("nav a[data-view=data]")
+        row = "#import-jobs tr:has-text('WEB-L.geojson')"
+        page.click(f"{row} button[data-cancel]", timeout=30_000)
+        page.wait_for_selector(f"{row} .job-cancelled", timeout=30_000)
+    assert not page.locator(f"{row} button[data-cancel]").count()
+    assert live_page.rest("/parcels", code="WEB-L")["numberMatched"] == 0
