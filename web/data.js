@@ -37,6 +37,8 @@ function exportForm(districts) {
   const options = (values, label, selected = "") => values.map((v) =>
     el("option", { value: v, selected: v === selected }, label(v)));
   const form = el("form", { id: "export-form", class: "data-form" },
+    el("label", {}, el("span", {}, t("data.what")),
+      el("select", { name: "what" }, ...options(["parcels", "zones", "districts"], (k) => t(`data.kind.${k}`)))),
     el("label", {}, el("span", {}, t("data.format")),
       el("select", { name: "f" }, ...options(FORMATS, (f) => t(`data.format.${f}`)))),
     el("label", {}, el("span", {}, t("data.crs")), el("select", { name: "crs" }, ...options(CRSS, (c) => c))),
@@ -53,11 +55,14 @@ function exportForm(districts) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const status = form.querySelector("#export-status");
-    const fields = Object.fromEntries(new FormData(form)); // as_of: a date is that day's end in Shanghai
+    // as_of: a date is that day's end in Shanghai. Zones filter by district too; districts by nothing.
+    const { what, tier, ...fields } = Object.fromEntries(new FormData(form));
+    if (what === "parcels") fields.tier = tier;
+    if (what === "districts") { delete fields.district_code; delete fields.as_of; }
     status.className = "muted";
     status.textContent = t("data.preparing");
     try {
-      const name = await download(`/parcels/export${qs(fields)}`, `parcels.${fields.f}`);
+      const name = await download(`/${what}/export${qs(fields)}`, `${what}.${fields.f}`);
       status.textContent = t("data.downloaded", { name });
     } catch (error) {
       status.className = "error";

@@ -5,7 +5,7 @@ const LABELS = {
   en: {
     brand: "Landcycle", tagline: "Industrial land, full life cycle",
     "nav.map": "Map", "nav.queues": "Queues", "nav.dashboard": "Dashboard", "nav.data": "Data",
-    "data.title": "Data in and out", "data.export": "Download parcels", "data.import": "Import a file",
+    "data.title": "Data in and out", "data.export": "Download data", "data.what": "What", "data.import": "Import a file",
     "data.jobs": "Recent imports", "data.format": "Format", "data.format.gpkg": "GeoPackage",
     "data.format.shp": "Shapefile (zip)", "data.format.csv": "CSV (WKT)", "data.format.geojson": "GeoJSON",
     "data.crs": "Coordinates", "data.crs.file": "Coordinates of the file", "data.any": "any",
@@ -129,7 +129,7 @@ const LABELS = {
   zh: {
     brand: "Landcycle 产业用地全生命周期", tagline: "产业用地全生命周期管理",
     "nav.map": "地图", "nav.queues": "待办", "nav.dashboard": "总览", "nav.data": "数据",
-    "data.title": "数据导入与导出", "data.export": "下载地块", "data.import": "导入文件", "data.jobs": "最近的导入",
+    "data.title": "数据导入与导出", "data.export": "下载数据", "data.what": "内容", "data.import": "导入文件", "data.jobs": "最近的导入",
     "data.format": "格式", "data.format.gpkg": "GeoPackage", "data.format.shp": "Shapefile（zip）",
     "data.format.csv": "CSV（WKT）", "data.format.geojson": "GeoJSON", "data.crs": "坐标系",
     "data.crs.file": "文件坐标系", "data.any": "全部", "data.as_of": "历史日期（可选）", "data.download": "下载",

@@ -1,10 +1,11 @@
-"""GET /parcels/export?f=gpkg|geojson|csv|shp: the current (or as_of) filtered parcels as a file, streamed.
+"""GET /parcels/export?f=gpkg|geojson|csv|shp: the current (or as_of) filtered parcels as a file, streamed;
+and the zones and districts the same way (`/zones/export`, `/districts/export`).
 
-Registered before the parcel routes so `/parcels/export` is never read as `/parcels/{parcel_id}`.
+Registered before the resources' own routes so `/parcels/export` is never read as `/parcels/{parcel_id}`.
 GeoJSON and CSV stream straight from PostgreSQL (GeoJSON: the REST resources, built by PostgreSQL on two
 connections in one snapshot, issue 6); a GeoPackage is a SQLite file that cannot be written front to back,
 and a zipped Shapefile is four files in an archive, so these are written a chunk at a time to a temporary
-file and then streamed.
+file and then streamed. Zones and districts (a few hundred) are all written to a file first.
 """
 
 from __future__ import annotations
@@ -27,29 +28,34 @@ from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
 from app.exports.service import Export, columns, export_to_file, statement, stream_chunks
 from app.features.geojson import stream_chunks as stream_collection_chunks
 from app.features.paging import public_url
-from app.features.params import header_crs
+from app.features.params import as_of_param, header_crs
 from app.features.versions import CountCache, collection_etag, collection_version, etag_matches
 from app.parcels.params import ParcelQueryDep
 from app.parcels.query import ParcelQuery
 from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
+from app.zones.query import ZoneQuery
+from app.zones.schemas import ZoneKind
 from gis.crs import CrsRef, crs_urn
 from gis.sql import in_crs
 
-router = APIRouter(prefix="/parcels", tags=["parcels"])
+router = APIRouter()
 MEDIA = {
     "gpkg": "application/geopackage+sqlite3",
     "geojson": "application/geo+json",
     "csv": "text/csv; charset=utf-8",
     "shp": "application/zip",
 }
-FILENAME = {"gpkg": "parcels.gpkg", "geojson": "parcels.geojson", "csv": "parcels.csv", "shp": "parcels.zip"}
+SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip"}
+Format = Annotated[Literal["gpkg", "geojson", "csv", "shp"], Query(description="File format (shp: a zipped Shapefile)")]
+OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
 
 
 @router.get(
-    "/export",
+    "/parcels/export",
     response_model=None,
     summary="Export parcels as a file",
+    tags=["parcels"],
     responses={200: {"content": {m: {} for m in MEDIA.values()}}},
 )
 async def export_parcels(
@@ -59,9 +65,8 @@ async def export_parcels(
     settings: SettingsDep,
     counts: CountsDep,
     query: ParcelQueryDep,
-    f: Annotated[Literal["gpkg", "geojson", "csv", "shp"],
-                 Query(description="File format (shp: a zipped Shapefile)")] = "gpkg",
-    crs: Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")] = None,
+    f: Format = "gpkg",
+    crs: OutCrs = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Every parcel the REST list would match (no paging): GeoJSON is the REST resources in one stream (the
@@ -70,27 +75,68 @@ async def export_parcels(
     re-import, with `plot_ratio_reference_code`."""
     out_crs = header_crs(crs)
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
-    headers = {
-        "Content-Crs": f"<{out_crs.uri}>",
-        "Content-Disposition": f'attachment; filename="{FILENAME[f]}"',
-    }
+    headers = _headers(out_crs, "parcels", f)
     if f == "geojson":
         return await _geojson(request, db, settings, counts, query, out_crs, headers, if_none_match)
+    return await _send_file(db, export, f, headers)
+
+
+@router.get(
+    "/zones/export",
+    response_model=None,
+    summary="Export zones as a file",
+    tags=["zones"],
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+async def export_zones(
+    db: DatabaseDep,
+    actor: ActorDep,
+    f: Format = "gpkg",
+    crs: OutCrs = None,
+    as_of: str | None = None,
+    kind: ZoneKind | None = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    advanced_manufacturing: bool | None = None,
+) -> Response:
+    """The current (or `as_of`) zones the zone list would match, as a file for re-import (`--kind zones`)."""
+    out_crs = header_crs(crs)
+    query = ZoneQuery(filters={"kind": kind, "district_code": district_code,
+                               "advanced_manufacturing": advanced_manufacturing}, as_of=as_of_param(as_of))
+    export = Export(kind="zones", crs=out_crs, zone_query=query)
+    return await _send_file(db, export, f, _headers(out_crs, "zones", f))
+
+
+@router.get(
+    "/districts/export",
+    response_model=None,
+    summary="Export districts as a file",
+    tags=["districts"],
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+async def export_districts(db: DatabaseDep, actor: ActorDep, f: Format = "gpkg", crs: OutCrs = None) -> Response:
+    """The municipality's districts, as a file for re-import (`--kind districts`)."""
+    out_crs = header_crs(crs)
+    return await _send_file(db, Export(kind="districts", crs=out_crs), f, _headers(out_crs, "districts", f))
+
+
+def _headers(crs: CrsRef, name: str, f: str) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs.uri}>", "Content-Disposition": f'attachment; filename="{name}{SUFFIX[f]}"'}
+
+
+async def _send_file(db: Database, export: Export, f: str, headers: dict[str, str]) -> Response:
+    """CSV streamed; the other formats written to a temporary file a chunk at a time, then sent (the file
+    goes afterwards)."""
     if f == "csv":
-        return StreamingResponse(_csv(db, export, out_crs), media_type=MEDIA["csv"], headers=headers)
+        return StreamingResponse(_csv(db, export, export.crs), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
-    path = folder / FILENAME[f]
+    path = folder / f"{export.kind}{SUFFIX[f]}"
     try:
         await export_to_file(db, export, path)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(
-        path,
-        media_type=MEDIA[f],
-        headers=headers,
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )
+    return FileResponse(path, media_type=MEDIA[f], headers=headers,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 async def _geojson(request: Request, db: Database, settings: Settings, counts: CountCache, query: ParcelQuery,

@@ -232,6 +232,19 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     assert sorted(r["code"] for r in rows) == sorted(f["properties"]["code"] for f in listed["features"])
     assert rows and float(rows[0]["wkt"].split("(")[-1].split()[0]) > 100_000  # metres, not degrees
     page.wait_for_selector("#export-status:has-text('Downloaded parcels.csv')")
+    # The zones too, as a GeoPackage for another GIS.
+    import pyogrio
+
+    page.select_option("#export-form select[name=what]", "zones")
+    page.select_option("#export-form select[name=f]", "gpkg")
+    page.select_option("#export-form select[name=district_code]", "")
+    with page.expect_download() as caught:
+        page.click("#export-form button[type=submit]")
+    assert caught.value.suggested_filename == "zones.gpkg"
+    caught.value.save_as(Path(tmp_path) / "zones.gpkg")
+    zones = pyogrio.read_dataframe(Path(tmp_path) / "zones.gpkg")
+    listed_zones = live_page.rest("/zones", limit=1000)["features"]
+    assert sorted(zones["code"]) == sorted(z["properties"]["code"] for z in listed_zones)
 
     # An import: two new parcels far from the others, and a third overlapping the first, all or nothing.
     x, y = 121.95, 31.05

@@ -147,3 +147,33 @@ async def test_an_export_reimported_into_an_empty_database_gives_the_same_parcel
                                                WHERE p.code = 'X-HIGH' AND p.valid_to IS NULL""")
             )
         assert ref == "X-O1", suffix
+
+
+async def test_zones_and_districts_export_as_files_like_their_lists(client, city, tmp_path: Path):
+    zones = (await client.get("/api/v1/zones", headers=basic("bureau"))).json()["features"]
+    bases = sorted(z["properties"]["code"] for z in zones if z["properties"]["kind"] == "base")
+    response = await client.get("/api/v1/zones/export?f=csv&kind=base", headers=basic("bureau"))
+    assert response.status_code == 200 and response.headers["content-disposition"] == 'attachment; filename="zones.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert sorted(r["code"] for r in rows) == bases and {r["kind"] for r in rows} == {"base"}
+    assert shapely.from_wkt(rows[0]["wkt"]).geom_type in ("Polygon", "MultiPolygon")
+    response = await client.get("/api/v1/zones/export?f=gpkg", headers=basic("bureau"))
+    (tmp_path / "zones.gpkg").write_bytes(response.content)
+    got = pyogrio.read_dataframe(tmp_path / "zones.gpkg")
+    assert sorted(got["code"]) == sorted(z["properties"]["code"] for z in zones)
+    assert {"advanced_manufacturing", "far_cap", "far_min"} <= set(got.columns)
+
+    districts = (await client.get("/api/v1/districts", headers=basic("viewer"))).json()["features"]
+    response = await client.get("/api/v1/districts/export?f=shp&crs=EPSG:4549", headers=basic("viewer"))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    (tmp_path / "districts.zip").write_bytes(response.content)
+    got = pyogrio.read_dataframe(tmp_path / "districts.zip")
+    assert sorted(got["code"]) == sorted(d["properties"]["code"] for d in districts)
+    assert str(got.crs) == "EPSG:4549"
+    assert set(got["name_zh"]) == {d["properties"]["name_zh"] for d in districts}
+
+    for path, status in (("/api/v1/zones/export?f=xlsx", 422), ("/api/v1/zones/export?kind=gold", 422),
+                         ("/api/v1/districts/export?crs=EPSG:1234", 400)):
+        bad = await client.get(path, headers=basic("bureau"))
+        assert bad.status_code == status and bad.headers["content-type"] == "application/problem+json", path
+    assert (await client.get("/api/v1/districts/export")).status_code == 401
