@@ -28,14 +28,13 @@ from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
 from app.exports.service import Export, columns, export_to_file, statement, stream_chunks
 from app.features.geojson import stream_chunks as stream_collection_chunks
 from app.features.paging import public_url
-from app.features.params import as_of_param, header_crs
+from app.features.params import header_crs
 from app.features.versions import CountCache, collection_etag, collection_version, etag_matches
 from app.parcels.params import ParcelQueryDep
 from app.parcels.query import ParcelQuery
 from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
-from app.zones.query import ZoneQuery
-from app.zones.schemas import ZoneKind
+from app.zones.params import ZoneQueryDep
 from gis.crs import CrsRef, crs_urn
 from gis.sql import in_crs
 
@@ -91,17 +90,12 @@ async def export_parcels(
 async def export_zones(
     db: DatabaseDep,
     actor: ActorDep,
+    query: ZoneQueryDep,
     f: Format = "gpkg",
     crs: OutCrs = None,
-    as_of: str | None = None,
-    kind: ZoneKind | None = None,
-    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    advanced_manufacturing: bool | None = None,
 ) -> Response:
-    """The current (or `as_of`) zones the zone list would match, as a file for re-import (`--kind zones`)."""
+    """Every zone the zone list would match (no paging), as a file for re-import (`--kind zones`)."""
     out_crs = header_crs(crs)
-    query = ZoneQuery(filters={"kind": kind, "district_code": district_code,
-                               "advanced_manufacturing": advanced_manufacturing}, as_of=as_of_param(as_of))
     export = Export(kind="zones", crs=out_crs, zone_query=query)
     return await _send_file(db, export, f, _headers(out_crs, "zones", f))
 

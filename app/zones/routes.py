@@ -11,10 +11,11 @@ from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.features.geojson import collection_bytes, feature_text, fetch_texts
 from app.features.paging import clamp_limit, page_links
-from app.features.params import as_of_param, bbox_param, etag, header_crs, if_match_version
+from app.features.params import as_of_param, etag, header_crs, if_match_version
 from app.zones import service
+from app.zones.params import ZoneQueryDep
 from app.zones.query import ZoneQuery, count, property_columns, select_rows, zone
-from app.zones.schemas import ZoneCollection, ZoneCreate, ZoneDelete, ZoneFeature, ZoneKind, ZonePatch
+from app.zones.schemas import ZoneCollection, ZoneCreate, ZoneDelete, ZoneFeature, ZonePatch
 from gis import geometry
 from gis.crs import CrsRef
 
@@ -30,23 +31,13 @@ def _features(q: ZoneQuery, crs: CrsRef) -> Any:
 @router.get("", response_model=None, summary="List zones",
             responses={200: {"model": ZoneCollection, "content": {GEOJSON: {}}}})
 async def list_zones(
-    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+    request: Request, session: SessionDep, actor: ActorDep, settings: SettingsDep, q: ZoneQueryDep,
     limit: Annotated[int | None, Query(ge=0)] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-    bbox: str | None = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: str | None = None,
-    as_of: str | None = None,
-    kind: ZoneKind | None = None,
-    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    advanced_manufacturing: bool | None = None,
 ) -> Response:
     """Current zones (or as of a date)."""
     out_crs = header_crs(crs)
-    in_crs = header_crs(bbox_crs)
-    q = ZoneQuery(filters={"kind": kind, "district_code": district_code,
-                           "advanced_manufacturing": advanced_manufacturing},
-                  bbox=bbox_param(bbox, in_crs, settings.max_bbox_degrees), bbox_crs=in_crs, as_of=as_of_param(as_of))
     size = clamp_limit(limit, settings)
     matched = int(await session.scalar(count(q)) or 0)
     rows = (await session.execute(_features(q, out_crs).limit(size).offset(offset))).all()
