@@ -115,6 +115,9 @@ async def list_imports(
         stmt = stmt.where(ImportJob.created_by == actor.username)
     matched = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = list(await session.scalars(stmt.order_by(ImportJob.id.desc()).limit(size).offset(offset)))
+    for row in rows:  # an open job whose process died is reported failed here too, as GET /imports/{id} does
+        if row.status in jobs.OPEN:
+            await jobs.load_job(session, row.id)
     base = str(public_url(request, settings).replace(query=""))
     items = [job_read(r, f"{base}/{r.id}") for r in rows]
     page = ImportJobPage(

@@ -177,6 +177,8 @@ async def test_a_job_whose_process_died_is_reported_failed(client, db, city):
         session.add(job)
         await session.flush()
         job_id = job.id
+    listed = (await client.get("/api/v1/imports", headers=basic("bureau"))).json()["items"]
+    assert [(j["id"], j["status"]) for j in listed] == [(job_id, "failed")]  # the list says so too
     got = (await client.get(f"/api/v1/imports/{job_id}", headers=basic("bureau"))).json()
     assert got["status"] == "failed" and got["error"]["code"] == "INTERRUPTED"
 
