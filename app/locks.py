@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, VersionConflict
@@ -25,16 +26,21 @@ _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "par
 _CHANGE_AT = "landcycle.change_at"
 
 
-def lock_class(kind: str) -> int:
-    """The first key of an entity kind's advisory locks (`pg_locks.classid`; the id is `objid`)."""
-    return _CLASSES[kind]
+def _key(kind: str, entity_id: int) -> dict[str, int]:
+    """The two keys of an entity's lock (in pg_locks: `classid`, `objid`, with `objsubid` 2)."""
+    return {"cls": _CLASSES[kind], "id": int(entity_id) & 0x7FFFFFFF}
+
+
+# The backends whose transactions hold an entity's lock now.
+_HOLDERS = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = :cls AND objid = :id AND objsubid = 2")
+_END_HOLDERS = f"SELECT pg_terminate_backend(h.pid) FROM ({_HOLDERS}) h WHERE h.pid <> pg_backend_pid()"  # noqa: S608
 
 
 async def entity(session: AsyncSession, kind: str, entity_id: int) -> datetime:
     """Wait until no other transaction writes this entity; later statements then see its last commit.
     Returns the change time for this entity's new version."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:cls, :id)"),
-                          {"cls": _CLASSES[kind], "id": int(entity_id) & 0x7FFFFFFF})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:cls, :id)"), _key(kind, entity_id))
     return await _stamp(session)
 
 
@@ -72,7 +78,15 @@ def check_if_match(entity: str, entity_id: int, current: int, if_match: int | No
 
 async def held(session: AsyncSession, kind: str, entity_id: int) -> bool:
     """Whether some transaction holds the lock of this entity now (without taking it)."""
-    return bool(await session.scalar(text("""
-        SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-                          AND classid = :cls AND objid = :id AND objsubid = 2)
-    """), {"cls": _CLASSES[kind], "id": int(entity_id) & 0x7FFFFFFF}))
+    return bool(await session.scalar(text(f"SELECT EXISTS ({_HOLDERS})"), _key(kind, entity_id)))
+
+
+async def end_holders(session: AsyncSession, kind: str, entity_id: int) -> bool:
+    """End the connections (other than this one) whose transactions hold this entity's lock: their work rolls
+    back. False, with the caller's transaction intact, when this role may not end them."""
+    try:
+        async with session.begin_nested():
+            await session.execute(text(_END_HOLDERS), _key(kind, entity_id))
+    except DBAPIError:
+        return False
+    return True

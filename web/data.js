@@ -1,6 +1,6 @@
-// Data in and out (issue 7) on the page: download the parcels as a file, with the list's filters, in the
-// formats planners use; import a file as a background job (POST /imports), followed until it ends, with
-// its counts and refused rows; the recent jobs. The server checks everything; the page only offers what the
+// Data in and out (issue 7) on the page: download parcels, zones or districts as a file, with the lists'
+// filters, in the formats planners use; import a file as a background job (POST /imports), followed until it
+// ends, with its counts and refused rows; the recent jobs, an open one cancellable. The server checks everything; the page only offers what the
 // user's role may do.
 
 import { api, auth, download, qs, sendForm } from "./api.js";
@@ -111,11 +111,7 @@ function importForm(kinds, refresh, mine) {
     out.replaceChildren(el("p", { class: "muted" }, t("data.uploading")));
     try {
       let job = await sendForm("/imports", body);
-      const stop = el("button", { type: "button", id: "import-cancel" }, t("data.cancel"));
-      stop.addEventListener("click", () => {
-        stop.disabled = true;
-        api(`/imports/${job.id}`, { method: "DELETE" }).catch((error) => toast(explain(error)));
-      });
+      const stop = cancelButton(job, { id: "import-cancel" }, () => {}); // the loop below sees the end
       out.replaceChildren(jobState(job), stop);
       while (OPEN.has(job.status) && mine === generation) {
         await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
@@ -134,6 +130,16 @@ function importForm(kinds, refresh, mine) {
     }
   });
   return form;
+}
+
+/** A button that cancels an open job (DELETE /imports/{id}), then calls `after`. */
+function cancelButton(job, attrs, after) {
+  const button = el("button", { type: "button", ...attrs }, t("data.cancel"));
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    api(`/imports/${job.id}`, { method: "DELETE" }).catch((error) => toast(explain(error))).finally(after);
+  });
+  return button;
 }
 
 /** A job's status, with its phase and progress while it runs. */
@@ -185,14 +191,6 @@ async function listJobs(root, mine) {
   if (mine !== generation) return;
   const page = await api(`/imports${qs({ limit: 10 })}`);
   const refresh = () => listJobs(root, mine);
-  const cancel = (job) => {
-    const button = el("button", { type: "button", "data-cancel": job.id }, t("data.cancel"));
-    button.addEventListener("click", () => {
-      button.disabled = true;
-      api(`/imports/${job.id}`, { method: "DELETE" }).catch((error) => toast(explain(error))).finally(refresh);
-    });
-    return button;
-  };
   root.replaceChildren(page.items.length ? table([
     ["#", (j) => String(j.id), { numeric: true }],
     [t("data.file"), (j) => j.filename],
@@ -203,7 +201,7 @@ async function listJobs(root, mine) {
     [t("data.refused"), (j) => num(j.counts.refused), { numeric: true }],
     [t("data.by"), (j) => j.created_by],
     [t("data.when"), (j) => new Date(j.created_at).toLocaleString()],
-    [t("col.actions"), (j) => (OPEN.has(j.status) ? cancel(j) : "")],
+    [t("col.actions"), (j) => (OPEN.has(j.status) ? cancelButton(j, { "data-cancel": j.id }, refresh) : "")],
   ], page.items, { class: "queue" }) : el("p", { class: "muted" }, t("queues.empty")));
   if (page.items.some((j) => OPEN.has(j.status))) listTimer = setTimeout(refresh, POLL_MS);
 }

@@ -48,6 +48,7 @@ MEDIA = {
 SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip"}
 Format = Annotated[Literal["gpkg", "geojson", "csv", "shp"], Query(description="File format (shp: a zipped Shapefile)")]
 OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
+FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}}}  # OpenAPI
 
 
 @router.get(
@@ -55,7 +56,7 @@ OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (de
     response_model=None,
     summary="Export parcels as a file",
     tags=["parcels"],
-    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    responses=FILES,
 )
 async def export_parcels(
     request: Request,
@@ -74,10 +75,9 @@ async def export_parcels(
     re-import, with `plot_ratio_reference_code`."""
     out_crs = header_crs(crs)
     export = Export(kind="parcels", crs=out_crs, parcel_query=query)
-    headers = _headers(out_crs, "parcels", f)
     if f == "geojson":
-        return await _geojson(request, db, settings, counts, query, out_crs, headers, if_none_match)
-    return await _send_file(db, export, f, headers)
+        return await _geojson(request, db, settings, counts, query, out_crs, _headers(export, f), if_none_match)
+    return await _send_file(db, export, f)
 
 
 @router.get(
@@ -85,7 +85,7 @@ async def export_parcels(
     response_model=None,
     summary="Export zones as a file",
     tags=["zones"],
-    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    responses=FILES,
 )
 async def export_zones(
     db: DatabaseDep,
@@ -96,8 +96,7 @@ async def export_zones(
 ) -> Response:
     """Every zone the zone list would match (no paging), as a file for re-import (`--kind zones`)."""
     out_crs = header_crs(crs)
-    export = Export(kind="zones", crs=out_crs, zone_query=query)
-    return await _send_file(db, export, f, _headers(out_crs, "zones", f))
+    return await _send_file(db, Export(kind="zones", crs=out_crs, zone_query=query), f)
 
 
 @router.get(
@@ -105,21 +104,22 @@ async def export_zones(
     response_model=None,
     summary="Export districts as a file",
     tags=["districts"],
-    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    responses=FILES,
 )
 async def export_districts(db: DatabaseDep, actor: ActorDep, f: Format = "gpkg", crs: OutCrs = None) -> Response:
     """The municipality's districts, as a file for re-import (`--kind districts`)."""
-    out_crs = header_crs(crs)
-    return await _send_file(db, Export(kind="districts", crs=out_crs), f, _headers(out_crs, "districts", f))
+    return await _send_file(db, Export(kind="districts", crs=header_crs(crs)), f)
 
 
-def _headers(crs: CrsRef, name: str, f: str) -> dict[str, str]:
-    return {"Content-Crs": f"<{crs.uri}>", "Content-Disposition": f'attachment; filename="{name}{SUFFIX[f]}"'}
+def _headers(export: Export, f: str) -> dict[str, str]:
+    return {"Content-Crs": f"<{export.crs.uri}>",
+            "Content-Disposition": f'attachment; filename="{export.kind}{SUFFIX[f]}"'}
 
 
-async def _send_file(db: Database, export: Export, f: str, headers: dict[str, str]) -> Response:
+async def _send_file(db: Database, export: Export, f: str) -> Response:
     """CSV streamed; the other formats written to a temporary file a chunk at a time, then sent (the file
     goes afterwards)."""
+    headers = _headers(export, f)
     if f == "csv":
         return StreamingResponse(_csv(db, export, export.crs), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))

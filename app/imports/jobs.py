@@ -23,8 +23,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
@@ -132,9 +131,7 @@ async def execute(
             raise JobCancelled(job_id)  # cancelled before it started
 
     async def before_commit(session: AsyncSession, outcome: ImportOutcome) -> None:
-        done = await session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "running")
-                                     .values(**_final(outcome)).returning(ImportJob.id))
-        if done.first() is None:
+        if not await _move(session, job_id, ("running",), **_final(outcome)):
             raise JobCancelled(job_id)  # cancelled meanwhile: the data rolls back with this transaction
 
     try:
@@ -177,42 +174,24 @@ async def cancel(session: AsyncSession, runner: JobRunner, job: ImportJob, actor
     caller's transaction; the import then stops where it is — its task cancelled when it runs here, else
     its connection ended — and, wherever it runs, cannot commit."""
     was = job.status
-    done = await session.execute(
-        update(ImportJob)
-        .where(ImportJob.id == job.id, ImportJob.status.in_(OPEN))
-        .values(status="cancelled", phase="done", finished_at=func.now(),
-                error={"code": "CANCELLED", "detail": f"cancelled by {actor.username}; nothing was written"})
-        .returning(ImportJob.id)
-    )
-    if done.first() is None:
+    if not await _move(session, job.id, OPEN, status="cancelled", phase="done", finished_at=func.now(),
+                       error={"code": "CANCELLED", "detail": f"cancelled by {actor.username}; nothing was written"}):
         await session.refresh(job)  # it may have ended since it was read
         raise InvalidTransition(f"import job {job.id} has ended ({job.status}); only a queued or running job "
                                 "can be cancelled", status=job.status)
     await audit.record(session, actor, "cancel", "import_job", job.id,
                        detail={"file": job.filename, "kind": job.kind, "was": was})
-    if not runner.cancel(job.id):
-        await _end_connection_of(session, job.id)
+    # Run by another process of the service: end its connection. Without the right to, it stops at its commit.
+    if not runner.cancel(job.id) and not await locks.end_holders(session, "import_job", job.id):
+        log.warning("could not end the connection of cancelled import job %s", job.id)
     await session.refresh(job)
     return job
-
-
-async def _end_connection_of(session: AsyncSession, job_id: int) -> None:
-    """End the connection whose transaction holds the job's lock (an import run by another process of the
-    service). Without the right to, the import still stops: at its commit, as cancel() says."""
-    try:
-        async with session.begin_nested():
-            await session.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = :cls AND objid = :id AND objsubid = 2 AND pid <> pg_backend_pid()"),
-                {"cls": locks.lock_class("import_job"), "id": job_id & 0x7FFFFFFF})
-    except DBAPIError:
-        log.warning("could not end the connection of cancelled import job %s", job_id)
 
 
 async def load_job(session: AsyncSession, job_id: int) -> ImportJob | None:
     """A job, with a lost one (its process died) reported and recorded as failed."""
     job = await session.scalar(select(ImportJob).where(ImportJob.id == job_id))
-    if job is None or job.status not in ("queued", "running"):
+    if job is None or job.status not in OPEN:
         return job
     if await locks.held(session, "import_job", job_id):
         return job
@@ -246,12 +225,17 @@ def _final(outcome: ImportOutcome) -> dict[str, Any]:
     }
 
 
-async def _set(db: Database, job_id: int, states: tuple[str, ...] = OPEN, **values: Any) -> bool:
+async def _move(session: AsyncSession, job_id: int, states: tuple[str, ...], **values: Any) -> bool:
     """Write the job's row if it is in one of `states` (never over a cancel or an end); whether it was."""
+    done = await session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status.in_(states))
+                                 .values(**values).returning(ImportJob.id))
+    return done.first() is not None
+
+
+async def _set(db: Database, job_id: int, states: tuple[str, ...] = OPEN, **values: Any) -> bool:
+    """`_move` in a transaction of its own."""
     async with db.session() as session:
-        done = await session.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status.in_(states))
-                                     .values(**values).returning(ImportJob.id))
-        return done.first() is not None
+        return await _move(session, job_id, states, **values)
 
 
 async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> bool:

@@ -32,6 +32,18 @@ def open_parcel(page: Any, code: str) -> None:
     page.wait_for_selector(f"#panel:not([hidden]) #panel-title:has-text('{code}')")
 
 
+def open_data_view(page: Any, base: str) -> None:
+    log_in(page, base, "bureau")
+    page.click("nav a[data-view=data]")
+    page.wait_for_selector("#export-form")
+
+
+def send_import(page: Any, path: Any) -> None:
+    """Choose the file (with the options already set on the form) and start the import."""
+    page.set_input_files("#import-file", str(path))
+    page.click("#import-form button[type=submit]")
+
+
 def a_parcel_to_raise(live: LivePage) -> dict[str, Any]:
     """An industrial parcel in Pudong under an active contract, below its cap, with no open request."""
     contracts = live.rest("/contracts", status="active", district_code=PUDONG, limit=200)["items"]
@@ -215,9 +227,7 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
 
     from tests.builders import M_LAT, M_LON
 
-    log_in(page, live_page.base, "bureau")
-    page.click("nav a[data-view=data]")
-    page.wait_for_selector("#export-form")
+    open_data_view(page, live_page.base)
     # The extract: Pudong's base parcels as CSV in Gauss-Krüger, the same rows the REST list matches.
     page.select_option("#export-form select[name=f]", "csv")
     page.select_option("#export-form select[name=crs]", "EPSG:4549")
@@ -257,8 +267,7 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
                 for code, dx in (("WEB-1", 0), ("WEB-2", 300), ("WEB-3", 50))]
     path = tmp_path / "web.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
-    page.set_input_files("#import-file", str(path))
-    page.click("#import-form button[type=submit]")
+    send_import(page, path)
     page.wait_for_selector("#import-status .job-state[data-status=refused]", timeout=30_000)
     assert "read 3, accepted 2, refused 1" in page.inner_text("#import-status")
     refused = page.inner_text("#import-refused")
@@ -272,9 +281,8 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
 
     # The same file again, keeping the accepted rows: committed, and listed among the recent imports.
     assert page.input_value("#import-file") == ""  # the file is taken, the options stay
-    page.set_input_files("#import-file", str(path))
     page.check("#import-form input[name=skip_invalid]")
-    page.click("#import-form button[type=submit]")
+    send_import(page, path)
     page.wait_for_selector("#import-status .job-state[data-status=succeeded]", timeout=30_000)
     assert live_page.rest("/parcels", code="WEB-2")["features"][0]["properties"]["tier"] == "fragment"
     assert "web.geojson" in page.inner_text("#import-jobs")
@@ -284,10 +292,9 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     # A CSV from Excel: GB18030 text, columns named as the surveyor named them, mapped on the form.
     wkt = "POLYGON((" + ", ".join(f"{a + 600 * M_LON} {b}" for a, b in square) + "))"
     (tmp_path / "台账.csv").write_bytes(f"编号,性质,wkt\nWEB-4,工业,\"{wkt}\"\n".encode("gb18030"))
-    page.set_input_files("#import-file", str(tmp_path / "台账.csv"))
     page.select_option("#import-form select[name=encoding]", "GB18030")
     page.fill("#import-form input[name=map]", "code=编号，land_use=性质")
-    page.click("#import-form button[type=submit]")
+    send_import(page, tmp_path / "台账.csv")
     page.wait_for_selector("#import-status .job-state:has-text('台账.csv')", timeout=30_000)
     page.wait_for_selector("#import-status .job-state[data-status=succeeded]", timeout=30_000)
     assert live_page.rest("/parcels", code="WEB-4")["features"][0]["properties"]["land_use"] == "industrial"
@@ -345,11 +352,9 @@ def one_parcel_file(tmp_path: Any, code: str, lon: float) -> str:
 
 
 def test_a_running_import_is_cancelled_from_the_page(live_page: LivePage, page: Any, tmp_path: Any) -> None:
-    log_in(page, live_page.base, "bureau")
-    page.click("nav a[data-view=data]")
+    open_data_view(page, live_page.base)
     with GuardHeld():
-        page.set_input_files("#import-file", one_parcel_file(tmp_path, "WEB-C", 121.95))
-        page.click("#import-form button[type=submit]")
+        send_import(page, one_parcel_file(tmp_path, "WEB-C", 121.95))
         page.wait_for_selector("#import-status .job-state[data-status=running]:has-text('writing')", timeout=30_000)
         page.click("#import-cancel")
         page.wait_for_selector("#import-status .job-state[data-status=cancelled]", timeout=30_000)
@@ -360,11 +365,9 @@ def test_a_running_import_is_cancelled_from_the_page(live_page: LivePage, page: 
 
 def test_an_import_left_running_is_followed_and_cancelled_from_the_list(live_page: LivePage, page: Any,
                                                                        tmp_path: Any) -> None:
-    log_in(page, live_page.base, "bureau")
-    page.click("nav a[data-view=data]")
+    open_data_view(page, live_page.base)
     with GuardHeld():
-        page.set_input_files("#import-file", one_parcel_file(tmp_path, "WEB-L", 121.96))
-        page.click("#import-form button[type=submit]")
+        send_import(page, one_parcel_file(tmp_path, "WEB-L", 121.96))
         page.wait_for_selector("#import-status .job-state[data-status=running]", timeout=30_000)
         # The user goes to the map and comes back: the job is in the list, running, with its Cancel button.
         page.click("nav a[data-view=map]")

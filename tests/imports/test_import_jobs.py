@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from app import locks
 from app.imports import jobs, service
 from app.imports.jobs import runner_of
 from app.main import create_app
@@ -251,20 +252,21 @@ async def test_a_job_of_another_server_process_is_stopped_by_ending_its_connecti
     monkeypatch.setattr(jobs.JobRunner, "cancel", lambda self, job_id: False)
     importing = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'landcycle import'"
     ended: list[int] = []
-    real = jobs._end_connection_of
+    real = locks.end_holders
 
-    async def end(session, job_id):
+    async def end(session, kind, entity_id):
         async with live[2].session() as other:
             ended.append(await other.scalar(text(importing)))
-        await real(session, job_id)
+        done = await real(session, kind, entity_id)
         for _ in range(100):
             async with live[2].session() as other:
                 if not await other.scalar(text(importing)):
                     ended.append(0)
-                    return
+                    return done
             await asyncio.sleep(0.05)
+        return done
 
-    monkeypatch.setattr(jobs, "_end_connection_of", end)
+    monkeypatch.setattr(locks, "end_holders", end)
     await _cancel_while_held(live, monkeypatch, tmp_path, "CY")
     assert ended == [1, 0]  # the import's connection was there, and was ended
 
@@ -274,10 +276,10 @@ async def test_a_cancelled_job_never_commits_even_when_nothing_stops_it(live, tm
     # Neither the task nor its connection is reached: the import runs to its end and rolls back there.
     monkeypatch.setattr(jobs.JobRunner, "cancel", lambda self, job_id: False)
 
-    async def unreachable(session, job_id):
-        return None
+    async def unreachable(session, kind, entity_id):
+        return False  # as for a role without the right to end other connections
 
-    monkeypatch.setattr(jobs, "_end_connection_of", unreachable)
+    monkeypatch.setattr(locks, "end_holders", unreachable)
     await _cancel_while_held(live, monkeypatch, tmp_path, "CZ")
 
 
