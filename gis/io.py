@@ -12,6 +12,7 @@ overrides it (GBK, GB18030).
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import tempfile
@@ -49,6 +50,7 @@ _SHEETS = {"OGR_XLSX_FIELD_TYPES": "STRING", "OGR_XLSX_HEADERS": "FORCE",
 pyogrio.set_gdal_config_options(_SHEETS)
 _DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".ods")
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
+CSV_GEOMETRY = "wkt"  # a CSV written here has its attributes, then the geometry as WKT in this last column
 
 
 @dataclass
@@ -284,7 +286,8 @@ def polygons_from_points(
 
 class LayerWriter:
     """Writes one layer a chunk at a time: GeoPackage, Shapefile, zipped Shapefile (.zip), GeoJSON or
-    CSV (geometry as WKT). `fields` are (name, kind) with kind one of FIELD_KINDS; geometries are WKB
+    CSV (the fields, then the geometry as full-precision WKT in a last column `wkt`, as the service's
+    HTTP exports write it). `fields` are (name, kind) with kind one of FIELD_KINDS; geometries are WKB
     in the CRS `srid`. Call `close()` (or use it as a context manager) to finish the file."""
 
     def __init__(
@@ -312,14 +315,13 @@ class LayerWriter:
 
     def write(self, columns: Mapping[str, Sequence[Any]], wkb: Sequence[bytes | None]) -> None:
         """Append rows: one sequence per field, and the geometries as WKB (None for none)."""
+        if self.driver == "CSV":
+            self._write_csv(columns, wkb)
+            return
         data = {name: _column(columns[name], kind) for name, kind in self.fields}
         geometry = gpd.GeoSeries.from_wkb(list(wkb), crs=f"EPSG:{self.srid}")
         frame = gpd.GeoDataFrame(data, geometry=geometry)
-        options: dict[str, Any] = {}
-        if self.driver == "CSV":
-            options["layer_options"] = {"GEOMETRY": "AS_WKT"}
-        if self.driver == "ESRI Shapefile":
-            options["encoding"] = "UTF-8"
+        options: dict[str, Any] = {"encoding": "UTF-8"} if self.driver == "ESRI Shapefile" else {}
         pyogrio.write_dataframe(
             frame,
             self._target,
@@ -330,6 +332,20 @@ class LayerWriter:
             **options,
         )
         self.rows += len(frame)
+
+    def _write_csv(self, columns: Mapping[str, Sequence[Any]], wkb: Sequence[bytes | None]) -> None:
+        # Written here rather than by GDAL, whose CSV puts the geometry first as `WKT`: one CSV shape for
+        # the CLI, the HTTP export and the refused-rows report.
+        names = [name for name, _ in self.fields]
+        shapes = shapely.from_wkb(np.asarray(list(wkb), dtype=object))
+        texts = shapely.to_wkt(shapes, rounding_precision=-1) if len(shapes) else []
+        with self.path.open("a" if self.rows else "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            if not self.rows:
+                writer.writerow([*names, CSV_GEOMETRY])
+            for n, text in enumerate(texts):
+                writer.writerow([*(csv_cell(columns[name][n]) for name in names), text or ""])
+        self.rows += len(texts)
 
     def close(self) -> Path:
         """Finish the file (an empty layer when nothing was written; the .zip built); returns its path."""
@@ -361,6 +377,17 @@ class LayerWriter:
             self.close()
         else:
             self.abort()
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for null, true/false, ISO 8601 for dates and times."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def _column(values: Sequence[Any], kind: str) -> Any:

@@ -36,6 +36,7 @@ from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
 from app.zones.params import ZoneQueryDep
 from gis.crs import CrsRef, crs_urn
+from gis.io import CSV_GEOMETRY, csv_cell
 from gis.sql import in_crs
 
 router = APIRouter()
@@ -154,7 +155,7 @@ async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes
     names = [name for name, _, _ in columns(export)]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*names, "wkt"])
+    writer.writerow([*names, CSV_GEOMETRY])
     yield out.getvalue().encode()
     async with db.connection() as conn:
         async for rows in stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, crs)))):
@@ -162,15 +163,6 @@ async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes
             out.truncate()
             for r in rows:
                 m = r._mapping
-                writer.writerow([_cell(m[n]) for n in names] + [m["geom"]])
+                writer.writerow([csv_cell(m[n]) for n in names] + [m["geom"]])
             yield out.getvalue().encode()
 
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value

@@ -63,6 +63,22 @@ async def test_export_csv_geopackage_and_shapefile_with_crs_and_filters(client, 
     assert str(got.crs) == "EPSG:4549"
 
 
+async def test_a_csv_file_has_the_same_columns_from_the_cli_and_over_http(client, db, settings, city, tmp_path: Path):
+    await load_city_parcels(db, settings, tmp_path)
+    response = await client.get("/api/v1/parcels/export?f=csv&crs=EPSG:4549", headers=basic("bureau"))
+    over_http = list(csv.reader(io.StringIO(response.text)))
+    export = Export(kind="parcels", crs=CrsRef(4549), parcel_query=ParcelQuery())
+    await export_to_file(db, export, tmp_path / "cli.csv")
+    from_cli = list(csv.reader(io.StringIO((tmp_path / "cli.csv").read_text(encoding="utf-8"))))
+    assert from_cli[0] == over_http[0] and from_cli[0][-1] == "wkt" and from_cli[0][0] == "id"
+    by_code = {row[1]: row for row in over_http[1:]}
+    assert len(from_cli) == len(over_http) == 6  # the header and five parcels
+    for row in from_cli[1:]:
+        other = by_code[row[1]]
+        assert row[:-1] == other[:-1]  # the same cells: numbers, true/false, times, empty for null
+        assert shapely.from_wkt(row[-1]).equals_exact(shapely.from_wkt(other[-1]), 1e-6)
+
+
 async def test_export_as_of_reads_history(client, db, settings, city, tmp_path: Path):
     async with db.session() as session:
         before = await session.scalar(text("SELECT now() - interval '1 second'"))

@@ -3,6 +3,7 @@ several CRSs; geometry within 1 cm, attributes and tiers as the API derives them
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +151,12 @@ async def test_self_intersection_and_overlap_refuse_the_whole_file(db, settings,
     assert "row 3 (OV-3)" in outcome.refused[1].reason
     assert await stored(db) == {}
     report = write_report(tmp_path / "bad.refused.csv", outcome)
-    lines = report.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["WKT", "row", "code"] or "row" in lines[0]
-    assert len(lines) == 3 and "BAD-2" in lines[1] and "OV-4" in lines[2]
+    lines = list(csv.reader(report.read_text().splitlines()))
+    assert lines[0] == ["row", "code", "reason", "feature_code", "wkt"]
+    assert [line[:2] + line[3:4] for line in lines[1:]] == [["2", "GEOMETRY_INVALID", "BAD-2"],
+                                                            ["4", "PARCEL_OVERLAP", "OV-4"]]
+    drawn = shapely.get_coordinates(shapely.from_wkt(lines[1][4])).tolist()  # as drawn, to look at beside the file
+    assert drawn == shapely.get_coordinates(bowtie).tolist()
     async with db.session() as session:
         audited = (
             await session.execute(

@@ -6,6 +6,7 @@ trigger waits for it), so the interruption lands mid-way every time, without sle
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -153,7 +155,9 @@ async def test_cli_skip_invalid_writes_the_report_and_dry_run_writes_nothing(gua
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, (out, err)
     assert out.strip().startswith("read 2, accepted 1, refused 1,") and "committed 1 parcels" in out
-    assert (tmp_path / "r.csv").read_text().splitlines()[1].endswith("C-2")
+    (report,) = csv.DictReader((tmp_path / "r.csv").read_text().splitlines())
+    assert (report["row"], report["code"], report["feature_code"]) == ("2", "PARCEL_OVERLAP", "C-2")
+    assert shapely.from_wkt(report["wkt"]).area > 0  # the refused row as drawn
     assert await counts(guard) == (1, audited + 1)
     bad = cli("import", str(tmp_path / "missing.gpkg"), cwd=tmp_path)
     out, err = bad.communicate(timeout=120)
