@@ -1,4 +1,7 @@
-"""What `landcycle import` and `landcycle export` move (SPEC §5 CLI `--kind`); an import checks its kind
-against it too (`POST /api/v1/imports` spells the same three in its form's type)."""
+"""What `landcycle import` and `landcycle export` move (SPEC §5 CLI `--kind`), and `POST /api/v1/imports`
+takes as its form's `kind`; an import checks its kind against it too."""
 
-KINDS = ("parcels", "zones", "districts")
+from typing import Literal, get_args
+
+Kind = Literal["parcels", "zones", "districts"]
+KINDS: tuple[str, ...] = get_args(Kind)

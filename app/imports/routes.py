@@ -24,6 +24,7 @@ from app.imports import jobs
 from app.imports.fields import parse_map
 from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
 from app.imports.service import ImportOptions, check_rights
+from app.kinds import Kind
 from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
@@ -54,7 +55,7 @@ async def create_import(
             ".dbf/.shx/.prj/.cpg parts"
         ),
     ],
-    kind: Annotated[Literal["parcels", "zones", "districts"], Form()] = "parcels",
+    kind: Annotated[Kind, Form()] = "parcels",
     layer: Annotated[str | None, Form(max_length=200)] = None,
     land_use: Annotated[str | None, Form(max_length=40)] = None,
     crs: Annotated[str | None, Form(max_length=200)] = None,
