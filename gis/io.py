@@ -50,6 +50,9 @@ _SHEETS = {"OGR_XLSX_FIELD_TYPES": "STRING", "OGR_XLSX_HEADERS": "FORCE",
 pyogrio.set_gdal_config_options(_SHEETS)
 _DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".ods")
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
+# GeoPackage 1.2, as GDAL wrote it up to 3.10: GDAL 3.11+ writes 1.4, which the GDAL under QGIS 3.28 LTR
+# (Debian 12's) reads with a warning that it "may only be partially supported". Nothing here needs 1.3/1.4.
+_GPKG_OPTIONS = {"VERSION": "1.2"}
 CSV_GEOMETRY = "wkt"  # a CSV written here has its attributes, then the geometry as WKT in this last column
 
 
@@ -322,6 +325,8 @@ class LayerWriter:
         geometry = gpd.GeoSeries.from_wkb(list(wkb), crs=f"EPSG:{self.srid}")
         frame = gpd.GeoDataFrame(data, geometry=geometry)
         options: dict[str, Any] = {"encoding": "UTF-8"} if self.driver == "ESRI Shapefile" else {}
+        if self.driver == "GPKG" and self.rows == 0:
+            options["dataset_options"] = _GPKG_OPTIONS
         pyogrio.write_dataframe(
             frame,
             self._target,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,8 @@ def test_writer_round_trips_and_unknown_formats_are_refused(tmp_path: Path):
         writer.write({"n": [1], "s": ["甲"]}, wkb)
     table = read_table(tmp_path / "t.gpkg")
     assert table.frame["s"].tolist() == ["甲"] and "4490" in (table.crs or "")
+    with sqlite3.connect(tmp_path / "t.gpkg") as gpkg:  # 1.2: read without warnings by older GDALs (QGIS LTR)
+        assert gpkg.execute("PRAGMA user_version").fetchone() == (10200,)
     (tmp_path / "t.dwg").write_bytes(b"")
     with pytest.raises(VectorFileError, match=r"unknown format \.dwg; use one of \.csv, \.gdb, \.geojson"):
         read_table(tmp_path / "t.dwg")
