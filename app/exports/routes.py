@@ -5,7 +5,8 @@ Registered before the resources' own routes so `/parcels/export` is never read a
 GeoJSON and CSV stream straight from PostgreSQL (GeoJSON: the REST resources, built by PostgreSQL on two
 connections in one snapshot, issue 6); a GeoPackage is a SQLite file that cannot be written front to back,
 and a zipped Shapefile is four files in an archive, so these are written a chunk at a time to a temporary
-file and then streamed. Zones and districts (a few hundred) are all written to a file first.
+file and then streamed. Zones and districts (a few hundred) stream as CSV; in the other formats, GeoJSON
+included, they are written to a file first.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ async def _send_file(db: Database, export: Export, f: str) -> Response:
     goes afterwards)."""
     headers = _headers(export, f)
     if f == "csv":
-        return StreamingResponse(_csv(db, export, export.crs), media_type=MEDIA["csv"], headers=headers)
+        return StreamingResponse(_csv(db, export), media_type=MEDIA["csv"], headers=headers)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
     path = folder / f"{export.kind}{SUFFIX[f]}"
     try:
@@ -150,7 +151,7 @@ async def _geojson(request: Request, db: Database, settings: Settings, counts: C
     return StreamingResponse(chunks, media_type=MEDIA["geojson"], headers=headers)
 
 
-async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes]:
+async def _csv(db: Database, export: Export) -> AsyncIterator[bytes]:
     """CSV rows with the geometry as WKT (full precision) in the output CRS, a chunk at a time."""
     names = [name for name, _, _ in columns(export)]
     out = io.StringIO()
@@ -158,7 +159,7 @@ async def _csv(db: Database, export: Export, crs: CrsRef) -> AsyncIterator[bytes
     writer.writerow([*names, CSV_GEOMETRY])
     yield out.getvalue().encode()
     async with db.connection() as conn:
-        async for rows in stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, crs)))):
+        async for rows in stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, export.crs)))):
             out.seek(0)
             out.truncate()
             for r in rows:

@@ -239,12 +239,13 @@ async def _set(db: Database, job_id: int, states: tuple[str, ...] = OPEN, **valu
 
 
 async def _failed(db: Database, job_id: int, problem: dict[str, Any]) -> bool:
-    """Record a failure, unless the job was cancelled meanwhile; whether it was recorded."""
+    """Record a failure, unless the job was cancelled meanwhile. False only when it was cancelled (a database
+    that is gone counts as a failure the next reader records: GET /imports/{id} finds the lock free)."""
     try:
         return await asyncio.shield(
             _set(db, job_id, status="failed", phase="done", error=problem, finished_at=func.now())
         )
-    except Exception:  # the database itself is gone; GET /imports/{id} will find the lock free
+    except Exception:  # the database itself is gone
         log.warning("could not record the failure of import job %s", job_id)
         return True
 

@@ -22,6 +22,7 @@ from app.errors import CrsUnsupported, NotFound, ValidationFailed
 from app.features.paging import clamp_limit, page_links, public_url
 from app.imports import jobs
 from app.imports.fields import parse_map
+from app.imports.report import FIELDS as REPORT_FIELDS
 from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
 from app.imports.service import ImportOptions, check_rights
 from app.kinds import Kind
@@ -170,7 +171,7 @@ async def import_report(
         return JSON(rows)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["row", "code", "reason", "feature_code"])
+    writer.writerow([name for name, _ in REPORT_FIELDS])  # the CLI report's columns, without the geometry
     for r in rows:
         writer.writerow([r.get("row"), r.get("code"), r.get("reason"), r.get("key")])
     return Response(
