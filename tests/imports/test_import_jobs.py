@@ -59,6 +59,7 @@ async def test_refused_job_reports_rows_and_writes_nothing(client, app, city, tm
     assert "row 1 (J-1)" in job["refused"][0]["reason"]
     report = await client.get(f"/api/v1/imports/{job['id']}/report", headers=basic("bureau"))
     assert report.headers["content-type"].startswith("text/csv")
+    assert report.text.splitlines()[0] == "row,code,reason,feature_code"  # the CLI report's, without the geometry
     assert report.text.splitlines()[1].startswith("2,PARCEL_OVERLAP,")
     listed = await client.get("/api/v1/parcels", headers=basic("bureau"))
     assert listed.json()["numberMatched"] == 0
