@@ -29,6 +29,8 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
     path = Path(args.file)
     try:
         driver_of(path, WRITABLE)
+        if not path.parent.is_dir():
+            raise VectorFileError(f"{path.parent}: no such directory")
         crs = CrsRef(parse_crs(args.crs).srid)
         bbox = parse_bbox(args.bbox) if args.bbox else None
     except CrsError as exc:

@@ -49,14 +49,13 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
         outcome: ImportOutcome = run(settings, work)
     except (DomainError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # a lost connection, an unreadable file: say so, without a traceback
-        from app.responses import as_domain_error  # (imports FastAPI: not on the way of every import)
+    except Exception as exc:  # a lost connection, a concurrent writer: said in one line, without a traceback
+        from app.cli import outside_failure
 
-        error = as_domain_error(exc)
-        print(
-            f"{error.code}: {error.detail} ({type(exc).__name__}: {_first_line(exc)})",
-            file=sys.stderr,
-        )
+        message = outside_failure(exc, settings)
+        if message is None:
+            raise
+        print(f"landcycle import: {message}", file=sys.stderr)
         print("nothing was committed", file=sys.stderr)
         return 1
     finally:
@@ -87,7 +86,3 @@ async def acting_user(db: Database, username: str | None) -> Actor:
         raise NotFound(f"user {username} does not exist", username=username)
     return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else ""

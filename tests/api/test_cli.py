@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -10,8 +11,8 @@ from sqlalchemy import text
 from tests.conftest import TEST_URL
 
 
-def landcycle(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": TEST_URL}
+def landcycle(*args: str, stdin: str | None = None, url: str = TEST_URL) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url}
     return subprocess.run([sys.executable, "-m", "app.cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=120, check=False)
 
@@ -58,3 +59,29 @@ def test_help_lists_every_command_without_loading_the_database_or_gis_libraries(
     assert all(word in shown.stdout for word in ("db", "demo", "users", "import", "export", "evaluations", "serve"))
     flags = landcycle("import", "--help").stdout
     assert "--skip-invalid" in flags and "{parcels,zones,districts}" in flags
+
+
+def test_a_database_that_cannot_be_used_is_said_in_one_line_without_the_password(tmp_path: Path):
+    from sqlalchemy.engine import make_url
+
+    server = make_url(TEST_URL).set(password="s3cret")
+    closed = server.set(host="127.0.0.1", port=1)  # nothing listens on port 1
+    missing = server.set(database="landcycle_no_such_database")
+    for args, url, reason in [
+        (("export", str(tmp_path / "p.csv")), closed, "Connect call failed"),
+        (("import", str(tmp_path / "p.gpkg")), closed, "Connect call failed"),
+        (("db", "upgrade"), missing, 'database "landcycle_no_such_database" does not exist'),
+        (("demo", "load"), missing, 'database "landcycle_no_such_database" does not exist'),
+    ]:
+        done = landcycle(*args, url=url.render_as_string(hide_password=False))
+        assert done.returncode == 1, done.stderr
+        said = [line for line in done.stderr.splitlines() if line.startswith(f"landcycle {args[0]}: ")]
+        assert said and reason in said[0] and "***@" in said[0], done.stderr
+        assert "Traceback" not in done.stderr and "s3cret" not in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())  # no half-written export
+
+
+def test_export_into_a_missing_directory_is_refused_before_reading(tmp_path: Path):
+    done = landcycle("export", str(tmp_path / "no" / "such" / "p.gpkg"))
+    assert done.returncode == 1 and "VALIDATION_ERROR" in done.stderr and "no such directory" in done.stderr
+    assert "Traceback" not in done.stderr
