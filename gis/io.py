@@ -16,6 +16,7 @@ import csv
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -127,8 +128,16 @@ def dataset_path(path: Path | str) -> tuple[str, str]:
     raise VectorFileError(f"{p.name} holds several datasets ({', '.join(data[:5])}); zip one at a time")
 
 
+def _quiet_measures() -> None:
+    """Reading keeps x and y only (`force_2d`); pyogrio's warning that it leaves a layer's M values out would
+    reach the importing user as a Python warning naming a library's file. The filter is added where missing
+    (never removed, so no thread's reading undoes another's), after any filter the operator set."""
+    warnings.filterwarnings("ignore", r"Measured \(M\) geometry types", UserWarning, "pyogrio", append=True)
+
+
 def list_layers(path: Path | str) -> list[str]:
     """The layers of a file (a Shapefile folder or GeoPackage may hold several)."""
+    _quiet_measures()
     try:
         return [str(row[0]) for row in pyogrio.list_layers(dataset_path(path)[0])]
     except pyogrio.errors.DataSourceError as exc:
@@ -150,6 +159,7 @@ def choose_layer(path: Path | str, layer: str | None = None) -> str:
 @contextmanager
 def _reading(path: Path | str, encoding: str | None) -> Iterator[None]:
     """Turn what pyogrio raises while reading a file into a VectorFileError a user can act on."""
+    _quiet_measures()
     try:
         yield
     except UnicodeDecodeError:

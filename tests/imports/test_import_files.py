@@ -3,7 +3,11 @@ several CRSs; geometry within 1 cm, attributes and tiers as the API derives them
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import sqlite3
+import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +92,23 @@ async def test_gb18030_shapefile_without_cpg_needs_its_encoding(db, settings, tm
     outcome = await run_import(db, settings, BUREAU, shp, ImportOptions(encoding="GB18030"))
     assert outcome.status == "succeeded", outcome.refused
     assert list(await stored(db)) == ["闵行-甲-1"]
+
+
+async def test_surveyed_heights_and_measures_are_left_out_without_a_warning(db, settings, tmp_path: Path):
+    # Survey GeoPackages often carry Z (and M) values; the parcel keeps x and y, and the importing user
+    # sees no library warning about the M values left out.
+    rows = city_rows("ZM")[:2]
+    flat = write(frame(rows, 4549), tmp_path / "flat.gpkg", layer="parcels")
+    path = tmp_path / "survey.gpkg"
+    ogr2ogr = ["ogr2ogr", "-nlt", "MULTIPOLYGONZM", "-dim", "XYZM", str(path), str(flat)]
+    await asyncio.to_thread(subprocess.run, ogr2ogr, check=True)
+    with sqlite3.connect(path) as gpkg:
+        assert gpkg.execute("SELECT z, m FROM gpkg_geometry_columns").fetchall() == [(1, 1)]
+    with warnings.catch_warnings(record=True) as seen:
+        outcome = await run_import(db, settings, BUREAU, path, ImportOptions())
+    assert outcome.status == "succeeded", outcome.refused
+    assert_imported(await stored(db), rows)
+    assert not [w for w in seen if "Measured" in str(w.message)], [str(w.message) for w in seen]
 
 
 async def test_geojson_is_read_as_wgs84(db, settings, tmp_path: Path):
