@@ -55,6 +55,9 @@ FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
 # (Debian 12's) reads with a warning that it "may only be partially supported". Nothing here needs 1.3/1.4.
 _GPKG_OPTIONS = {"VERSION": "1.2"}
 CSV_GEOMETRY = "wkt"  # a CSV written here has its attributes, then the geometry as WKT in this last column
+# A CSV may start with a UTF-8 byte-order mark: without it Excel on a Chinese Windows reads the file as GBK
+# and garbles every Chinese name; GDAL, QGIS, pandas and the importer read it either way.
+BOM = "\ufeff"
 
 
 @dataclass
@@ -300,8 +303,9 @@ def polygons_from_points(
 class LayerWriter:
     """Writes one layer a chunk at a time: GeoPackage, Shapefile, zipped Shapefile (.zip), GeoJSON or
     CSV (the fields, then the geometry as full-precision WKT in a last column `wkt`, as the service's
-    HTTP exports write it). `fields` are (name, kind) with kind one of FIELD_KINDS; geometries are WKB
-    in the CRS `srid`. Call `close()` (or use it as a context manager) to finish the file."""
+    HTTP exports write it; with `bom`, after a UTF-8 byte-order mark). `fields` are (name, kind) with kind
+    one of FIELD_KINDS; geometries are WKB in the CRS `srid`. Call `close()` (or use it as a context
+    manager) to finish the file."""
 
     def __init__(
         self,
@@ -310,9 +314,13 @@ class LayerWriter:
         srid: int,
         fields: Sequence[tuple[str, str]],
         geometry_type: str = "MultiPolygon",
+        bom: bool = False,
     ) -> None:
         self.path = Path(path)
         self.driver = driver_of(self.path, WRITABLE)
+        if bom and self.driver != "CSV":
+            raise VectorFileError(f"{self.path.name}: a byte-order mark is for a CSV file only")
+        self.bom = bom
         self.layer = layer
         self.srid = srid
         self.fields = list(fields)
@@ -357,6 +365,8 @@ class LayerWriter:
         with self.path.open("a" if self.rows else "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             if not self.rows:
+                if self.bom:
+                    out.write(BOM)
                 writer.writerow([*names, CSV_GEOMETRY])
             for n, text in enumerate(texts):
                 writer.writerow([*(csv_cell(columns[name][n]) for name in names), text or ""])

@@ -8,7 +8,7 @@ import { el, section, table, toast } from "./dom.js";
 import { num, placeName, t } from "./i18n.js";
 import { explain } from "./requests.js";
 
-const FORMATS = ["gpkg", "shp", "csv", "geojson"];
+const FORMATS = ["gpkg", "shp", "csv", "excel", "geojson"];
 const CRSS = ["EPSG:4490", "EPSG:4549", "EPSG:4550", "EPSG:4510", "EPSG:4326", "EPSG:3857"];
 const KINDS_BY_ROLE = { bureau: ["parcels", "zones", "districts"], district_officer: ["parcels"], admin: ["districts"] };
 const ACCEPT = ".gpkg,.zip,.geojson,.json,.csv,.xlsx,.ods,.shp,.dbf,.shx,.prj,.cpg";
@@ -59,6 +59,8 @@ function exportForm(districts) {
     const { what, tier, ...fields } = Object.fromEntries(new FormData(form));
     if (what === "parcels") fields.tier = tier;
     if (what === "districts") { delete fields.district_code; delete fields.as_of; }
+    // For Excel: a CSV with a UTF-8 byte-order mark, without which Excel on a Chinese Windows garbles the names.
+    if (fields.f === "excel") Object.assign(fields, { f: "csv", bom: "true" });
     status.className = "muted";
     status.textContent = t("data.preparing");
     try {

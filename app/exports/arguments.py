@@ -24,3 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bbox", help="minx,miny,maxx,maxy in the output CRS")
     parser.add_argument("--as-of", help="the data as of a date (YYYY-MM-DD) or date-time (rule 10)")
     parser.add_argument("--layer", help="layer name (default: the kind)")
+    parser.add_argument(
+        "--bom", action="store_true", help="a .csv starts with a UTF-8 byte-order mark, so Excel reads Chinese text"
+    )

@@ -31,6 +31,8 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
         driver_of(path, WRITABLE)
         if not path.parent.is_dir():
             raise VectorFileError(f"{path.parent}: no such directory")
+        if args.bom and path.suffix.lower() != ".csv":
+            raise ValidationFailed("--bom is for a .csv file", field="bom")
         crs = CrsRef(parse_crs(args.crs).srid)
         bbox = parse_bbox(args.bbox) if args.bbox else None
     except CrsError as exc:
@@ -46,6 +48,7 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
         crs=crs,
         parcel_query=ParcelQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of),
         zone_query=ZoneQuery(filters=filters, bbox=bbox, bbox_crs=crs, as_of=as_of),
+        bom=args.bom,
     )
     started = time.perf_counter()
 

@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from app.db import Database
 from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
+from app.errors import ValidationFailed
 from app.exports.service import Export, columns, export_to_file, statement, stream_chunks
 from app.features.geojson import stream_chunks as stream_collection_chunks
 from app.features.paging import public_url
@@ -37,7 +38,7 @@ from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
 from app.zones.params import ZoneQueryDep
 from gis.crs import CrsRef, crs_urn
-from gis.io import CSV_GEOMETRY, csv_cell
+from gis.io import BOM, CSV_GEOMETRY, csv_cell
 from gis.sql import in_crs
 
 router = APIRouter()
@@ -50,6 +51,7 @@ MEDIA = {
 SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip"}
 Format = Annotated[Literal["gpkg", "geojson", "csv", "shp"], Query(description="File format (shp: a zipped Shapefile)")]
 OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
+Bom = Annotated[bool, Query(description="f=csv: start with a UTF-8 byte-order mark, so Excel reads Chinese text")]
 FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}}}  # OpenAPI
 
 
@@ -69,6 +71,7 @@ async def export_parcels(
     query: ParcelQueryDep,
     f: Format = "gpkg",
     crs: OutCrs = None,
+    bom: Bom = False,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Every parcel the REST list would match (no paging): GeoJSON is the REST resources in one stream (the
@@ -76,7 +79,7 @@ async def export_parcels(
     GeoPackage, CSV (geometry as WKT) and zipped Shapefile (10-character field names) are files for
     re-import, with `plot_ratio_reference_code`."""
     out_crs = header_crs(crs)
-    export = Export(kind="parcels", crs=out_crs, parcel_query=query)
+    export = Export(kind="parcels", crs=out_crs, parcel_query=query, bom=csv_bom(f, bom))
     if f == "geojson":
         return await _geojson(request, db, settings, counts, query, out_crs, _headers(export, f), if_none_match)
     return await _send_file(db, export, f)
@@ -95,10 +98,11 @@ async def export_zones(
     query: ZoneQueryDep,
     f: Format = "gpkg",
     crs: OutCrs = None,
+    bom: Bom = False,
 ) -> Response:
     """Every zone the zone list would match (no paging), as a file for re-import (`--kind zones`)."""
     out_crs = header_crs(crs)
-    return await _send_file(db, Export(kind="zones", crs=out_crs, zone_query=query), f)
+    return await _send_file(db, Export(kind="zones", crs=out_crs, zone_query=query, bom=csv_bom(f, bom)), f)
 
 
 @router.get(
@@ -108,9 +112,18 @@ async def export_zones(
     tags=["districts"],
     responses=FILES,
 )
-async def export_districts(db: DatabaseDep, actor: ActorDep, f: Format = "gpkg", crs: OutCrs = None) -> Response:
+async def export_districts(
+    db: DatabaseDep, actor: ActorDep, f: Format = "gpkg", crs: OutCrs = None, bom: Bom = False
+) -> Response:
     """The municipality's districts, as a file for re-import (`--kind districts`)."""
-    return await _send_file(db, Export(kind="districts", crs=header_crs(crs)), f)
+    return await _send_file(db, Export(kind="districts", crs=header_crs(crs), bom=csv_bom(f, bom)), f)
+
+
+def csv_bom(f: str, bom: bool) -> bool:
+    """`bom`, which only a CSV can have."""
+    if bom and f != "csv":
+        raise ValidationFailed("bom is for f=csv only", field="bom")
+    return bom
 
 
 def _headers(export: Export, f: str) -> dict[str, str]:
@@ -156,6 +169,8 @@ async def _csv(db: Database, export: Export) -> AsyncIterator[bytes]:
     names = [name for name, _, _ in columns(export)]
     out = io.StringIO()
     writer = csv.writer(out)
+    if export.bom:
+        out.write(BOM)
     writer.writerow([*names, CSV_GEOMETRY])
     yield out.getvalue().encode()
     async with db.connection() as conn:

@@ -51,12 +51,13 @@ _FILTER_TYPES = {"zone_id": int, "advanced_manufacturing": bool}
 
 @dataclass(frozen=True)
 class Export:
-    """What to export: a kind, its query, the output CRS."""
+    """What to export: a kind, its query, the output CRS; a CSV with a byte-order mark (for Excel)."""
 
     kind: str
     crs: CrsRef
     parcel_query: parcels.ParcelQuery | None = None
     zone_query: zones.ZoneQuery | None = None
+    bom: bool = False
 
 
 def reference_code() -> ColumnElement[Any]:
@@ -169,7 +170,7 @@ async def export_to_file(
 ) -> int:
     """Write the export to `path` (.gpkg, .shp, .zip, .geojson, .json, .csv); returns the row count."""
     fields = file_fields(export, path)
-    writer = LayerWriter(path, layer or export.kind, export.crs.srid, [(f, k) for _, f, k in fields])
+    writer = LayerWriter(path, layer or export.kind, export.crs.srid, [(f, k) for _, f, k in fields], bom=export.bom)
     written = 0
     try:
         async with db.connection() as conn:

@@ -85,3 +85,9 @@ def test_export_into_a_missing_directory_is_refused_before_reading(tmp_path: Pat
     done = landcycle("export", str(tmp_path / "no" / "such" / "p.gpkg"))
     assert done.returncode == 1 and "VALIDATION_ERROR" in done.stderr and "no such directory" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_byte_order_mark_is_for_a_csv_only(tmp_path: Path):
+    done = landcycle("export", str(tmp_path / "p.gpkg"), "--bom")
+    assert done.returncode == 1 and "VALIDATION_ERROR: --bom is for a .csv file" in done.stderr
+    assert not list(tmp_path.iterdir())

@@ -242,6 +242,18 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     assert sorted(r["code"] for r in rows) == sorted(f["properties"]["code"] for f in listed["features"])
     assert rows and float(rows[0]["wkt"].split("(")[-1].split()[0]) > 100_000  # metres, not degrees
     page.wait_for_selector("#export-status:has-text('Downloaded parcels.csv')")
+    # The zones for Excel: a CSV whose byte-order mark makes Excel read the Chinese names as UTF-8.
+    page.select_option("#export-form select[name=what]", "zones")
+    page.select_option("#export-form select[name=f]", "excel")
+    page.select_option("#export-form select[name=district_code]", "")
+    with page.expect_download() as caught:
+        page.click("#export-form button[type=submit]")
+    assert caught.value.suggested_filename == "zones.csv"
+    raw = Path(caught.value.path()).read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    names = {r["code"]: r["name"] for r in csv.DictReader(raw.decode("utf-8-sig").splitlines())}
+    assert names == {z["properties"]["code"]: z["properties"]["name"] for z in live_page.rest("/zones")["features"]}
+    assert any("\u4e00" <= c <= "\u9fff" for name in names.values() for c in name)  # Chinese names among them
     # The zones too, as a GeoPackage for another GIS.
     import pyogrio
 

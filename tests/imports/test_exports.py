@@ -3,6 +3,7 @@ export re-imported into an empty database giving back the same parcels."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -77,6 +78,33 @@ async def test_a_csv_file_has_the_same_columns_from_the_cli_and_over_http(client
         other = by_code[row[1]]
         assert row[:-1] == other[:-1]  # the same cells: numbers, true/false, times, empty for null
         assert shapely.from_wkt(row[-1]).equals_exact(shapely.from_wkt(other[-1]), 1e-6)
+
+
+async def test_a_csv_for_excel_starts_with_a_byte_order_mark_and_imports_as_it_is(
+    client, db, settings, city, tmp_path: Path
+):
+    rows = [Row("闵行-工业-甲", "industrial", square(121.45, 31.15), "fragment")]
+    outcome = await run_import(db, settings, BUREAU, write(frame(rows, 4490), tmp_path / "cn.gpkg"), ImportOptions())
+    assert outcome.committed, outcome.refused
+    response = await client.get("/api/v1/parcels/export?f=csv&bom=true", headers=basic("bureau"))
+    assert response.status_code == 200 and response.content.startswith(codecs.BOM_UTF8)
+    export = Export(kind="parcels", crs=CrsRef(4490), parcel_query=ParcelQuery(), bom=True)
+    await export_to_file(db, export, tmp_path / "excel.csv")
+    from_cli = (tmp_path / "excel.csv").read_bytes()
+    assert from_cli.startswith(codecs.BOM_UTF8) and from_cli.count(codecs.BOM_UTF8) == 1
+    assert from_cli.split(b"\r\n")[0] == response.content.split(b"\r\n")[0]  # the same header, after the mark
+    assert [r["code"] for r in csv.DictReader(io.StringIO(from_cli.decode("utf-8-sig")))] == ["闵行-工业-甲"]
+    # Back into an empty database, the mark is no part of the first column's name.
+    async with db.session() as session:
+        await session.execute(text("DELETE FROM parcel"))
+        await session.commit()
+    outcome = await run_import(db, settings, BUREAU, tmp_path / "excel.csv", ImportOptions())
+    assert outcome.committed, outcome.refused
+    assert list(await stored(db)) == ["闵行-工业-甲"]
+    # Only a CSV has one.
+    for path in ("parcels", "zones", "districts"):
+        refused = await client.get(f"/api/v1/{path}/export?f=gpkg&bom=true", headers=basic("bureau"))
+        assert refused.status_code == 422 and refused.json()["field"] == "bom", refused.text
 
 
 async def test_export_as_of_reads_history(client, db, settings, city, tmp_path: Path):
