@@ -50,7 +50,7 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
     except (DomainError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a lost connection, a concurrent writer: said in one line, without a traceback
-        from app.cli import outside_failure
+        from app.failures import outside_failure
 
         message = outside_failure(exc, settings)
         if message is None:
