@@ -176,7 +176,8 @@ function jobDetail(job) {
       [t("col.reason"), (r) => r.reason],
     ], rows, { id: "import-refused", class: "queue" }));
     const report = el("button", { type: "button", id: "import-report" }, t("data.report"));
-    report.addEventListener("click", () => download(`/imports/${job.id}/report`, `import-${job.id}-refused.csv`));
+    // Opened in Excel, most likely: with the byte-order mark that makes it read the codes' Chinese right.
+    report.addEventListener("click", () => download(`/imports/${job.id}/report?bom=true`, `import-${job.id}-refused.csv`));
     out.push(el("p", {}, job.counts.refused > rows.length
       ? t("queues.more", { shown: rows.length, total: job.counts.refused }) : "", " ", report));
   }

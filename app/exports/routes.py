@@ -26,11 +26,10 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from app.db import Database
 from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
-from app.errors import ValidationFailed
 from app.exports.service import Export, columns, export_to_file, statement, stream_chunks
 from app.features.geojson import stream_chunks as stream_collection_chunks
 from app.features.paging import public_url
-from app.features.params import header_crs
+from app.features.params import Bom, csv_bom, header_crs
 from app.features.versions import CountCache, collection_etag, collection_version, etag_matches
 from app.parcels.params import ParcelQueryDep
 from app.parcels.query import ParcelQuery
@@ -51,7 +50,6 @@ MEDIA = {
 SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip"}
 Format = Annotated[Literal["gpkg", "geojson", "csv", "shp"], Query(description="File format (shp: a zipped Shapefile)")]
 OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
-Bom = Annotated[bool, Query(description="f=csv: start with a UTF-8 byte-order mark, so Excel reads Chinese text")]
 FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}}}  # OpenAPI
 
 
@@ -117,13 +115,6 @@ async def export_districts(
 ) -> Response:
     """The municipality's districts, as a file for re-import (`--kind districts`)."""
     return await _send_file(db, Export(kind="districts", crs=header_crs(crs), bom=csv_bom(f, bom)), f)
-
-
-def csv_bom(f: str, bom: bool) -> bool:
-    """`bom`, which only a CSV can have."""
-    if bom and f != "csv":
-        raise ValidationFailed("bom is for f=csv only", field="bom")
-    return bom
 
 
 def _headers(export: Export, f: str) -> dict[str, str]:

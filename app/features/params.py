@@ -1,15 +1,20 @@
-"""Query and header parameters shared by the spatial collections: CRS, bbox, as_of, If-Match."""
+"""Query and header parameters shared by the spatial collections and their files: CRS, bbox, as_of,
+If-Match, a CSV's byte-order mark."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from fastapi import Query
 
 from app.errors import ValidationFailed
 from gis.crs import STORAGE, CrsRef, parse_crs
 from gis.sql import parse_bbox
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
+Bom = Annotated[bool, Query(description="f=csv: start with a UTF-8 byte-order mark, so Excel reads Chinese text")]
 
 
 def header_crs(value: str | None) -> CrsRef:
@@ -67,3 +72,10 @@ def if_match_version(value: str | None) -> int | None:
 def etag(version: int) -> str:
     """The ETag of a versioned resource."""
     return f'"{version}"'
+
+
+def csv_bom(f: str, bom: bool) -> bool:
+    """`bom`, which only a CSV can have (gis.io.BOM: for Excel on a Chinese Windows)."""
+    if bom and f != "csv":
+        raise ValidationFailed("bom is for f=csv only", field="bom")
+    return bom

@@ -20,6 +20,7 @@ from app.auth.permissions import Actor
 from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
 from app.errors import CrsUnsupported, NotFound, ValidationFailed
 from app.features.paging import clamp_limit, page_links, public_url
+from app.features.params import Bom, csv_bom
 from app.imports import jobs
 from app.imports.fields import parse_map
 from app.imports.report import FIELDS as REPORT_FIELDS
@@ -30,7 +31,7 @@ from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
 from gis.errors import CrsError
-from gis.io import READABLE
+from gis.io import BOM, READABLE
 from models import ImportJob
 
 router = APIRouter(prefix="/imports", tags=["imports"])
@@ -162,14 +163,21 @@ async def cancel_import(
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
 )
 async def import_report(
-    session: SessionDep, actor: ActorDep, job_id: JobId, f: Annotated[Literal["csv", "json"], Query()] = "csv"
+    session: SessionDep,
+    actor: ActorDep,
+    job_id: JobId,
+    f: Annotated[Literal["csv", "json"], Query()] = "csv",
+    bom: Bom = False,
 ) -> Response:
     """The refused rows: row, code, reason and the row's code, as CSV (default) or JSON."""
+    bom = csv_bom(f, bom)
     job = await _job(session, actor, job_id)
     rows = job.refused or []
     if f == "json":
         return JSON(rows)
     out = io.StringIO()
+    if bom:
+        out.write(BOM)
     writer = csv.writer(out)
     writer.writerow([name for name, _ in REPORT_FIELDS])  # the CLI report's columns, without the geometry
     for r in rows:

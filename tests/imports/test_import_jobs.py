@@ -61,6 +61,10 @@ async def test_refused_job_reports_rows_and_writes_nothing(client, app, city, tm
     assert report.headers["content-type"].startswith("text/csv")
     assert report.text.splitlines()[0] == "row,code,reason,feature_code"  # the CLI report's, without the geometry
     assert report.text.splitlines()[1].startswith("2,PARCEL_OVERLAP,")
+    for_excel = await client.get(f"/api/v1/imports/{job['id']}/report?bom=true", headers=basic("bureau"))
+    assert for_excel.content == "\ufeff".encode() + report.content  # the same rows after a byte-order mark
+    as_json = await client.get(f"/api/v1/imports/{job['id']}/report?f=json&bom=true", headers=basic("bureau"))
+    assert as_json.status_code == 422 and as_json.json()["field"] == "bom"
     listed = await client.get("/api/v1/parcels", headers=basic("bureau"))
     assert listed.json()["numberMatched"] == 0
 
