@@ -42,23 +42,34 @@ function exportForm(districts) {
     el("label", {}, el("span", {}, t("data.format")),
       el("select", { name: "f" }, ...options(FORMATS, (f) => t(`data.format.${f}`)))),
     el("label", {}, el("span", {}, t("data.crs")), el("select", { name: "crs" }, ...options(CRSS, (c) => c))),
-    el("label", {}, el("span", {}, t("col.tier")),
+    el("label", { "data-for": "parcels" }, el("span", {}, t("col.tier")),
       el("select", { name: "tier" }, el("option", { value: "" }, t("data.any")),
         ...options(["base", "community", "fragment"], (v) => t(`tier.${v}`)))),
-    el("label", {}, el("span", {}, t("col.district")),
+    el("label", { "data-for": "parcels zones" }, el("span", {}, t("col.district")),
       el("select", { name: "district_code" }, el("option", { value: "" }, t("data.any")),
         ...options([...districts.keys()].sort(), (code) => placeName(districts.get(code)), own))),
-    el("label", {}, el("span", {}, t("data.as_of")), el("input", { name: "as_of", type: "date" })),
+    el("label", { "data-for": "parcels zones" }, el("span", {}, t("data.as_of")),
+      el("input", { name: "as_of", type: "date" })),
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("data.download"))),
     el("p", { class: "muted", role: "status", id: "export-status" }),
   );
+  // Only the filters the chosen kind has are shown (and sent): zones have no tier, districts no filter.
+  const what = form.querySelector("select[name=what]");
+  const showFilters = () => {
+    for (const label of form.querySelectorAll("label[data-for]")) {
+      label.hidden = !label.dataset.for.split(" ").includes(what.value);
+    }
+  };
+  what.addEventListener("change", showFilters);
+  showFilters();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const status = form.querySelector("#export-status");
     // as_of: a date is that day's end in Shanghai. Zones filter by district too; districts by nothing.
-    const { what, tier, ...fields } = Object.fromEntries(new FormData(form));
-    if (what === "parcels") fields.tier = tier;
-    if (what === "districts") { delete fields.district_code; delete fields.as_of; }
+    const { what, ...fields } = Object.fromEntries(new FormData(form));
+    for (const label of form.querySelectorAll("label[data-for][hidden]")) {
+      delete fields[label.querySelector("select, input").name];
+    }
     // For Excel: a CSV with a UTF-8 byte-order mark, without which Excel on a Chinese Windows garbles the names.
     if (fields.f === "excel") Object.assign(fields, { f: "csv", bom: "true" });
     status.className = "muted";

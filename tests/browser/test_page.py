@@ -244,6 +244,7 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     page.wait_for_selector("#export-status:has-text('Downloaded parcels.csv')")
     # The zones for Excel: a CSV whose byte-order mark makes Excel read the Chinese names as UTF-8.
     page.select_option("#export-form select[name=what]", "zones")
+    assert not page.is_visible("#export-form select[name=tier]")  # zones have no tier to filter by
     page.select_option("#export-form select[name=f]", "excel")
     page.select_option("#export-form select[name=district_code]", "")
     with page.expect_download() as caught:
@@ -263,6 +264,10 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
     with page.expect_download() as caught:
         page.click("#export-form button[type=submit]")
     assert caught.value.suggested_filename == "zones.gpkg"
+    page.select_option("#export-form select[name=what]", "districts")
+    assert not page.is_visible("#export-form select[name=district_code]")
+    page.select_option("#export-form select[name=what]", "parcels")
+    assert page.is_visible("#export-form select[name=tier]") and page.is_visible("#export-form input[name=as_of]")
     caught.value.save_as(Path(tmp_path) / "zones.gpkg")
     zones = pyogrio.read_dataframe(Path(tmp_path) / "zones.gpkg")
     listed_zones = live_page.rest("/zones", limit=1000)["features"]
