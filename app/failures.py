@@ -11,6 +11,8 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from gis.errors import first_line
+
 if TYPE_CHECKING:
     from app.settings import Settings
 
@@ -26,7 +28,7 @@ def outside_failure(exc: BaseException, settings: Settings) -> str | None:
     if isinstance(exc, DBAPIError | asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError
                   | socket.gaierror | TimeoutError):
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = _first_line(cause) or type(cause).__name__
+        reason = first_line(cause) or type(cause).__name__
         if "permission denied to create extension" in reason:
             reason += "; a superuser must run CREATE EXTENSION postgis in that database first"
         url = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -34,11 +36,6 @@ def outside_failure(exc: BaseException, settings: Settings) -> str | None:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, DataSourceError | DataLayerError):  # GDAL could not write (or read) a file
-        return _first_line(exc)
+        return first_line(exc)
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else ""
 

@@ -12,3 +12,9 @@ class GeometryError(ValueError):
 class VectorFileError(ValueError):
     """A vector file we cannot open, read or write, with what to do about it (the app answers
     VALIDATION_ERROR)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 300 characters): what a user is told of it."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""

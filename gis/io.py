@@ -31,7 +31,7 @@ import pyogrio
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from gis.errors import VectorFileError
+from gis.errors import VectorFileError, first_line
 
 WRITABLE = {
     ".gpkg": "GPKG",
@@ -239,7 +239,7 @@ def geometries_from_text(values: Sequence[Any]) -> tuple[np.ndarray, list[str | 
                 shapely.from_wkt(text)
                 reasons[i] = "cannot read the WKT geometry"
             except Exception as exc:  # GEOS says what is wrong (unclosed ring, bad token…)
-                reasons[i] = f"cannot read the WKT geometry: {_first_line(exc)}"
+                reasons[i] = f"cannot read the WKT geometry: {first_line(exc)}"
     geoms = shapely.force_2d(geoms) if len(geoms) else geoms
     return np.asarray(geoms, dtype=object), reasons, srids
 
@@ -428,10 +428,6 @@ def _column(values: Sequence[Any], kind: str) -> Any:
     if kind == "datetime":
         return pd.to_datetime(pd.Series(list(values), dtype=object), utc=True)
     raise ValueError(f"unknown field kind {kind!r}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().split("\n")[0][:300]
 
 
 def _gdal_reason(exc: BaseException, path: Path | str) -> str:

@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gis.io import BOM
+
 
 def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
     """The rows' `columns` as CSV (dates ISO 8601, None empty, lists joined by spaces)."""
@@ -15,7 +17,7 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in columns])
-    return ("\ufeff" + out.getvalue()).encode()
+    return (BOM + out.getvalue()).encode()
 
 
 def _cell(value: Any) -> Any:
