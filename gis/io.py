@@ -13,12 +13,13 @@ overrides it (GBK, GB18030).
 from __future__ import annotations
 
 import csv
+import io
 import re
 import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,14 +363,10 @@ class LayerWriter:
         names = [name for name, _ in self.fields]
         shapes = shapely.from_wkb(np.asarray(list(wkb), dtype=object))
         texts = shapely.to_wkt(shapes, rounding_precision=-1) if len(shapes) else []
-        with self.path.open("a" if self.rows else "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            if not self.rows:
-                if self.bom:
-                    out.write(BOM)
-                writer.writerow([*names, CSV_GEOMETRY])
-            for n, text in enumerate(texts):
-                writer.writerow([*(csv_cell(columns[name][n]) for name in names), text or ""])
+        rows = [[*(columns[name][n] for name in names), text] for n, text in enumerate(texts)]
+        first = not self.rows
+        with self.path.open("w" if first else "a", newline="", encoding="utf-8") as out:
+            out.write(csv_text([[*names, CSV_GEOMETRY], *rows] if first else rows, bom=first and self.bom))
         self.rows += len(texts)
 
     def close(self) -> Path:
@@ -404,12 +401,25 @@ class LayerWriter:
             self.abort()
 
 
+def csv_text(rows: Iterable[Sequence[Any]], *, bom: bool = False) -> str:
+    """Rows as CSV (RFC 4180 line ends, each value by `csv_cell`), after a byte-order mark when `bom`: the
+    one CSV writer of the service (exports, refused-rows reports, the reports' tables)."""
+    out = io.StringIO()
+    if bom:
+        out.write(BOM)
+    csv.writer(out).writerows([csv_cell(value) for value in row] for row in rows)
+    return out.getvalue()
+
+
 def csv_cell(value: Any) -> Any:
-    """A value as a CSV cell: empty for null, true/false, ISO 8601 for dates and times."""
+    """A value as a CSV cell: empty for null, true/false, ISO 8601 for dates and times, a list's items
+    separated by spaces."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

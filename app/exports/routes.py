@@ -11,8 +11,6 @@ included, they are written to a file first.
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -37,7 +35,7 @@ from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
 from app.zones.params import ZoneQueryDep
 from gis.crs import CrsRef, crs_urn
-from gis.io import BOM, CSV_GEOMETRY, csv_cell
+from gis.io import CSV_GEOMETRY, csv_text
 from gis.sql import in_crs
 
 router = APIRouter()
@@ -158,18 +156,8 @@ async def _geojson(request: Request, db: Database, settings: Settings, counts: C
 async def _csv(db: Database, export: Export) -> AsyncIterator[bytes]:
     """CSV rows with the geometry as WKT (full precision) in the output CRS, a chunk at a time."""
     names = [name for name, _, _ in columns(export)]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if export.bom:
-        out.write(BOM)
-    writer.writerow([*names, CSV_GEOMETRY])
-    yield out.getvalue().encode()
+    yield csv_text([[*names, CSV_GEOMETRY]], bom=export.bom).encode()
     async with db.connection() as conn:
         async for rows in stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, export.crs)))):
-            out.seek(0)
-            out.truncate()
-            for r in rows:
-                m = r._mapping
-                writer.writerow([csv_cell(m[n]) for n in names] + [m["geom"]])
-            yield out.getvalue().encode()
+            yield csv_text([*(r._mapping[n] for n in names), r._mapping["geom"]] for r in rows).encode()
 

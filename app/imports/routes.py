@@ -4,8 +4,6 @@ gives every refused row."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import tempfile
 from pathlib import Path
@@ -31,7 +29,7 @@ from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
 from gis.errors import CrsError
-from gis.io import BOM, READABLE
+from gis.io import READABLE, csv_text
 from models import ImportJob
 
 router = APIRouter(prefix="/imports", tags=["imports"])
@@ -175,15 +173,10 @@ async def import_report(
     rows = job.refused or []
     if f == "json":
         return JSON(rows)
-    out = io.StringIO()
-    if bom:
-        out.write(BOM)
-    writer = csv.writer(out)
-    writer.writerow([name for name, _ in REPORT_FIELDS])  # the CLI report's columns, without the geometry
-    for r in rows:
-        writer.writerow([r.get("row"), r.get("code"), r.get("reason"), r.get("key")])
+    header = [name for name, _ in REPORT_FIELDS]  # the CLI report's columns, without the geometry
+    body = csv_text([header, *([r.get("row"), r.get("code"), r.get("reason"), r.get("key")] for r in rows)], bom=bom)
     return Response(
-        out.getvalue(),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{job_id}-refused.csv"'},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -14,8 +15,8 @@ from app.evaluations.query import as_json, count, select_evaluations
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param
 from app.reports import service
-from app.reports.csv import to_csv
 from app.responses import JSON
+from gis.io import csv_text
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(alias="f", description="json (default) or csv")]
@@ -26,8 +27,10 @@ DUE_COLUMNS = ("id", "due_on", "status", "days_overdue", "stage", "seq", "contra
                "enterprise_id", "enterprise_name")
 
 
-def _csv(body: bytes, name: str) -> Response:
-    return Response(body, media_type=CSV,
+def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], name: str) -> Response:
+    """A report's table as CSV: always after a byte-order mark, for the spreadsheet it is opened in."""
+    body = csv_text([columns, *([row.get(c) for c in columns] for row in rows)], bom=True)
+    return Response(body.encode(), media_type=CSV,
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
@@ -53,8 +56,8 @@ async def industrial_land(session: SessionDep, actor: ActorDep, settings: Settin
     rows.append({"group": "base_for_advanced_manufacturing", "key": "", **base,
                  "target": f"2025: >= {base['target_2025_min_km2']:g}"})
     rows.append({"group": "exited", "key": "", **report["exited"]})
-    return _csv(to_csv(("as_of", "group", "key", "parcels", "area_m2", "km2", "target"),
-                       ({"as_of": report["as_of"], **r} for r in rows)), f"industrial-land-{report['as_of']}")
+    return _csv(("as_of", "group", "key", "parcels", "area_m2", "km2", "target"),
+                ({"as_of": report["as_of"], **r} for r in rows), f"industrial-land-{report['as_of']}")
 
 
 @router.get("/evaluations-due", responses=JSON_OR_CSV, summary="Evaluations due")
@@ -73,8 +76,7 @@ async def evaluations_due(
     q, summary = await service.evaluations_due(session, today, within_days, district)
     if f == "csv":
         rows = await session.execute(select_evaluations(q))
-        return _csv(to_csv(DUE_COLUMNS, (as_json(r, today) for r in rows)),
-                    f"evaluations-due-{today.isoformat()}")
+        return _csv(DUE_COLUMNS, (as_json(r, today) for r in rows), f"evaluations-due-{today.isoformat()}")
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
     items = [as_json(r,
@@ -99,7 +101,7 @@ async def efficiency(
     report = await service.efficiency_report(session, settings.policy, year or today.year, today)
     kept = report.select(district_code, industry_code)
     if f == "csv":
-        return _csv(to_csv(service.COLUMNS, report.items(kept)), f"efficiency-{report.year}")
+        return _csv(service.COLUMNS, report.items(kept), f"efficiency-{report.year}")
     size = clamp_limit(limit, settings)
     page = report.items(kept[offset:offset + size])
     return JSON({**report.summary(settings.policy), "items": page, "numberMatched": len(kept),
