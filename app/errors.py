@@ -149,6 +149,14 @@ class InvalidTransition(DomainError):
     title = "Transition not allowed"
 
 
+class PlotRatioRequestRequired(DomainError):
+    """A contracted parcel's plot ratio changes only through rule 9 (PLOT_RATIO_REQUEST_REQUIRED)."""
+
+    code = "PLOT_RATIO_REQUEST_REQUIRED"
+    status = 409
+    title = "Plot-ratio request required"
+
+
 class NoticePeriodNotOver(DomainError):
     """Public notice period not over (NOTICE_PERIOD_NOT_OVER)."""
 
