@@ -70,9 +70,44 @@ def require_audit_reader(actor: Actor) -> None:
     require_role(actor, sorted(AUDIT_READERS), "read the audit log")
 
 
-def queue_district(actor: Actor, district_code: str | None, contract_id: int | None = None) -> str | None:
-    """Evaluations are routed to the district: a district officer's or evaluator's evaluation queue is their
-    own district's unless they ask for another district or a contract (reads are open to every role)."""
-    if district_code is None and contract_id is None and actor.role in DISTRICT_ROLES:
+CITY_READERS = frozenset({"admin", "bureau", "viewer"})
+
+
+def read_scope(actor: Actor, what: str) -> str | None:
+    """SPEC §4: the one district whose contracts, evaluations (measured figures), plot-ratio requests, exit
+    candidates and cases and the reports on them `actor` may read, or None for city-wide (bureau, admin,
+    viewer). The public (LANDCYCLE_PUBLIC_READ) never reads them: UNAUTHENTICATED; a role not named here
+    reads nothing (FORBIDDEN_ROLE), so a role added later is refused until it is given a scope."""
+    if actor.role == "anonymous":
+        raise Unauthenticated(f"log in to {what}: the public reads parcels, zones and districts only")
+    if actor.role in CITY_READERS:
+        return None
+    if actor.role in DISTRICT_ROLES:
+        if actor.district_code is None:  # never city-wide by accident (app/auth/service.py refuses this user)
+            raise ForbiddenDistrict(f"{actor.username} has no district and may not {what}",
+                                    your_district=None, district_code=None)
         return actor.district_code
-    return district_code
+    raise ForbiddenRole(f"role {actor.role} may not {what}", role=actor.role,
+                        allowed_roles=sorted(CITY_READERS | DISTRICT_ROLES))
+
+
+def require_read_district(actor: Actor, district_code: str | None, what: str) -> str | None:
+    """The district a list of confidential data is restricted to (its SQL filter): the one asked for, or
+    for a district officer or evaluator its own when it asks none; another district is FORBIDDEN_DISTRICT.
+    None: city-wide."""
+    scope = read_scope(actor, what)
+    if scope is None:
+        return district_code
+    if district_code is not None and district_code != scope:
+        raise ForbiddenDistrict(f"{actor.username} works in district {scope} and may not {what} of district "
+                                f"{district_code}", your_district=scope, district_code=district_code)
+    return scope
+
+
+def require_readable(actor: Actor, district_code: str | None, what: str) -> None:
+    """One confidential resource (a contract, an evaluation, a request, an exit case) lying in
+    `district_code`: FORBIDDEN_DISTRICT outside a district-scoped actor's district."""
+    scope = read_scope(actor, what)
+    if scope is not None and district_code != scope:
+        raise ForbiddenDistrict(f"{actor.username} works in district {scope} and may not {what} of district "
+                                f"{district_code or '(none)'}", your_district=scope, district_code=district_code)

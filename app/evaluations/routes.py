@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from app.auth.permissions import queue_district
+from app.auth.permissions import Actor, require_read_district, require_readable
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -35,11 +35,12 @@ async def list_evaluations(
     contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     parcel_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
-    """Evaluations by due date; `status=overdue` is due before today with no result."""
+    """Evaluations by due date; `status=overdue` is due before today with no result. A district officer's or
+    evaluator's are their district's (SPEC §4): a contract or parcel of another district lists nothing."""
     today = city_today(settings.today)
     q = EvaluationQuery(today=today, statuses=(status,) if status else None, stage=stage,
                         due_before=due_before,
-                        district_code=queue_district(actor, district_code, contract_id or parcel_id),
+                        district_code=require_read_district(actor, district_code, "read evaluations"),
                         contract_id=contract_id, parcel_id=parcel_id)
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
@@ -50,8 +51,8 @@ async def list_evaluations(
 @router.get("/{evaluation_id}", response_model=EvaluationRead, summary="One evaluation")
 async def get_evaluation(session: SessionDep, actor: ActorDep, settings: SettingsDep,
                          evaluation_id: EvaluationId) -> Response:
-    """An evaluation with its result, if recorded."""
-    return await one(session, evaluation_id, city_today(settings.today))
+    """An evaluation with its result, if recorded; FORBIDDEN_DISTRICT outside a district-scoped reader's."""
+    return await one(session, evaluation_id, city_today(settings.today), actor)
 
 
 @router.post("/{evaluation_id}/result", response_model=EvaluationRead, summary="Record an evaluation result")
@@ -64,13 +65,14 @@ async def record_result(session: SessionDep, actor: ActorDep, settings: Settings
     await record_results(session, actor, settings.policy,
                          [ResultInput(evaluation_id, body.evaluated_on, dict(body.measurements),
                                       body.note)], today)
-    return await one(session, evaluation_id, today)
+    return await one(session, evaluation_id, today, actor)
 
 
-async def one(session: AsyncSession, evaluation_id: int, today: date) -> Response:
-    """One evaluation as JSON."""
+async def one(session: AsyncSession, evaluation_id: int, today: date, actor: Actor) -> Response:
+    """One evaluation as JSON, if the actor may read its district's (SPEC §4)."""
     query = EvaluationQuery(today=today, ids=[evaluation_id])
     row = (await session.execute(select_evaluations(query))).first()
     if row is None:
         raise NotFound(f"evaluation {evaluation_id} does not exist", evaluation_id=evaluation_id)
+    require_readable(actor, row.district_code, "read evaluations")
     return JSON(as_json(row, today))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.auth.permissions import queue_district
+from app.auth.permissions import require_read_district
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.evaluations.query import as_json, count, select_evaluations
@@ -70,9 +70,9 @@ async def evaluations_due(
     f: Format = "json",
 ) -> Response:
     """Pending evaluations due within `within_days` (overdue ones first, by due date), with counts per
-    district; a district officer's or evaluator's queue is their district's."""
+    district; a district officer's or evaluator's queue is their district's (SPEC §4)."""
     today = city_today(settings.today)
-    district = queue_district(actor, district_code)
+    district = require_read_district(actor, district_code, "read the evaluations due")
     q, summary = await service.evaluations_due(session, today, within_days, district)
     if f == "csv":
         rows = await session.execute(select_evaluations(q))
@@ -96,10 +96,12 @@ async def efficiency(
     f: Format = "json",
 ) -> Response:
     """Each contract in force at the end of `year` scored on its latest result (tax 45 / output 35 / green
-    20 by default) and classed A–D by rank city-wide; filters narrow the list, not the ranking."""
+    20 by default) and classed A–D by rank city-wide; filters narrow the list, not the ranking. A district
+    officer or evaluator is listed its district's contracts only (SPEC §4)."""
     today = city_today(settings.today)
-    report = await service.efficiency_report(session, settings.policy, year or today.year, today)
-    kept = report.select(district_code, industry_code)
+    district = require_read_district(actor, district_code, "read the efficiency report")
+    report = await service.efficiency_report(session, settings.policy, year or today.year, today, district)
+    kept = report.select(industry_code)
     if f == "csv":
         return _csv(service.COLUMNS, report.items(kept), f"efficiency-{report.year}")
     size = clamp_limit(limit, settings)

@@ -120,7 +120,8 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
        (l.attainment -> 'energy_per_value_added' ->> 'target')::float8 AS energy_target,
        (l.attainment -> 'energy_per_value_added' ->> 'measured')::float8 AS energy_measured,
        (l.attainment -> 'emissions_per_value_added' ->> 'target')::float8 AS emissions_target,
-       (l.attainment -> 'emissions_per_value_added' ->> 'measured')::float8 AS emissions_measured
+       (l.attainment -> 'emissions_per_value_added' ->> 'measured')::float8 AS emissions_measured,
+       coalesce(CAST(:district AS text) IS NULL OR p.district_code = :district, false) AS listed
   FROM contract c
   JOIN latest ON latest.contract_id = c.id
   JOIN evaluation l ON l.id = latest.id
@@ -146,11 +147,11 @@ class EfficiencyReport:
     green: np.ndarray
     cls: np.ndarray
 
-    def select(self, district_code: str | None = None, industry_code: str | None = None) -> list[int]:
-        """Positions (in rank order) of the rows a filter keeps; the ranking stays city-wide."""
+    def select(self, industry_code: str | None = None) -> list[int]:
+        """Positions (in rank order) of the rows listed (the query's district, `listed`) that an industry
+        filter keeps; the ranking stays city-wide."""
         return [k for k, r in enumerate(self.rows)
-                if (district_code is None or r.district_code == district_code)
-                and (industry_code is None or r.industry_code == industry_code)]
+                if r.listed and (industry_code is None or r.industry_code == industry_code)]
 
     def items(self, positions: Sequence[int]) -> list[dict[str, Any]]:
         """The report rows at `positions` as dicts (COLUMNS)."""
@@ -181,12 +182,14 @@ def _floats(rows: Sequence[Any], name: str) -> np.ndarray:
     return np.array([r[at] for r in rows], dtype=float)  # None → nan
 
 
-async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date
-                            ) -> EfficiencyReport:
+async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date,
+                            district_code: str | None = None) -> EfficiencyReport:
     """SPEC §5 `/reports/efficiency?year=`: each contract in force on 31 December of `year` (today for the
-    current year) scored on its latest result's frozen ratios, then classed A–D by rank city-wide."""
+    current year) scored on its latest result's frozen ratios, then classed A–D by rank city-wide; only the
+    contracts of `district_code` (a filter or the reader's scope, SPEC §4) are `listed`. The ranking needs
+    every contract's ratios, so the query reads them all and marks in SQL which rows may be served."""
     day = min(date(year, 12, 31), today)
-    rows = (await session.execute(_EFFICIENCY, {"day": day})).all()
+    rows = (await session.execute(_EFFICIENCY, {"day": day, "district": district_code})).all()
     green = efficiency.green_ratios(
         [_floats(rows, "energy_target"), _floats(rows, "emissions_target")],
         [_floats(rows, "energy_measured"), _floats(rows, "emissions_measured")])

@@ -19,8 +19,9 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import asyncpg
-from sqlalchemy import BigInteger, ClauseElement, Integer, Select, bindparam, func, or_, select
+from sqlalchemy import BigInteger, ClauseElement, Integer, Select, String, bindparam, func, or_, select
 
+from app.auth.permissions import Actor, read_scope
 from app.db import Database
 from app.features.blocks import alternating, shared, snapshot
 from app.features.geojson import prefetched, record_batches
@@ -58,6 +59,7 @@ def selected_props(ftype: FeatureType, names: list[str] | None) -> tuple[list[Pr
 # Values every statement of a plan takes (named apart from anything a filter binds).
 START, LIMIT = "wfs_start", "wfs_limit"
 LO, HI, BLOCK_ROWS, RETURNED = "wfs_lo", "wfs_hi", "wfs_block_rows", "wfs_returned"
+DISTRICT = "wfs_district"  # the reader's district on a confidential type; NULL: city-wide
 _CURSOR_ROWS = 2000  # rows per cursor fetch (~3 MB of GML)
 _BLOCK_ROWS = 1000  # keys per block: ~1.5 MB of GML
 _READ_AHEAD = 2  # blocks each connection may read ahead of the sender
@@ -69,15 +71,18 @@ class Plan:
     (numberMatched and the lowest and highest key), `rows` (the page's members in order; values START,
     LIMIT), and for key-ordered pages of integer keys `bounds` (the first key of every BLOCK_ROWS keys of
     the page and its last key, as `(key, position)`; values START, LIMIT, BLOCK_ROWS, RETURNED) and `block`
-    (the members with LO <= key < HI, in key order). `values` are the request's own: START, LIMIT and the
-    BBOX corners; `separator` joins members."""
+    (the members with LO <= key < HI, in key order). `values` are the request's own: START, LIMIT, the
+    BBOX corners and, on a confidential type, DISTRICT (the actor's read scope, refused to the public);
+    `separator` joins members."""
 
-    def __init__(self, req: GetFeature, limit: int) -> None:
+    def __init__(self, req: GetFeature, limit: int, actor: Actor) -> None:
         self.req = req
         self.shape = _shape(req)
         self.separator = "," if req.output_format == JSON else ""
         self.blocks = req.query.ftype.key_is_int and not req.query.sort
         self.values: dict[str, Any] = {START: req.start, LIMIT: limit}
+        if req.query.ftype.district is not None:  # SPEC §4: before any statement is run
+            self.values[DISTRICT] = read_scope(actor, f"read {req.query.ftype.qname}")
         if req.query.bbox is not None:
             self.values.update(bbox_values(req.query.bbox[0]))
 
@@ -121,11 +126,16 @@ def _srs_form(req: GetFeature) -> str:
 
 
 def _where(req: GetFeature) -> list[Any]:
-    """The query's restrictions: its filter clauses and the BBOX."""
+    """The query's restrictions: its filter clauses, the BBOX and the reader's district (SPEC §4; one
+    bound value, so a compiled shape serves every reader)."""
     q = req.query
-    if q.bbox is None:
-        return list(q.clauses)
-    return [*q.clauses, bbox_clause(q.ftype, *q.bbox)]
+    where = list(q.clauses)
+    if q.bbox is not None:
+        where.append(bbox_clause(q.ftype, *q.bbox))
+    if q.ftype.district is not None:
+        district = bindparam(DISTRICT, None, type_=String)
+        where.append(or_(district.is_(None), q.ftype.district == district))
+    return where
 
 
 def _member(req: GetFeature) -> Any:
@@ -290,10 +300,10 @@ async def _members(db: Database, conn: asyncpg.Connection, plan: Plan, returned:
 
 
 async def stream(
-    db: Database, req: GetFeature, limit: int, next_for: Any, schema_url: str, crs_uri: str
+    db: Database, req: GetFeature, limit: int, next_for: Any, schema_url: str, crs_uri: str, actor: Actor
 ) -> AsyncIterator[bytes]:
     """The response body; its first chunk is produced before the response starts (errors → reports)."""
-    plan = Plan(req, limit)
+    plan = Plan(req, limit, actor)
     async with db.reader() as conn, snapshot(conn):
         matched, low, high = await conn.fetchrow(plan.count.sql, *plan.count.args(plan.values))
         returned = 0 if req.result_type == "hits" else min(limit, max(0, matched - req.start))
@@ -319,9 +329,10 @@ async def stream(
     yield b"]}" if req.output_format == JSON else _tail(req)
 
 
-async def single(db: Database, req: GetFeature) -> bytes:
-    """GetFeatureById: the bare feature (WFS 2.0 §7.9.3.6), NotFound (404) when absent."""
-    plan = Plan(req, 1)
+async def single(db: Database, req: GetFeature, actor: Actor) -> bytes:
+    """GetFeatureById: the bare feature (WFS 2.0 §7.9.3.6), NotFound (404) when absent, or outside the
+    reader's district on a confidential type (the type offers a district officer its district's features)."""
+    plan = Plan(req, 1, actor)
     async with db.reader() as conn:
         member = await conn.fetchval(plan.rows.sql, *plan.rows.args(plan.values))
     if member is None:

@@ -58,6 +58,9 @@ class FeatureType:
     keywords: tuple[str, ...] = field(default_factory=tuple)
     # Tables (collection_version names) whose writes change this type: they key the cached bounds.
     tables: tuple[str, ...] = ()
+    # Confidential district data (SPEC §4): the column of a row's district, read within the actor's
+    # `read_scope` (app/auth/permissions.py); None for the public types (parcels, zones, districts).
+    district: ColumnElement[Any] | None = None
 
     @property
     def qname(self) -> str:
@@ -184,6 +187,7 @@ TYPES: tuple[FeatureType, ...] = (
         select=_exit_candidates,
         keywords=("exit", "evaluation", "contracts"),
         tables=("contract", "evaluation", "parcel"),
+        district=_candidate_parcel.c.district_code,
     ),
 )
 

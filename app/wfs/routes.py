@@ -211,18 +211,18 @@ async def _read(
         return Response(capabilities.describe_stored_queries(ids), media_type=XML)
     if op == "getfeature":
         req = kvp.get_feature(p, version) if p is not None else xmlreq.get_feature(root, version)
-        return await _get_feature(request, req, base)
+        return await _get_feature(request, req, base, actor)
     raise WfsError("OperationNotSupported", f"{op} is not supported", "request", 400)
 
 
-async def _get_feature(request: Request, req: GetFeature, base: str) -> Response:
+async def _get_feature(request: Request, req: GetFeature, base: str, actor: Actor) -> Response:
     settings = app_settings(request)
     db = app_database(request)
     cap = settings.max_limit
     limit = cap if req.count is None else min(req.count, cap)
     media = getfeature.media_type(req.output_format)
     if req.by_id is not None:
-        return Response(await getfeature.single(db, req), media_type=media)
+        return Response(await getfeature.single(db, req, actor), media_type=media)
     tn = "TYPENAMES" if req.version == "2.0.0" else "TYPENAME"
     schema_url = str(
         URL(base).include_query_params(
@@ -243,7 +243,7 @@ async def _get_feature(request: Request, req: GetFeature, base: str) -> Response
         return str(url.replace(query=_encode(items)))
 
     crs = req.query.srs or STORAGE
-    body = getfeature.stream(db, req, limit, next_for, schema_url, crs.uri)
+    body = getfeature.stream(db, req, limit, next_for, schema_url, crs.uri, actor)
     first = await body.__anext__()
 
     async def rest() -> AsyncIterator[bytes]:
