@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.indicators import EFFICIENCY
-from app.evaluations.bottom_line import PeerGroup, PeerSums, bottom_line
+from app.evaluations.bottom_line import PeerGroup, PeerSums, bottom_line, exact
 from app.policy import Policy
 
 
@@ -117,15 +118,20 @@ async def peer_sums(session: AsyncSession, points: Iterable[Point], staged: Stag
     # One sort of all events; enough memory keeps it off the disk (SET LOCAL: this transaction only).
     await session.execute(text("SET LOCAL work_mem = '128MB'"))
     result = await session.execute(_SUMS, {
-        "s_ids": staged.evaluation_ids, "s_days": staged.days, "s_out": staged.output_per_mu,
-        "s_tax": staged.tax_per_mu, "p_days": [p.day for p in group], "p_groups": list(group.values()),
+        "s_ids": staged.evaluation_ids, "s_days": staged.days, "s_out": _exact(staged.output_per_mu),
+        "s_tax": _exact(staged.tax_per_mu), "p_days": [p.day for p in group], "p_groups": list(group.values()),
         "industries": industries, "districts": districts, "max_day": max(p.day for p in wanted),
     })
     out: dict[Point, dict[str, PeerSums]] = {}
     for r in result:
-        out[point_of[(r.d, r.g)]] = {"output_per_mu": PeerSums(float(r.so or 0), int(r.n_o or 0)),
-                                     "tax_per_mu": PeerSums(float(r.st or 0), int(r.n_t or 0))}
+        out[point_of[(r.d, r.g)]] = {"output_per_mu": PeerSums(r.so or Decimal(0), int(r.n_o or 0)),
+                                     "tax_per_mu": PeerSums(r.st or Decimal(0), int(r.n_t or 0))}
     return out
+
+
+def _exact(values: Sequence[float | None]) -> list[Decimal | None]:
+    """Staged values as the decimals they were written as (the sums are numeric: rules 4 and 6 exact)."""
+    return [None if v is None else exact(v) for v in values]
 
 
 def groups_for(sums: dict[Point, dict[str, PeerSums]], day: date, industry_code: str,

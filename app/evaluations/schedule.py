@@ -28,19 +28,26 @@ def expires_on(t: Terms) -> date:
 
 
 def plan(t: Terms, expiry_months: int = 12) -> list[Due]:
-    """Commissioning at S+C; periodic every I years after commissioning while before the expiry
-    evaluation; expiry 12 months before S+T. A commissioning date not before the expiry evaluation is
-    left out (the expiry evaluation then covers it), so a short lease still gets exactly one evaluation."""
+    """Rule 5: commissioning at S+C; periodic every I years after commissioning while before the expiry
+    evaluation; expiry 12 months before S+T.
+
+    A term too short for that (commissioning not before the expiry evaluation, i.e. T < C + 1 year) gets
+    one evaluation, the commissioning one, in the expiry evaluation's place (S+T−12 months), so every
+    contract is evaluated once it is in use and none twice on one day. When even that date is not after
+    the signing day (a one-year term: the expiry window would open on the signing day), the commissioning
+    evaluation is due halfway through the term: no evaluation is ever due on or before signing."""
     expiry = add_months(expires_on(t), -expiry_months)
-    dues: list[Due] = []
     commissioning = add_years(t.signed_on, t.commissioning_years)
-    if commissioning < expiry:
-        dues.append(Due("commissioning", 1, commissioning))
-        k = 1
-        step = t.evaluation_interval_years
-        while (due := add_years(t.signed_on, t.commissioning_years + k * step)) < expiry:
-            dues.append(Due("periodic", k, due))
-            k += 1
+    if commissioning >= expiry:
+        if expiry <= t.signed_on:
+            expiry = add_months(t.signed_on, t.term_years * 6)
+        return [Due("commissioning", 1, expiry)]
+    dues = [Due("commissioning", 1, commissioning)]
+    k = 1
+    step = t.evaluation_interval_years
+    while (due := add_years(t.signed_on, t.commissioning_years + k * step)) < expiry:
+        dues.append(Due("periodic", k, due))
+        k += 1
     dues.append(Due("expiry", 1, expiry))
     return dues
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from app.contracts.indicators import CATALOGUE, EFFICIENCY
 from app.errors import ValidationFailed
-from app.evaluations.bottom_line import PeerGroup
+from app.evaluations.bottom_line import PeerGroup, exact
 
 PASS = "pass"
 BELOW = "below_bottom_line"
@@ -53,11 +54,15 @@ def score(targets: Mapping[str, float], measurements: Mapping[str, float],
         measured = float(measurements[code])
         attainment[code] = {"target": float(target), "measured": measured, "comparator": ind.comparator,
                             "unit": ind.unit, "met": ind.met(measured, float(target))}
-    ratios: dict[str, float | None] = {}
+    # Ratios in decimal (app/evaluations/bottom_line.py): measuring exactly the bottom line is a ratio of
+    # exactly 1 and a pass; the frozen ratio is that decimal as a JSON number.
+    exact_ratios: dict[str, Decimal | None] = {}
     for code in EFFICIENCY:
         line = groups[code].bottom_line
         # A bottom line of 0 (a floor configured to 0) is met by any value.
-        ratios[code] = float(measurements[code]) / line if line > 0 else None
-    ok = all(r is None or r >= 1.0 for r in ratios.values()) and all(a["met"] for a in attainment.values())
+        exact_ratios[code] = exact(measurements[code]) / line if line > 0 else None
+    ratios = {code: None if r is None else float(r) for code, r in exact_ratios.items()}
+    ok = (all(r is None or r >= 1 for r in exact_ratios.values())
+          and all(a["met"] for a in attainment.values()))
     frozen = {code: groups[code].as_dict() for code in EFFICIENCY}
     return Result(attainment, ratios, frozen, PASS if ok else BELOW)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.parcels.rules import ZoneFacts
 
-# {source}, {zone_pieces}, {district_pieces} are the constant SQL snippets below, never client text.
+# {source}, {zone_pieces}, {district_pieces}, {share_places} are the constants below, never client text.
 _LOCATE = """
 WITH src AS NOT MATERIALIZED ({source}),
 zone_pair AS MATERIALIZED (
@@ -47,8 +47,12 @@ zone_share AS (
    WHERE h.hit = 1
 ),
 best_zone AS (
-  SELECT DISTINCT ON (key) * FROM zone_share WHERE share >= :majority
-   ORDER BY key, share DESC, (kind = 'base') DESC, id
+  -- shares compared at SHARE_PLACES decimals (float noise of the areas aside): an exact 50/50 split is
+  -- a tie, which `base` wins, and a half share meets the majority
+  SELECT DISTINCT ON (key) * FROM (
+    SELECT zs.*, round(zs.share::numeric, {share_places}) AS share_r FROM zone_share zs) r
+   WHERE share_r >= :majority
+   ORDER BY key, share_r DESC, (kind = 'base') DESC, id
 ),
 district_pair AS MATERIALIZED (
   SELECT s.key, p.code,
@@ -84,6 +88,12 @@ FROM_PARCELS = "SELECT id AS key, geom FROM parcel WHERE valid_to IS NULL AND id
 
 ZONE_PIECES = "locate_zone_piece"
 DISTRICT_PIECES = "locate_district_piece"
+# SPEC §2 tie-break, robust to float noise: a zone's share of a parcel is rounded to 6 decimals (a millionth
+# of the parcel's area, 0.01 m² of a hectare) before it is compared with the majority and with other zones.
+# Two halves of a parcel measured on the ellipsoid each come out a little under 0.5 (2e-10 for a 1 km
+# parcel, 2e-8 for 10 km: the split point is not on the geodesic edge), so an exact comparison would
+# make a 50/50 split a fragment; at 6 decimals it is a tie, which `base` wins.
+SHARE_PLACES = 6
 PIECE_VERTICES = 64  # ST_Subdivide's limit: a piece is cheap to test, and most parcels fit inside one
 
 
@@ -134,7 +144,8 @@ async def locate(session: AsyncSession, source: str, params: Mapping[str, Any], 
                  pieces: Pieces = WHOLE) -> dict[Any, Location]:
     """Locate every `(key, geom)` row of `source` (one of the constants above), by its key (text or
     integer, as the source has it)."""
-    sql = _LOCATE.format(source=source, zone_pieces=pieces.zones, district_pieces=pieces.districts)
+    sql = _LOCATE.format(source=source, zone_pieces=pieces.zones, district_pieces=pieces.districts,
+                         share_places=SHARE_PLACES)
     rows = await session.execute(text(sql), {**params, "majority": majority})
     out: dict[Any, Location] = {}
     for row in rows:

@@ -36,8 +36,36 @@ def test_interval_of_three_years():
         ("commissioning", date(2023, 6, 1)), ("periodic", date(2026, 6, 1)), ("expiry", date(2029, 6, 1))]
 
 
-def test_short_lease_gets_only_the_expiry_evaluation():
-    assert plan(terms(POLICY, date(2020, 1, 1), term_years=2)) == [Due("expiry", 1, date(2021, 1, 1))]
+def test_a_term_shorter_than_commissioning_plus_a_year_gets_one_commissioning_evaluation():
+    # T = 2 < C + 1 = 4: commissioning (S+3) would fall after the term; it takes the expiry evaluation's
+    # date S+T−12 months instead, and is the contract's one evaluation.
+    assert plan(terms(POLICY, date(2020, 1, 1), term_years=2)) == [Due("commissioning", 1, date(2021, 1, 1))]
+
+
+def test_a_term_of_exactly_commissioning_plus_one_year_keeps_both_evaluations_apart():
+    # T = C + 1 = 4: commissioning S+3 equals the expiry evaluation S+4−12 months: one evaluation.
+    assert plan(terms(POLICY, date(2020, 1, 1), term_years=4)) == [Due("commissioning", 1, date(2023, 1, 1))]
+    # T = 5: commissioning S+3 before expiry S+4: both.
+    assert plan(terms(POLICY, date(2020, 1, 1), term_years=5)) == [
+        Due("commissioning", 1, date(2023, 1, 1)), Due("expiry", 1, date(2024, 1, 1))]
+
+
+@pytest.mark.parametrize("signed_on", [date(2020, 1, 1), date(2020, 2, 29), date(2021, 8, 31)])
+def test_a_one_year_term_is_evaluated_after_signing_never_on_the_signing_day(signed_on):
+    # S+T−12 months = S: the one evaluation is due halfway through the term instead.
+    dues = plan(terms(POLICY, signed_on, term_years=1, commissioning=1))
+    assert [(d.stage, d.due_on) for d in dues] == [("commissioning", add_months(signed_on, 6))]
+    assert all(signed_on < d.due_on < expires_on(terms(POLICY, signed_on, term_years=1)) for d in dues)
+
+
+@pytest.mark.parametrize("term", range(1, 51))
+@pytest.mark.parametrize("commissioning", [1, 3, 10])
+def test_every_term_gets_a_commissioning_evaluation_within_the_term_and_after_signing(term, commissioning):
+    t = terms(POLICY, date(2019, 3, 31), term_years=term, commissioning=commissioning)
+    dues = plan(t)
+    assert [d.stage for d in dues].count("commissioning") == 1
+    assert all(t.signed_on < d.due_on < expires_on(t) for d in dues)
+    assert len({d.due_on for d in dues}) == len(dues)  # never two on one day
 
 
 def test_leap_day_signing_falls_back_to_28_february():
