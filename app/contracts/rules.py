@@ -17,7 +17,7 @@ from app.errors import (
     LockupSupply,
     ValidationFailed,
 )
-from app.evaluations.bottom_line import PeerGroup
+from app.evaluations.bottom_line import PeerGroup, exact
 from app.policy import INDUSTRIAL_USES, Policy
 
 # Parcel statuses from which signing a new_supply or transfer contract supplies the land (rule 8, issue 3).
@@ -152,7 +152,8 @@ def check_access_standard(kind: str, targets: Mapping[str, float], groups: Mappi
     for code in EFFICIENCY:
         group = groups[code]
         committed = targets.get(code)
-        if committed is None or committed < group.bottom_line:
+        # In decimal: committing exactly the bottom line as printed passes (app/evaluations/bottom_line.py).
+        if committed is None or exact(committed) < group.bottom_line:
             failures.append((code, committed, group))
     if not failures:
         return
@@ -162,10 +163,10 @@ def check_access_standard(kind: str, targets: Mapping[str, float], groups: Mappi
              "floor": "the configured floor (fewer than the minimum of peers city-wide)"}[group.source]
     what = "no target" if committed is None else f"{committed:g}"
     raise AccessStandardNotMet(
-        f"{code}: {what} committed, below the bottom line {group.bottom_line:.2f} "
+        f"{code}: {what} committed, below the bottom line {group.bottom_line.normalize():f} "
         f"{CATALOGUE[code].unit} of {where} (n = {group.n})",
-        indicator=code, committed=committed, bottom_line=group.bottom_line, source=group.source,
-        peer_group=group.as_dict()["group"], n=group.n, mean=group.mean,
+        indicator=code, committed=committed, bottom_line=float(group.bottom_line), source=group.source,
+        peer_group=group.as_dict()["group"], n=group.n, mean=group.as_dict()["mean"],
         failures=[{"indicator": c, "committed": t, **g.as_dict()} for c, t, g in failures],
     )
 
