@@ -104,6 +104,13 @@ def require_read_district(actor: Actor, district_code: str | None, what: str) ->
     return scope
 
 
+def require_registry_reader(actor: Actor, what: str) -> None:
+    """Enterprises and responsible organisations are registry data (names, USCC, industry, kind; no
+    figures), read city-wide by every role that reads district data; the public does not read them, since
+    they are what contracts and figures are looked up by (UNAUTHENTICATED)."""
+    read_scope(actor, what)
+
+
 def require_readable(actor: Actor, district_code: str | None, what: str) -> None:
     """One confidential resource (a contract, an evaluation, a request, an exit case) lying in
     `district_code`: FORBIDDEN_DISTRICT outside a district-scoped actor's district."""

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from app.auth.permissions import Actor, require_read_district, require_readable
 from app.calendar import city_today
 from app.contracts import service
 from app.contracts.query import ContractQuery, as_json, count, select_contracts
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/contracts", tags=["contracts"])
 ContractId = Annotated[int, Path(ge=1, le=2**62)]
 AsOf = Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")]
 Id = Annotated[int | None, Query(ge=1, le=2**62)]
+READ = "read contracts"
 
 
 @router.get("", response_model=ContractPage, summary="List contracts")
@@ -38,11 +40,13 @@ async def list_contracts(
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     industry_code: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
-    """Current contracts (or as of a date), by id."""
+    """Current contracts (or as of a date), by id; a district officer's or evaluator's are their
+    district's (SPEC §4): another district_code is FORBIDDEN_DISTRICT, other filters list nothing outside."""
     q = ContractQuery(today=city_today(settings.today), as_of=as_of_param(as_of), status=status,
                       filters={"parcel_id": parcel_id, "enterprise_id": enterprise_id,
                                "responsible_org_id": responsible_org_id, "kind": kind},
-                      district_code=district_code, industry_code=industry_code)
+                      district_code=require_read_district(actor, district_code, READ),
+                      industry_code=industry_code)
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
     rows = await session.execute(select_contracts(q).limit(size).offset(offset))
@@ -57,7 +61,7 @@ async def create_contract(request: Request, session: SessionDep, actor: ActorDep
     today = city_today(settings.today)
     contract_id = await service.create_contract(session, actor, settings.policy,
                                                 body.draft(body.parcel_id, body.kind, body.signed_on), today)
-    response = await _one(session, contract_id, today, status_code=201)
+    response = await _one(session, actor, contract_id, today, status_code=201)
     response.headers["Location"] = f"{request.url.path}/{contract_id}"
     return response
 
@@ -65,8 +69,8 @@ async def create_contract(request: Request, session: SessionDep, actor: ActorDep
 @router.get("/{contract_id}", response_model=ContractRead, summary="One contract")
 async def get_contract(session: SessionDep, actor: ActorDep, settings: SettingsDep, contract_id: ContractId,
                        as_of: AsOf = None) -> Response:
-    """A contract with its ETag (the version)."""
-    return await _one(session, contract_id, city_today(settings.today), as_of=as_of)
+    """A contract with its ETag (the version); FORBIDDEN_DISTRICT outside a district-scoped reader's."""
+    return await _one(session, actor, contract_id, city_today(settings.today), as_of=as_of)
 
 
 @router.patch("/{contract_id}", response_model=ContractRead, summary="Amend a contract")
@@ -83,7 +87,7 @@ async def patch_contract(
     today = city_today(settings.today)
     await service.update_contract(session, actor, settings.policy, contract_id, changes, today,
                                   if_match=if_match_version(if_match))
-    return await _one(session, contract_id, today)
+    return await _one(session, actor, contract_id, today)
 
 
 @router.get("/{contract_id}/history", response_model=ContractPage, summary="Every version of a contract")
@@ -94,14 +98,16 @@ async def contract_history(request: Request, session: SessionDep, actor: ActorDe
     items = [as_json(r) for r in await session.execute(select_contracts(q))]
     if not items:
         raise NotFound(f"contract {contract_id} does not exist", contract_id=contract_id)
+    require_readable(actor, items[-1]["district_code"], READ)
     return JSON(json_page(request, settings, items, len(items), 0, len(items)))
 
 
-async def _one(session: AsyncSession, contract_id: int, today: date, as_of: str | None = None,
+async def _one(session: AsyncSession, actor: Actor, contract_id: int, today: date, as_of: str | None = None,
                status_code: int = 200) -> Response:
     row = (await session.execute(select_contracts(ContractQuery(today=today, ids=[contract_id],
                                                                 as_of=as_of_param(as_of))))).first()
     if row is None:
         raise NotFound(f"contract {contract_id} does not exist" + (f" as of {as_of}" if as_of else ""),
                        contract_id=contract_id)
+    require_readable(actor, row.district_code, READ)
     return JSON(as_json(row), status_code=status_code, headers={"ETag": etag(row.version)})

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
+from app.auth.permissions import require_registry_reader
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.enterprises import service
 from app.enterprises.schemas import INDUSTRY_CODE, EnterpriseCreate, EnterprisePage, EnterpriseRead
@@ -15,6 +16,7 @@ from app.responses import JSON
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 EnterpriseId = Annotated[int, Path(ge=1, le=2**62)]
+READ = "read enterprises"
 
 
 @router.get("", response_model=EnterprisePage, summary="List enterprises")
@@ -26,7 +28,8 @@ async def list_enterprises(
     uscc: Annotated[str | None, Query(max_length=40)] = None,
     name: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
 ) -> Response:
-    """Enterprises by id."""
+    """Enterprises by id (registry data, city-wide; not public, SPEC §4)."""
+    require_registry_reader(actor, READ)
     size = clamp_limit(limit, settings)
     total, items = await service.list_enterprises(session, size, offset, industry_code, uscc, name)
     return JSON(json_page(request, settings, items, total, offset, size))
@@ -44,4 +47,5 @@ async def create_enterprise(request: Request, session: SessionDep, actor: ActorD
 @router.get("/{enterprise_id}", response_model=EnterpriseRead, summary="One enterprise")
 async def get_enterprise(session: SessionDep, actor: ActorDep, enterprise_id: EnterpriseId) -> Response:
     """One enterprise."""
+    require_registry_reader(actor, READ)
     return JSON(await service.get_enterprise(session, enterprise_id))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
+from app.auth.permissions import require_read_district
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.exits import service
@@ -35,10 +36,12 @@ async def exit_candidates(
     contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     """Rule 7: contracts with repeated below-bottom-line results, a failed rectification, an expired term
-    or idle land, one row per reason, with the evaluation ids that show it."""
+    or idle land, one row per reason, with the evaluation ids that show it; a district officer's or
+    evaluator's are their district's (SPEC §4)."""
     size = clamp_limit(limit, settings)
+    district = require_read_district(actor, district_code, "read exit candidates")
     total, items = await service.list_candidates(session, settings.policy, city_today(settings.today), size,
-                                                 offset, reason, district_code, contract_id)
+                                                 offset, reason, district, contract_id)
     return JSON(json_page(request, settings, items, total, offset, size))
 
 
@@ -49,10 +52,12 @@ async def exit_cases(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     status: Annotated[str | None, Query(pattern="^(open|completed)$")] = None,
     contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    district_code: District = None,
 ) -> Response:
-    """Exit cases by id."""
+    """Exit cases by id; a district officer's or evaluator's are their district's (SPEC §4)."""
     size = clamp_limit(limit, settings)
-    total, items = await service.list_cases(session, size, offset, status, contract_id)
+    district = require_read_district(actor, district_code, service.READ_CASES)
+    total, items = await service.list_cases(session, size, offset, status, contract_id, district)
     return JSON(json_page(request, settings, items, total, offset, size))
 
 
@@ -64,15 +69,15 @@ async def open_exit_case(request: Request, session: SessionDep, actor: ActorDep,
     today = city_today(settings.today)
     case_id = await service.open_case(session, actor, settings.policy, body.contract_id, body.method,
                                       body.decision_ref, today, body.opened_on, body.note)
-    return JSON(await service.get_case(session, case_id), status_code=201,
+    return JSON(await service.get_case(session, case_id, actor), status_code=201,
                 headers={"Location": f"{request.url.path}/{case_id}"})
 
 
 @router.get("/exit-cases/{case_id}", response_model=ExitCaseRead, summary="One exit case")
 async def get_exit_case(session: SessionDep, actor: ActorDep, case_id: Annotated[int, Path(ge=1, le=2**62)]
                         ) -> Response:
-    """One exit case."""
-    return JSON(await service.get_case(session, case_id))
+    """One exit case; FORBIDDEN_DISTRICT outside a district-scoped reader's."""
+    return JSON(await service.get_case(session, case_id, actor))
 
 
 @router.post("/exit-cases/{case_id}/complete", response_model=ExitCaseRead, summary="Complete an exit case")
@@ -89,4 +94,4 @@ async def complete_exit_case(session: SessionDep, actor: ActorDep, settings: Set
     transfer = terms.draft(case.parcel_id, "transfer", day) if terms is not None else None
     await service.complete_case(session, actor, settings.policy, case_id, today, body.completed_on, body.note,
                                 transfer)
-    return JSON(await service.get_case(session, case_id))
+    return JSON(await service.get_case(session, case_id, actor))

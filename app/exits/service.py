@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.audit import service as audit
-from app.auth.permissions import Actor
+from app.auth.permissions import Actor, require_readable
 from app.contracts import service as contracts
 from app.contracts.service import ContractDraft, StateChange
 from app.errors import DomainError, NotFound, Refusal
@@ -24,9 +24,11 @@ from app.features.tables import page_of, row_of
 from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
-from models import ExitCase
+from models import ExitCase, Parcel
 
 exit_case = cast(Table, ExitCase.__table__)
+parcel = cast(Table, Parcel.__table__)
+READ_CASES = "read exit cases"
 
 
 async def list_candidates(session: AsyncSession, policy: Policy, today: date, limit: int, offset: int,
@@ -119,17 +121,30 @@ async def load_case(session: AsyncSession, case_id: int) -> ExitCase:
     return case
 
 
+def _in_district(district_code: str) -> Any:
+    """The cases on parcels (current rows) of a district."""
+    return exit_case.c.parcel_id.in_(select(parcel.c.id).where(parcel.c.valid_to.is_(None),
+                                                                parcel.c.district_code == district_code))
+
+
 async def list_cases(session: AsyncSession, limit: int, offset: int, status: str | None = None,
-                     contract_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
-    """A page of exit cases by id and their count."""
+                     contract_id: int | None = None, district_code: str | None = None
+                     ) -> tuple[int, list[dict[str, Any]]]:
+    """A page of exit cases by id and their count; `district_code`: only that district's (SPEC §4 scope)."""
     where: list[Any] = []
     if status:
         where.append(exit_case.c.status == status)
     if contract_id:
         where.append(exit_case.c.contract_id == contract_id)
+    if district_code is not None:
+        where.append(_in_district(district_code))
     return await page_of(session, exit_case, where, limit, offset)
 
 
-async def get_case(session: AsyncSession, case_id: int) -> dict[str, Any]:
-    """One exit case as a dict (NOT_FOUND otherwise)."""
-    return await row_of(session, exit_case, case_id, "exit_case")
+async def get_case(session: AsyncSession, case_id: int, actor: Actor) -> dict[str, Any]:
+    """One exit case as a dict (NOT_FOUND otherwise; FORBIDDEN_DISTRICT outside the actor's scope)."""
+    case = await row_of(session, exit_case, case_id, "exit_case")
+    district = await session.scalar(select(parcel.c.district_code).where(parcel.c.id == case["parcel_id"],
+                                                                         parcel.c.valid_to.is_(None)))
+    require_readable(actor, district, READ_CASES)
+    return case

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
+from app.auth.permissions import require_registry_reader
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.features.paging import clamp_limit, json_page
 from app.organisations import service
@@ -14,6 +15,7 @@ from app.organisations.schemas import Kind, OrganisationCreate, OrganisationPage
 from app.responses import JSON
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
+READ = "read responsible organisations"
 
 
 @router.get("", response_model=OrganisationPage, summary="List responsible organisations")
@@ -24,7 +26,8 @@ async def list_organisations(
     kind: Kind | None = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> Response:
-    """Organisations by id."""
+    """Organisations by id (registry data, city-wide; not public, SPEC §4)."""
+    require_registry_reader(actor, READ)
     size = clamp_limit(limit, settings)
     total, items = await service.list_organisations(session, size, offset, kind, district_code)
     return JSON(json_page(request, settings, items, total, offset, size))
@@ -43,4 +46,5 @@ async def create_organisation(request: Request, session: SessionDep, actor: Acto
 async def get_organisation(session: SessionDep, actor: ActorDep,
                            organisation_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
     """One organisation."""
+    require_registry_reader(actor, READ)
     return JSON(await service.get_organisation(session, organisation_id))

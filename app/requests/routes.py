@@ -75,7 +75,7 @@ async def get_request(session: SessionDep, actor: ActorDep, settings: SettingsDe
                       request_id: RequestId) -> Response:
     """A request with its ETag."""
     row = await service.load(session, request_id)
-    service.visible_to(actor, service.RequestFilter(district_code=row.district_code))
+    service.require_visible(actor, row)
     return _response(row, settings)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.audit import service as audit
-from app.auth.permissions import DISTRICT_ROLES, Actor, require_district
+from app.auth.permissions import Actor, require_read_district, require_readable
 from app.contracts.service import holding_contract
 from app.errors import (
     ContractInRectification,
@@ -236,12 +236,19 @@ async def _bump(session: AsyncSession, row: PlotRatioRequest) -> None:
     await session.refresh(row)
 
 
+READ = "read plot-ratio requests"
+
+
 def visible_to(actor: Actor, flt: RequestFilter) -> RequestFilter:
-    """District-scoped roles see their district's queue; the bureau, admins and viewers see all."""
-    if actor.role not in DISTRICT_ROLES:
-        return flt
-    require_district(actor, [flt.district_code or actor.district_code], "read plot-ratio requests")
-    return RequestFilter(flt.status, flt.route, actor.district_code, flt.parcel_id)
+    """SPEC §4: district-scoped roles see their district's queue (FORBIDDEN_DISTRICT for another); the
+    bureau, admins and viewers see all; the public none."""
+    return RequestFilter(flt.status, flt.route, require_read_district(actor, flt.district_code, READ),
+                         flt.parcel_id)
+
+
+def require_visible(actor: Actor, row: PlotRatioRequest) -> None:
+    """One request, read within the actor's scope (FORBIDDEN_DISTRICT outside a district-scoped reader's)."""
+    require_readable(actor, row.district_code, READ)
 
 
 async def list_requests(session: AsyncSession, actor: Actor, flt: RequestFilter, limit: int,

@@ -167,9 +167,12 @@ async def test_the_queue_filters_and_routes_to_the_district(client, city):
     mine = (await client.get(f"{API}/evaluations?stage=commissioning",
                              headers=basic("evaluator.east"))).json()
     assert {e["district_code"] for e in mine["items"]} == {EAST}
-    west_q = (await client.get(f"{API}/evaluations?stage=commissioning&district_code={WEST}",
-                               headers=basic("evaluator.east"))).json()
-    assert {e["contract_id"] for e in west_q["items"]} == {b["id"]}
+    west_q = await client.get(f"{API}/evaluations?stage=commissioning&district_code={WEST}",
+                              headers=basic("evaluator.east"))
+    assert (west_q.status_code, west_q.json()["code"]) == (403, "FORBIDDEN_DISTRICT")  # SPEC §4 scope
+    west_q = await client.get(f"{API}/evaluations?stage=commissioning&district_code={WEST}",
+                              headers=basic("bureau"))
+    assert {e["contract_id"] for e in west_q.json()["items"]} == {b["id"]}
     due = (await client.get(f"{API}/reports/evaluations-due?within_days=30", headers=basic("bureau"))).json()
     assert (due["due"], due["overdue"], due["until"]) == (2, 1, "2026-07-01")
     by_district = [(d["district_code"], d["due"], d["overdue"]) for d in due["by_district"]]

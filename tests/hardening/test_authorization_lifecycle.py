@@ -452,7 +452,9 @@ def public_settings():
     return make_settings(today=TODAY, public_read=True)
 
 
-async def test_public_read_opens_the_life_cycle_to_anonymous_readers(client, app, city, public_settings):
+async def test_public_read_keeps_the_life_cycle_from_anonymous_readers(client, app, city, public_settings):
+    """SPEC §4: with LANDCYCLE_PUBLIC_READ the public reads parcels, zones and districts (and the land
+    report built from them), never contracts, evaluations, requests, exits, enterprises or their figures."""
     land = await _signed(client)
     contract_id, parcel_id = land["contract"]["id"], land["parcel"]["id"]
     evaluation = await pending(client, contract_id, "commissioning")
@@ -463,16 +465,17 @@ async def test_public_read_opens_the_life_cycle_to_anonymous_readers(client, app
     job = await _send(client, app, await _import_parcels(client), "bureau")
     assert (case.status_code, req.status_code, job) == (201, 201, (202, None))
     app.state.settings = public_settings
-    reads = [
+    assert (await client.get(f"{API}/reports/industrial-land")).status_code == 200
+    refused = [
         "/enterprises", f"/enterprises/{land['enterprise']}", "/organisations", f"/organisations/{land['org']}",
         "/contracts", f"/contracts/{contract_id}", f"/contracts/{contract_id}/history",
         "/evaluations", f"/evaluations/{evaluation['id']}", "/exit-candidates", "/exit-cases",
         f"/exit-cases/{case.json()['id']}", "/plot-ratio-requests", f"/plot-ratio-requests/{req.json()['id']}",
-        "/reports/industrial-land", "/reports/evaluations-due", "/reports/efficiency?year=2025",
+        "/reports/evaluations-due", "/reports/efficiency?year=2025",
     ]
-    for path in reads:
+    for path in refused:
         r = await client.get(API + path)
-        assert r.status_code == 200, (path, r.text)
+        assert (r.status_code, r.json()["code"]) == ANON, (path, r.text)
     # Import jobs are their creators' (and the bureau's and admins'): an anonymous reader sees none.
     assert (await client.get(f"{API}/imports")).json()["numberMatched"] == 0
     # The audit log stays with the bureau, admins and viewers.
