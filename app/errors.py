@@ -14,6 +14,8 @@ class Refusal:
     entity_id: int | str | None
     action: str
     attempted: dict[str, Any] = field(default_factory=dict)
+    # Other rows the refused attempt would have changed (a zone edit's parcels): audited against each too.
+    related: tuple[tuple[str, int], ...] = ()
 
 
 class DomainError(Exception):

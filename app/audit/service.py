@@ -48,7 +48,7 @@ async def record(
 async def record_many(session: AsyncSession, actor: Actor | None, action: str, entity: str,
                       entries: Sequence[tuple[int | str | None, dict[str, Any] | None, dict[str, Any] | None,
                                               dict[str, Any] | None]],
-                      outcome: str = "done") -> None:
+                      outcome: str = "done", code: str | None = None) -> None:
     """Append one audit row per (entity_id, before, after, detail) in one statement (batch writes)."""
     if not entries:
         return
@@ -58,16 +58,16 @@ async def record_many(session: AsyncSession, actor: Actor | None, action: str, e
 
     await session.execute(_MANY, {
         "actor": actor.username if actor else None, "role": actor.role if actor else None, "action": action,
-        "entity": entity, "outcome": outcome, "rid": request_id.get(),
+        "entity": entity, "outcome": outcome, "code": code, "rid": request_id.get(),
         "ids": [None if eid is None else str(eid) for eid, _, _, _ in entries],
         "before": [dump(b) for _, b, _, _ in entries], "after": [dump(a) for _, _, a, _ in entries],
         "detail": [dump(d) for _, _, _, d in entries]})
 
 
 _MANY = text("""
-INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
+INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, code, before, after, detail,
                        request_id)
-SELECT :actor, :role, :action, :entity, e.id, :outcome, e.before, e.after, e.detail, :rid
+SELECT :actor, :role, :action, :entity, e.id, :outcome, :code, e.before, e.after, e.detail, :rid
   FROM unnest(CAST(:ids AS text[]), CAST(:before AS jsonb[]), CAST(:after AS jsonb[]),
               CAST(:detail AS jsonb[])) AS e(id, before, after, detail)
 """)
@@ -79,11 +79,18 @@ async def record_refusal(db: Database, actor: Actor | None, error: DomainError) 
     if refusal is None:
         return
     async with db.session() as session:
+        detail = {"detail": error.detail, **_jsonable(error.numbers)}
         await record(
             session, actor, refusal.action, refusal.entity, refusal.entity_id,
-            after=refusal.attempted or None, outcome="refused", code=error.code,
-            detail={"detail": error.detail, **_jsonable(error.numbers)},
+            after=refusal.attempted or None, outcome="refused", code=error.code, detail=detail,
         )
+        for entity in sorted({e for e, _ in refusal.related}):
+            # One row per affected row, pointing at the refused write (rule 10: refused attempts audited).
+            cause = {"detail": error.detail, "refused": {"entity": refusal.entity, "id": refusal.entity_id,
+                                                         "action": refusal.action}}
+            await record_many(session, actor, refusal.action, entity,
+                              [(i, None, None, cause) for e, i in refusal.related if e == entity],
+                              outcome="refused", code=error.code)
 
 
 def _jsonable(numbers: dict[str, Any]) -> dict[str, Any]:

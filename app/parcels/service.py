@@ -26,6 +26,7 @@ from app.parcels import rules
 from app.parcels.classify import NOWHERE, Location, locate_geometries, locate_parcels
 from app.parcels.rules import Cap, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
+from app.zones import dependants
 from models import Parcel
 from models.parcel import STATUSES
 
@@ -139,6 +140,9 @@ async def update_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
                               geometry_changed=changes.geom is not None)
         if draft.code != before.draft.code:
             await _check_code_free(session, draft.code, parcel_id)
+        if changes.geom is not None or {"land_use", "plot_ratio"} & set(changes.values):  # rule 3: dependants
+            await dependants.check_reference(session, actor, policy, parcel_id, draft.code, before.draft.land_use,
+                                             (draft.land_use, draft.plot_ratio, draft.geom, state.zone_id), override)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("parcel", parcel_id, "update", _attempt(draft))) from None
     state = replace(state, version=before.version + 1)
@@ -160,6 +164,8 @@ async def delete_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
         if override is not None:
             require_override_rights(actor)
         overridden = rules.check_planning_lock([(before.lock(), None)], override, actor.is_bureau)
+        await dependants.check_reference(session, actor, policy, parcel_id, before.draft.code,
+                                         before.draft.land_use, None, override)  # rule 3: its dependants
     except DomainError as exc:
         raise exc.with_refusal(Refusal("parcel", parcel_id, "delete", {})) from None
     await _close(session, parcel_id)

@@ -1,5 +1,6 @@
 """Zone writes: versioned like parcels; every change re-derives the tiers it touches, in the same
-transaction, and rule 1 refuses a change that would take locked land out of its lock."""
+transaction; rule 1 refuses a change that would take locked land out of its lock, and rule 3 one that would
+leave a parcel above its zone's cap or below its minimum (`app.zones.dependants`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.parcels.classify import locate_geometries
 from app.parcels.rules import Override
 from app.parcels.service import reclassify_parcels
 from app.policy import Policy
+from app.zones import dependants
 from models import Parcel, Zone
 
 zone = cast(Table, Zone.__table__)
@@ -80,9 +82,12 @@ async def create_zone(session: AsyncSession, actor: Actor, policy: Policy, draft
         await _check_code_free(session, draft.code, zone_id)
         district = await _district(session, draft.geom, policy)
         await _insert(session, zone_id, 1, draft, district, actor)
-        await reclassify_parcels(session, actor, policy, await _touched(session, [draft.geom], zone_id), override)
+        touched = await _touched(session, [draft.geom], zone_id)
+        await reclassify_parcels(session, actor, policy, touched, override)
+        await dependants.check_zone(session, actor, policy, zone_id, draft.code, touched, override)
     except DomainError as exc:
-        raise exc.with_refusal(Refusal("zone", None, "create", draft.snapshot())) from None
+        raise exc.with_refusal(Refusal("zone", None, "create", draft.snapshot(),
+                                       related=dependants.affected(exc))) from None
     await audit.record(session, actor, "create", "zone", zone_id, after={**draft.snapshot(), "version": 1})
     return zone_id
 
@@ -108,8 +113,12 @@ async def update_zone(session: AsyncSession, actor: Actor, policy: Policy, zone_
         await _close(session, zone_id)
         await _insert(session, zone_id, version, after, district, actor)
         await reclassify_parcels(session, actor, policy, touched, override)
+        if changes.geom is not None or (after.far_cap, after.far_min) != (before.far_cap, before.far_min):
+            # Rule 3: a lower cap, a higher minimum or a new footprint re-checks the parcels it binds.
+            await dependants.check_zone(session, actor, policy, zone_id, after.code, touched, override)
     except DomainError as exc:
-        raise exc.with_refusal(Refusal("zone", zone_id, "update", after.snapshot())) from None
+        raise exc.with_refusal(Refusal("zone", zone_id, "update", after.snapshot(),
+                                       related=dependants.affected(exc))) from None
     await audit.record(session, actor, "update", "zone", zone_id,
                        before={**before.snapshot(), "version": row.version},
                        after={**after.snapshot(), "version": version, "geometry_changed": changes.geom is not None})
@@ -127,8 +136,10 @@ async def delete_zone(session: AsyncSession, actor: Actor, policy: Policy, zone_
         touched = await _touched(session, [before.geom], zone_id)
         await _close(session, zone_id)
         await reclassify_parcels(session, actor, policy, touched, override)
+        # Rule 3: a parcel the zone held may now fall in another zone with its own cap or minimum.
+        await dependants.check_zone(session, actor, policy, zone_id, before.code, touched, override)
     except DomainError as exc:
-        raise exc.with_refusal(Refusal("zone", zone_id, "delete", {})) from None
+        raise exc.with_refusal(Refusal("zone", zone_id, "delete", {}, related=dependants.affected(exc))) from None
     await audit.record(session, actor, "delete", "zone", zone_id, before={**before.snapshot(), "version": row.version})
 
 
