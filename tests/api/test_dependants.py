@@ -242,6 +242,7 @@ async def test_wfs_delete_of_a_reference_is_refused_and_rolled_back(client, city
     assert exception(r)[2].startswith(f"FAR_CAP_EXCEEDED: the change of reference parcel {ref['id']} (REF-1)")
     assert (await _props(client, "parcels", ref["id"]))["version"] == 1
     assert (await _audit(client, "parcel", ref["id"]))[0]["outcome"] == "refused"
+    assert (await _props(client, "parcels", dep["id"]))["plot_ratio_reference_id"] == ref["id"]
 
 
 async def test_wfs_update_of_a_references_ratio_is_refused(client, city):
@@ -252,3 +253,4 @@ async def test_wfs_update_of_a_references_ratio_is_refused(client, city):
     r = await post(client, body)
     assert exception(r)[2].startswith("FAR_CAP_EXCEEDED: ")
     assert (await _props(client, "parcels", ref["id"]))["plot_ratio"] == 3.0
+    assert exception(r)[2].count(f"parcel {dep['id']} (DEP-1)") == 1
