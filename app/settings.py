@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import Policy
+from gis.guard import ZipLimits
 
 
 def _local_url() -> str:
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = 30.0
     max_bbox_degrees: float = 5.0
     import_max_mb: int = 1024
+    # A zip an import reads (a zipped Shapefile or geodatabase; an .xlsx or .ods is one too) is refused
+    # before anything is inflated when it has more members, would unpack to more, or a member of over
+    # 1 MiB is compressed more than this ratio (a zip bomb).
+    import_zip_max_members: int = Field(default=10_000, ge=1)
+    import_zip_max_uncompressed_mb: int = Field(default=2048, ge=1)
+    import_zip_max_ratio: float = Field(default=100.0, gt=1)
 
     default_limit: int = 100
     max_limit: int = 10_000
@@ -109,6 +116,15 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix):]
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.split(':', 1)[0]}://…")
+
+    @property
+    def zip_limits(self) -> ZipLimits:
+        """What a zip an import reads may hold (gis.guard)."""
+        return ZipLimits(
+            members=self.import_zip_max_members,
+            uncompressed_bytes=self.import_zip_max_uncompressed_mb * 1024 * 1024,
+            ratio=self.import_zip_max_ratio,
+        )
 
     @cached_property
     def signing_key(self) -> bytes:

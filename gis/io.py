@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ import pyogrio
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from gis import guard
 from gis.errors import VectorFileError, first_line
+from gis.guard import ZipLimits
 
 WRITABLE = {
     ".gpkg": "GPKG",
@@ -50,7 +53,10 @@ TABULAR = frozenset({"CSV", "XLSX", "ODS"})  # rows without a geometry column: W
 _SHEETS = {"OGR_XLSX_FIELD_TYPES": "STRING", "OGR_XLSX_HEADERS": "FORCE",
            "OGR_ODS_FIELD_TYPES": "STRING", "OGR_ODS_HEADERS": "FORCE"}
 pyogrio.set_gdal_config_options(_SHEETS)
+# GDAL knows only these drivers in a process that imports this module, and reaches no network (gis.guard).
+guard.lock_down({*READABLE.values(), "MEM", "Memory"})
 _DATA_IN_ZIP = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx", ".ods")
+_ZIPPED = frozenset({"XLSX", "ODS"})  # formats that are zip archives themselves
 FIELD_KINDS = ("string", "float", "int", "bool", "datetime")
 # GeoPackage 1.2, as GDAL wrote it up to 3.10: GDAL 3.11+ writes 1.4, which the GDAL under QGIS 3.28 LTR
 # (Debian 12's) reads with a warning that it "may only be partially supported". Nothing here needs 1.3/1.4.
@@ -93,9 +99,11 @@ def driver_of(path: Path | str, formats: Mapping[str, str] = READABLE) -> str:
     return formats[suffix]
 
 
-def dataset_path(path: Path | str) -> tuple[str, str]:
+def dataset_path(path: Path | str, limits: ZipLimits = ZipLimits()) -> tuple[str, str]:
     """What GDAL opens and with which driver: the file itself, an Esri file geodatabase (a `.gdb` folder),
-    or the one dataset (Shapefile folder, geodatabase) inside a .zip."""
+    or the one dataset (Shapefile folder, geodatabase) inside a .zip. The suffix alone decides the driver;
+    the content must start as that format does and a zip (a sheet too) pass `limits` (gis.guard); the
+    path carries the driver's prefix where it has one, so that GDAL tries no other driver."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".gdb" and p.is_dir():
@@ -106,30 +114,56 @@ def dataset_path(path: Path | str) -> tuple[str, str]:
         raise VectorFileError(f"{p.name} is a file, but a file geodatabase is a folder: give the folder, or zip it")
     driver = driver_of(p)
     if suffix != ".zip":
-        return str(p), driver
-    try:
-        with zipfile.ZipFile(p) as archive:
-            names = [n for n in archive.namelist() if not n.startswith("__MACOSX") and not n.endswith("/")]
-    except zipfile.BadZipFile:
-        raise VectorFileError(f"{p.name} is not a readable zip archive") from None
+        guard.sniff_file(p, driver)
+        if driver in _ZIPPED:
+            guard.check_zip(p, limits)
+        return guard.with_prefix(str(p), driver), driver
+    names = [n for n in guard.check_zip(p, limits) if not n.endswith("/")]
     # A file geodatabase: the folder of its .gdbtable files (the .gdb folder zipped, or only its content).
     geodatabases = sorted({str(Path(n).parent) for n in names if n.lower().endswith(".gdbtable")})
     data = [n for n in names if Path(n).suffix.lower() in _DATA_IN_ZIP]
+    inside = f"/vsizip/{p.resolve()}"
     if len(geodatabases) == 1 and not data:
         folder = geodatabases[0]
-        return f"/vsizip/{p.resolve()}" + ("" if folder == "." else f"/{folder}"), "OpenFileGDB"
+        return inside + ("" if folder == "." else f"/{folder}"), "OpenFileGDB"
     data += geodatabases
     if not data:
         raise VectorFileError(
             f"{p.name} holds no Shapefile, GeoPackage, GeoJSON, CSV, spreadsheet or file geodatabase"
         )
     if len(data) == 1:
-        return f"/vsizip/{p.resolve()}/{data[0]}", driver_of(data[0])
+        member = data[0]
+        driver = driver_of(member)
+        if driver != "OpenFileGDB":
+            _check_member(p, member, driver, limits)
+        return guard.with_prefix(f"{inside}/{member}", driver), driver
     folders = {str(Path(n).parent) for n in data}
     if all(n.lower().endswith(".shp") for n in data) and len(folders) == 1:
+        for member in data:
+            _check_member(p, member, "ESRI Shapefile", limits)
         folder = folders.pop()
-        return f"/vsizip/{p.resolve()}" + ("" if folder == "." else f"/{folder}"), "ESRI Shapefile"
+        return inside + ("" if folder == "." else f"/{folder}"), "ESRI Shapefile"
     raise VectorFileError(f"{p.name} holds several datasets ({', '.join(data[:5])}); zip one at a time")
+
+
+def _check_member(archive_path: Path, member: str, driver: str, limits: ZipLimits) -> None:
+    """A zip member read by GDAL starts as its suffix says; a sheet in the zip (itself a zip) passes `limits`."""
+    name = f"{archive_path.name}/{member}"
+    with zipfile.ZipFile(archive_path) as archive:
+        guard.sniff_member(archive, member, driver, name)
+        if driver in _ZIPPED:
+            with archive.open(member) as inner:
+                guard.check_zip(inner, limits, name)
+
+
+def _opened_by(
+    source: str, layer: str | None, driver: str, path: Path | str, encoding: str | None = None
+) -> dict[str, Any]:
+    """The layer's description, once GDAL opened the file with `driver` and no other (gis.guard)."""
+    info: dict[str, Any] = pyogrio.read_info(source, layer=layer, encoding=encoding)
+    if info.get("driver") != driver:
+        raise VectorFileError(f"cannot open {Path(path).name}: its content is not what its suffix says")
+    return info
 
 
 def _quiet_measures() -> None:
@@ -139,18 +173,20 @@ def _quiet_measures() -> None:
     warnings.filterwarnings("ignore", r"Measured \(M\) geometry types", UserWarning, "pyogrio", append=True)
 
 
-def list_layers(path: Path | str) -> list[str]:
+def list_layers(path: Path | str, limits: ZipLimits = ZipLimits()) -> list[str]:
     """The layers of a file (a Shapefile folder or GeoPackage may hold several)."""
     _quiet_measures()
     try:
-        return [str(row[0]) for row in pyogrio.list_layers(dataset_path(path)[0])]
+        return [str(row[0]) for row in pyogrio.list_layers(dataset_path(path, limits)[0])]
     except pyogrio.errors.DataSourceError as exc:
         raise VectorFileError(f"cannot open {Path(path).name}: {_gdal_reason(exc, path)}") from None
 
 
-def choose_layer(path: Path | str, layer: str | None = None) -> str:
+def choose_layer(path: Path | str, layer: str | None = None, limits: ZipLimits = ZipLimits()) -> str:
     """`layer` if the file has it, else its only layer; VectorFileError naming the layers otherwise."""
-    layers = list_layers(path)
+    if layer is not None:
+        guard.check_layer(layer)
+    layers = list_layers(path, limits)
     if layer is None:
         if len(layers) != 1:
             raise VectorFileError(f"{Path(path).name} holds the layers {', '.join(layers)}: choose one")
@@ -164,6 +200,8 @@ def choose_layer(path: Path | str, layer: str | None = None) -> str:
 def _reading(path: Path | str, encoding: str | None) -> Iterator[None]:
     """Turn what pyogrio raises while reading a file into a VectorFileError a user can act on."""
     _quiet_measures()
+    if encoding is not None:
+        guard.check_encoding(encoding)
     try:
         yield
     except UnicodeDecodeError:
@@ -176,12 +214,14 @@ def _reading(path: Path | str, encoding: str | None) -> Iterator[None]:
         raise VectorFileError(f"cannot read {Path(path).name}: {_gdal_reason(exc, path)}") from None
 
 
-def field_names(path: Path | str, layer: str, encoding: str | None = None) -> list[str]:
+def field_names(
+    path: Path | str, layer: str, encoding: str | None = None, limits: ZipLimits = ZipLimits()
+) -> list[str]:
     """The attribute fields of a layer, without reading its features."""
+    source, driver = dataset_path(path, limits)
     with _reading(path, encoding):
-        return [
-            str(f) for f in pyogrio.read_info(dataset_path(path)[0], layer=layer, encoding=encoding)["fields"]
-        ]
+        info = _opened_by(source, guard.check_layer(layer), driver, path, encoding)
+        return [str(f) for f in info["fields"]]
 
 
 def read_table(
@@ -189,13 +229,16 @@ def read_table(
     layer: str | None = None,
     encoding: str | None = None,
     columns: Sequence[str] | None = None,
+    limits: ZipLimits = ZipLimits(),
 ) -> Table:
     """Read one layer (the only one, or `layer`), only `columns` when given; a table (CSV, a sheet) is read
-    as text columns without geometry."""
-    source, driver = dataset_path(path)
-    layer = choose_layer(path, layer)
+    as text columns without geometry, a CSV's cells without the quote `csv_cell` puts before text a
+    spreadsheet would take for a formula."""
+    source, driver = dataset_path(path, limits)
+    layer = choose_layer(path, layer, limits)
     tabular = driver in TABULAR
     with _reading(path, encoding):
+        _opened_by(source, layer, driver, path, encoding)
         read = pyogrio.read_dataframe(
             source,
             layer=layer,
@@ -205,7 +248,10 @@ def read_table(
             columns=None if columns is None else list(columns),
         )
     if tabular:
-        return Table(layer, pd.DataFrame(read).reset_index(drop=True), None, None, driver)
+        frame = pd.DataFrame(read).reset_index(drop=True)
+        if driver == "CSV":
+            _unquote_formulas(frame)
+        return Table(layer, frame, None, None, driver)
     frame = pd.DataFrame(read.drop(columns=read.geometry.name)).reset_index(drop=True)
     geoms = np.asarray(read.geometry.values, dtype=object)
     crs = read.crs.to_wkt() if read.crs is not None else None
@@ -411,18 +457,55 @@ def csv_text(rows: Iterable[Sequence[Any]], *, bom: bool = False) -> str:
     return out.getvalue()
 
 
+# OWASP, CSV injection: a spreadsheet takes a cell starting with one of these for a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_START = frozenset((*FORMULA_START, "'"))
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def csv_cell(value: Any) -> Any:
     """A value as a CSV cell: empty for null, true/false, ISO 8601 for dates and times, a list's items
-    separated by spaces."""
+    separated by spaces; numbers as they are; text a spreadsheet would take for a formula (OWASP: starting
+    with =, +, -, @, tab or CR, a number such as -12.5 excepted) after a single quote."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return value
     if isinstance(value, list | tuple):
-        return " ".join(str(v) for v in value)
+        return neutral(" ".join(str(v) for v in value))
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return value
+    return neutral(value if isinstance(value, str) else str(value))
+
+
+def _formula_like(text: str) -> bool:
+    """Text a spreadsheet would take for a formula, or such text after quotes: the quote `neutral` adds is
+    then told from one the text had, so that `unquoted(neutral(t)) == t` for every text."""
+    rest = text.lstrip("'")
+    return bool(rest) and rest[0] in FORMULA_START and _NUMBER.fullmatch(rest) is None
+
+
+def neutral(text: str) -> str:
+    """`text` with a single quote before it when a spreadsheet would take it for a formula."""
+    return "'" + text if text and text[0] in _QUOTED_START and _formula_like(text) else text
+
+
+def unquoted(text: str) -> str:
+    """A cell of a CSV without the quote `neutral` put before it (the inverse of `neutral`)."""
+    return text[1:] if text.startswith("'") and _formula_like(text[1:]) else text
+
+
+def _unquote_formulas(frame: pd.DataFrame) -> None:
+    """Every text cell of a CSV read back as it was before `csv_cell` quoted it (in place)."""
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object and not pd.api.types.is_string_dtype(column.dtype):
+            continue
+        quoted = column.str.startswith("'", na=False).to_numpy(dtype=bool)
+        if quoted.any():
+            frame.loc[quoted, name] = [unquoted(v) for v in column[quoted]]
 
 
 def _column(values: Sequence[Any], kind: str) -> Any:

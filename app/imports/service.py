@@ -126,7 +126,7 @@ async def run_import(
             if on_begin is not None:
                 await on_begin(session)
             await report(progress, "reading", 0, 0)
-            source = await asyncio.to_thread(load, path, options, settings.policy)
+            source = await asyncio.to_thread(load, path, options, settings.policy, settings.zip_limits)
             outcome.source, outcome.layer, outcome.read = source, source.layer, len(source)
             outcome.crs, outcome.notes = f"EPSG:{source.crs.srid}", list(source.notes)
             refused = [

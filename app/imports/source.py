@@ -17,17 +17,20 @@ from app.errors import CrsUnsupported, ValidationFailed
 from app.imports import fields
 from app.kinds import KINDS
 from app.policy import Policy
-from gis import io
+from gis import guard, io
 from gis.crs import STORAGE, CrsRef, from_definition, parse_crs, supported_names
 from gis.errors import CrsError, VectorFileError
 from gis.geometry import problems, to_storage
+from gis.guard import ZipLimits
 
 _EVERYWHERE = (-np.inf, -np.inf, np.inf, np.inf)
 
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """What the user asked for (CLI flags, form fields of POST /imports)."""
+    """What the user asked for (CLI flags, form fields of POST /imports). The names in it are checked
+    when it is made: a layer, an encoding and the mapped columns are names, never a path, URL or GDAL
+    virtual file (gis.guard), so a request naming one is refused before its file is stored."""
 
     kind: str = "parcels"
     layer: str | None = None
@@ -37,6 +40,16 @@ class ImportOptions:
     encoding: str | None = None
     dry_run: bool = False
     skip_invalid: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [("layer", guard.check_layer, self.layer), ("encoding", guard.check_encoding, self.encoding)]
+        checks += [("map", guard.check_column, column) for column in self.mapping.values()]
+        for name, check, value in checks:
+            if value is not None:
+                try:
+                    check(value)
+                except VectorFileError as exc:
+                    raise ValidationFailed(str(exc), field=name) from None
 
 
 @dataclass
@@ -57,32 +70,33 @@ class Source:
         return len(self.rows)
 
 
-def load(path: Path, options: ImportOptions, policy: Policy) -> Source:
-    """Read, map and check a file; whole-file problems raise a DomainError with what to do."""
+def load(path: Path, options: ImportOptions, policy: Policy, limits: ZipLimits = ZipLimits()) -> Source:
+    """Read, map and check a file; whole-file problems raise a DomainError with what to do. A file is
+    opened only as its suffix says and a zip only within `limits` (gis.guard)."""
     if options.kind not in KINDS:
         raise ValidationFailed(f"kind must be one of {', '.join(KINDS)}", field="kind")
     try:
-        return _load(path, options, policy)
+        return _load(path, options, policy, limits)
     except VectorFileError as exc:
         raise ValidationFailed(str(exc), field="file") from None
     except CrsError as exc:
         raise CrsUnsupported(str(exc)) from None
 
 
-def _load(path: Path, options: ImportOptions, policy: Policy) -> Source:
+def _load(path: Path, options: ImportOptions, policy: Policy, limits: ZipLimits) -> Source:
     layer = options.layer
     if layer is None:
-        layers = io.list_layers(path)
+        layers = io.list_layers(path, limits)
         if len(layers) > 1 and options.kind in layers:
             layer = options.kind
-    layer = io.choose_layer(path, layer)
-    names = io.field_names(path, layer, options.encoding)
-    driver = io.dataset_path(path)[1]
+    layer = io.choose_layer(path, layer, limits)
+    names = io.field_names(path, layer, options.encoding, limits)
+    driver = io.dataset_path(path, limits)[1]
     tabular = driver in io.TABULAR  # a CSV or a sheet: geometry in columns
     mapping = fields.resolve_columns(options.kind, names, options.mapping, geometry_columns=tabular)
     _require(options, mapping, names)
     # Only the columns that feed a field are read (an export's derived columns are not).
-    table = io.read_table(path, layer, options.encoding, columns=sorted(set(mapping.values())))
+    table = io.read_table(path, layer, options.encoding, columns=sorted(set(mapping.values())), limits=limits)
     notes: list[str] = []
     columns: dict[str, list[Any]] = {c: table.frame[c].tolist() for c in table.columns}
     n = len(table)

@@ -133,8 +133,8 @@ async def test_bad_file_fails_the_job_with_a_problem(client, app, city, tmp_path
     job = await finished(client, app, await post_file(client, tmp_path / "broken.gpkg"))
     assert job["status"] == "failed"
     assert job["error"]["code"] == "VALIDATION_ERROR"
-    # GDAL's words, without the server's temporary folder or its advice to prefix a driver name
-    assert job["error"]["detail"] == "cannot open broken.gpkg: not recognized as being in a supported file format"
+    # Refused before GDAL sees it, in one line without the server's temporary folder
+    assert job["error"]["detail"] == "cannot open broken.gpkg: it is not a GeoPackage (an SQLite database)"
 
 
 async def test_bad_requests_are_problems_not_500s(client, city, tmp_path: Path):
