@@ -233,6 +233,15 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
+class PayloadTooLarge(DomainError):
+    """Request body above the limit that applies to the caller (PAYLOAD_TOO_LARGE)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Request body too large"
+    ows_code = "OperationParsingFailed"
+
+
 class ServiceUnavailable(DomainError):
     """Service unavailable (SERVICE_UNAVAILABLE)."""
 

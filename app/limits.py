@@ -1,7 +1,8 @@
 """Resource bounds at the HTTP edge (issue 9): request body size and body read timeout.
 
 A client that sends more than the limit gets 413 before the body is read into memory; one that stops
-sending its body mid-way gets 408 instead of pinning a worker.
+sending its body mid-way gets 408 instead of pinning a worker. A route that learns from the headers who is
+asking may lower the limit for its request (`lower_body_limit`) before it reads the body.
 """
 
 from __future__ import annotations
@@ -12,10 +13,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.responses import dumps
 
+_LIMIT_KEY = "landcycle.body_limit"
 
-def _problem(status: int, code: str, title: str, detail: str) -> bytes:
-    return dumps({"type": f"urn:landcycle:problem:{code}", "title": title, "status": status, "detail": detail,
-                  "code": code})
+
+def lower_body_limit(scope: Scope, max_bytes: int) -> None:
+    """Hold this request's body to `max_bytes` (never above the path's limit), from the next chunk on."""
+    state = scope.setdefault("state", {})
+    state[_LIMIT_KEY] = min(max_bytes, state.get(_LIMIT_KEY, max_bytes))
+
+
+def _problem(status: int, code: str, title: str, detail: str, limit_bytes: int | None = None) -> bytes:
+    body = {"type": f"urn:landcycle:problem:{code}", "title": title, "status": status, "detail": detail,
+            "code": code}
+    if limit_bytes is not None:
+        body["limit_bytes"] = limit_bytes
+    return dumps(body)
 
 
 class BodyLimitMiddleware:
@@ -42,7 +54,8 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send, 413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}")
+            await self._reject(send, 413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}",
+                               limit)
             return
         received = 0
         rejected = False
@@ -61,9 +74,11 @@ class BodyLimitMiddleware:
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                applies = min(limit, (scope.get("state") or {}).get(_LIMIT_KEY, limit))
+                if received > applies:
                     rejected = True
-                    await self._reject(send, 413, f"the request body is larger than the limit of {limit:,} bytes")
+                    await self._reject(send, 413, f"the request body is larger than the limit of {applies:,} bytes",
+                                       applies)
                     return {"type": "http.disconnect"}
             return message
 
@@ -74,10 +89,11 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, guarded_send)
 
     @staticmethod
-    async def _reject(send: Send, status: int, detail: str) -> None:
+    async def _reject(send: Send, status: int, detail: str, limit_bytes: int | None = None) -> None:
         code, title = ("PAYLOAD_TOO_LARGE", "Request body too large") if status == 413 else \
             ("REQUEST_TIMEOUT", "Request body too slow")
+        body = _problem(status, code, title, detail, limit_bytes)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": _problem(status, code, title, detail)})
+        await send({"type": "http.response.body", "body": body})
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.counts = CountCache()
 
     # Errors with a SPEC code of their own are mapped here; `Exception` last, for the true 500s.
-    for error in (DomainError, CrsError, GeometryError, DBAPIError):
+    # asyncpg's own errors come from the raw read paths (app/parcels/reads.py, app/wfs/getfeature.py, tiles):
+    # a data error or a statement timeout there is the client's 422 or a 503, like SQLAlchemy's.
+    for error in (DomainError, CrsError, GeometryError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError):
         app.add_exception_handler(error, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # ~4×; level 5 keeps a 100,000-parcel stream CPU-cheap), request ids and access log outermost.
     app.add_middleware(ParcelFeatureFastPath, prefix=API)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={f"{API}/imports": settings.import_max_mb * 1024 * 1024},
+                       overrides={f"{API}/imports": settings.import_ceiling_mb * 1024 * 1024},
                        timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestIdMiddleware)

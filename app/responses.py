@@ -114,22 +114,43 @@ def as_domain_error(exc: BaseException) -> DomainError:
         return GeometryInvalid(str(exc), reason=str(exc))
     if isinstance(exc, IntegrityError):
         return _integrity(exc)
+    # The raw read paths (asyncpg without SQLAlchemy) raise asyncpg's own errors; SQLAlchemy wraps the same
+    # ones. A value asyncpg cannot encode (an id beyond int8) is an InterfaceError to both, not a lost database.
+    if _is_unencodable(exc):
+        return ValidationFailed("a value is out of range or malformed for its field")
+    sqlstate = _sqlstate(exc)
+    if sqlstate == "57014":  # statement_timeout (or a cancel): the query, not the database, is the problem
+        return ServiceUnavailable("the query took too long and was cancelled; narrow it down or retry later",
+                                  retry_after=QUERY_RETRY_AFTER)
+    if sqlstate in ("40001", "40P01"):
+        return VersionConflict("a concurrent change won; reload and retry")
+    if sqlstate and sqlstate.startswith("22"):  # data exceptions: NUL characters, overflow, bad dates …
+        return ValidationFailed("a value is out of range or malformed (text may not contain NUL characters)")
+    if sqlstate and sqlstate.startswith("08"):
+        return ServiceUnavailable("the database connection was lost; retry shortly")
     if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
         return ServiceUnavailable("the database is not reachable right now; retry shortly")
-    if isinstance(exc, DBAPIError):
-        sqlstate = _sqlstate(exc)
-        if sqlstate == "57014":
-            return ServiceUnavailable("the query took too long and was cancelled; narrow it down")
-        if sqlstate in ("40001", "40P01"):
-            return VersionConflict("a concurrent change won; reload and retry")
-        if sqlstate and sqlstate.startswith("08"):
-            return ServiceUnavailable("the database connection was lost; retry shortly")
-        if sqlstate and sqlstate.startswith("22"):  # data exceptions: NUL characters, overflow, bad dates …
-            return ValidationFailed("a value is out of range or malformed (text may not contain NUL characters)")
     return DomainError("an internal error occurred; it was logged with the request id")
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
+QUERY_RETRY_AFTER = 10  # seconds, after a statement timeout
+
+
+def _is_unencodable(exc: BaseException) -> bool:
+    """asyncpg refused to encode an argument (its client-side DataError), raw or wrapped by SQLAlchemy."""
+    from asyncpg.exceptions._base import DataError as ArgumentError
+
+    for err in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        if isinstance(err, ArgumentError):
+            return True
+    return False
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of an asyncpg error, raw or wrapped by SQLAlchemy (None for anything else)."""
+    own = getattr(exc, "sqlstate", None)
+    if isinstance(own, str):
+        return own
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
 

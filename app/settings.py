@@ -12,7 +12,6 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import Policy
-from gis.guard import ZipLimits
 
 
 def _local_url() -> str:
@@ -57,13 +56,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     body_timeout_seconds: float = 30.0
     max_bbox_degrees: float = 5.0
-    import_max_mb: int = 1024
-    # A zip an import reads (a zipped Shapefile or geodatabase; an .xlsx or .ods is one too) is refused
-    # before anything is inflated when it has more members, would unpack to more, or a member of over
-    # 1 MiB is compressed more than this ratio (a zip bomb).
-    import_zip_max_members: int = Field(default=10_000, ge=1)
-    import_zip_max_uncompressed_mb: int = Field(default=2048, ge=1)
-    import_zip_max_ratio: float = Field(default=100.0, gt=1)
+    # Uploads to POST /imports per role: the bureau's and admins' (whole-city files), district officers'.
+    import_max_mb: int = Field(default=1024, ge=1)
+    import_max_mb_district: int = Field(default=256, ge=1)
+    # Import jobs queued or running at once, per user and in all; a further POST /imports answers 429.
+    import_jobs_per_user: int = Field(default=2, ge=1)
+    import_jobs_total: int = Field(default=4, ge=1)
+    # ResourceId / FeatureId / RESOURCEID values one WFS request may name.
+    wfs_max_resource_ids: int = Field(default=10_000, ge=1)
 
     default_limit: int = 100
     max_limit: int = 10_000
@@ -118,13 +118,13 @@ class Settings(BaseSettings):
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.split(':', 1)[0]}://…")
 
     @property
-    def zip_limits(self) -> ZipLimits:
-        """What a zip an import reads may hold (gis.guard)."""
-        return ZipLimits(
-            members=self.import_zip_max_members,
-            uncompressed_bytes=self.import_zip_max_uncompressed_mb * 1024 * 1024,
-            ratio=self.import_zip_max_ratio,
-        )
+    def import_ceiling_mb(self) -> int:
+        """The largest upload any role may send to POST /imports (the edge's limit for that path)."""
+        return max(self.import_max_mb, self.import_max_mb_district)
+
+    def import_max_mb_for(self, role: str) -> int:
+        """The upload limit of a role: district officers send their district's parcels, others the city's."""
+        return self.import_max_mb_district if role == "district_officer" else self.import_max_mb
 
     @cached_property
     def signing_key(self) -> bytes:

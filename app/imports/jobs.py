@@ -30,7 +30,7 @@ from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor
 from app.db import Database
-from app.errors import DomainError, InvalidTransition
+from app.errors import DomainError, InvalidTransition, TooManyRequests
 from app.imports.service import ImportOptions, ImportOutcome, run_import
 from app.responses import as_domain_error
 from app.settings import Settings
@@ -87,6 +87,35 @@ def runner_of(state: Any) -> JobRunner:
         runner = JobRunner()
         state.import_jobs = runner
     return runner
+
+
+RETRY_AFTER = 60  # seconds a client refused for too many open jobs is told to wait
+
+
+async def open_jobs(session: AsyncSession) -> list[ImportJob]:
+    """The jobs queued or running now, a lost one (its process died) recorded failed and left out."""
+    ids = list(await session.scalars(select(ImportJob.id).where(ImportJob.status.in_(OPEN))))
+    alive = [await load_job(session, job_id) for job_id in ids]
+    return [job for job in alive if job is not None and job.status in OPEN]
+
+
+async def admit(session: AsyncSession, actor: Actor, settings: Settings, *, exact: bool = True) -> None:
+    """Refuse a new job (429 TOO_MANY_REQUESTS, Retry-After) while the user has `import_jobs_per_user`
+    or everyone together `import_jobs_total` jobs queued or running. `exact` serialises admissions (a
+    lock held to the request's commit, which records the job) so two requests at once cannot both pass."""
+    if exact:
+        await locks.entity(session, "import_admission", 0)
+    running = await open_jobs(session)
+    mine = sum(1 for job in running if job.created_by == actor.username)
+    if mine >= settings.import_jobs_per_user:
+        raise TooManyRequests(
+            f"you have {mine} import jobs queued or running; at most {settings.import_jobs_per_user} at once — "
+            "retry when one has ended", limit=settings.import_jobs_per_user, open=mine, retry_after=RETRY_AFTER)
+    if len(running) >= settings.import_jobs_total:
+        raise TooManyRequests(
+            f"{len(running)} import jobs are queued or running; the service runs at most "
+            f"{settings.import_jobs_total} at once — retry shortly",
+            limit=settings.import_jobs_total, open=len(running), retry_after=RETRY_AFTER)
 
 
 async def create_job(session: AsyncSession, actor: Actor, options: ImportOptions, filename: str) -> ImportJob:

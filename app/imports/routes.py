@@ -1,30 +1,39 @@
 """HTTP for imports: POST /imports (multipart file + options) answers 202 with a job; the import runs in
 the background; GET /imports/{id} follows it, DELETE /imports/{id} cancels it; GET /imports/{id}/report
-gives every refused row."""
+gives every refused row.
+
+POST /imports settles from the headers alone, before a byte of the upload is read or spooled, who is
+asking (401), whether their role may import (403), whether the declared body fits their role's limit
+(413) and whether they may start another job now (429): FastAPI parses a multipart body before it runs
+a route's dependencies, so these checks run in the route's own handler (`_Admitted`) ahead of it.
+"""
 
 from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from starlette.responses import Response
 
-from app.auth.permissions import Actor
-from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep
-from app.errors import CrsUnsupported, NotFound, ValidationFailed
+from app.auth.permissions import Actor, require_role
+from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep, app_database, app_settings, get_actor
+from app.errors import CrsUnsupported, NotFound, PayloadTooLarge, ValidationFailed
 from app.features.paging import clamp_limit, page_links, public_url
 from app.features.params import Bom, csv_bom
 from app.imports import jobs
 from app.imports.fields import parse_map
 from app.imports.report import FIELDS as REPORT_FIELDS
 from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
-from app.imports.service import ImportOptions, check_rights
+from app.imports.service import EDITORS, ImportOptions, check_rights
 from app.kinds import Kind
+from app.limits import lower_body_limit
 from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
@@ -32,7 +41,45 @@ from gis.errors import CrsError
 from gis.io import READABLE, csv_text
 from models import ImportJob
 
-router = APIRouter(prefix="/imports", tags=["imports"])
+IMPORTERS = tuple(sorted({role for roles in EDITORS.values() for role in roles}))
+
+
+async def admit_upload(request: Request) -> None:
+    """Before the body: authenticate, check the role, hold the body to the role's limit, admit a job."""
+    actor = await get_actor(request)
+    require_role(actor, IMPORTERS, "import files")
+    settings = app_settings(request)
+    max_mb = settings.import_max_mb_for(actor.role)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_mb * _CHUNK:
+        raise _too_large(max_mb, int(declared))
+    lower_body_limit(request.scope, max_mb * _CHUNK)
+    async with app_database(request).session() as session:
+        await jobs.admit(session, actor, settings, exact=False)  # again, exactly, once the job is recorded
+
+
+class _Admitted(APIRoute):
+    """An APIRoute whose POST runs `admit_upload` before FastAPI reads the request body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.methods != {"POST"}:
+            return handler
+
+        async def admitted(request: Request) -> Response:
+            await admit_upload(request)
+            return await handler(request)
+
+        return admitted
+
+
+def _too_large(max_mb: int, size: int | None = None) -> PayloadTooLarge:
+    sent = f"{size:,} bytes" if size is not None else "larger"
+    return PayloadTooLarge(f"the upload is {sent}; your role may send at most {max_mb} MiB",
+                           field="file", max_mb=max_mb)
+
+
+router = APIRouter(prefix="/imports", tags=["imports"], route_class=_Admitted)
 JobId = Annotated[int, PathParam(ge=1, le=2**62)]
 _SAFE = re.compile(r"[^\w.\-]+")
 _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml"}
@@ -83,7 +130,8 @@ async def create_import(
     )
     workdir = Path(tempfile.mkdtemp(prefix="landcycle-import-"))
     try:
-        path = await _store(file, workdir, settings.import_max_mb)
+        path = await _store(file, workdir, settings.import_max_mb_for(actor.role))
+        await jobs.admit(session, actor, settings)  # held to the commit that records the job
     except BaseException:
         import shutil
 
@@ -206,9 +254,7 @@ async def _store(files: list[UploadFile], workdir: Path, max_mb: int) -> Path:
             while chunk := await upload.read(_CHUNK):
                 budget -= len(chunk)
                 if budget < 0:
-                    raise ValidationFailed(
-                        f"the upload is larger than {max_mb} MiB", field="file", max_mb=max_mb
-                    )
+                    raise _too_large(max_mb)
                 out.write(chunk)
         saved.append(target)
     data = [p for p in saved if p.suffix.lower() in READABLE]

@@ -60,6 +60,18 @@ PREDICATES = frozenset(
 )
 
 
+ID_ELEMENTS = frozenset({"ResourceId", "FeatureId", "GmlObjectId"})
+
+
+def check_id_count(root: etree._Element, cap: int) -> None:
+    """Refuse a request document naming more than `cap` resource ids, wherever they stand (a Filter's
+    top, inside Or/Not, several Queries or Transaction actions): each becomes a key in one IN list."""
+    named = sum(1 for el in root.iter() if isinstance(el.tag, str) and local(el.tag) in ID_ELEMENTS)
+    if named > cap:
+        raise WfsError("InvalidParameterValue",
+                       f"the request names {named:,} resource ids; at most {cap:,} are accepted", "resourceId")
+
+
 def _bad(message: str) -> WfsError:
     return WfsError("InvalidParameterValue", message, "filter")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from app.wfs import xmlsafe
-from app.wfs.filters import Translator, kvp_bbox, property_of
+from app.wfs.filters import MAX_IDS, Translator, check_id_count, kvp_bbox, property_of
 from app.wfs.model import (
     GET_FEATURE_BY_ID,
     VERSIONS,
@@ -94,8 +94,8 @@ def sort_by(text: str, ftype: FeatureType) -> list[tuple[str, bool]]:
     return keys
 
 
-def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
-    """A KVP GetFeature (also the GetFeatureById stored query)."""
+def get_feature(p: Mapping[str, str], version: str, *, max_ids: int = MAX_IDS) -> GetFeature:
+    """A KVP GetFeature (also the GetFeatureById stored query); at most `max_ids` resource ids."""
     stored = p.get("STOREDQUERY_ID")
     by_id = None
     types = type_names(p)
@@ -113,6 +113,9 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
         ids_raw = rid
     ids: list[object] = []
     if ids_raw:
+        named = ids_raw.count(",") + 1  # counted before anything is split or parsed
+        if named > max_ids:
+            raise invalid("resourceId", f"{named:,} resource ids named; at most {max_ids:,} are accepted")
         for rid in ids_raw.split(","):
             if rid.strip():
                 ftype, key = parse_resource_id(rid, "resourceId")
@@ -152,6 +155,7 @@ def get_feature(p: Mapping[str, str], version: str) -> GetFeature:
         if raw.startswith("(") and raw.endswith(")"):
             raw = raw[1:-1]
         root = xmlsafe.parse(raw.encode())
+        check_id_count(root, max_ids)
         query.clauses.append(Translator(ftype, version).filter(root))
     if p.get("PROPERTYNAME") and p["PROPERTYNAME"].strip() != "*":
         names = [n for n in p["PROPERTYNAME"].replace("(", "").replace(")", "").split(",") if n.strip()]

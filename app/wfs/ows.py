@@ -99,6 +99,8 @@ def render_domain_error(error: DomainError, version: str, *, in_transaction: boo
     of an ExceptionReport in its save dialog only then (notes/measured-peers.md). Elsewhere the error's
     own OWS code and status. Authentication keeps 401 so that clients ask for credentials."""
     headers: dict[str, str] = {}
+    if "retry_after" in error.numbers:  # 429/503: when to come back (RFC 9110 §10.2.3)
+        headers["Retry-After"] = str(error.numbers["retry_after"])
     if error.status == 401:
         status, code = 401, "NoApplicableCode"
         headers["WWW-Authenticate"] = 'Basic realm="Landcycle"'

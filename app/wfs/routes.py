@@ -22,6 +22,7 @@ from app.errors import DomainError, Unauthenticated
 from app.features.paging import public_url
 from app.responses import as_domain_error
 from app.wfs import capabilities, describe, getfeature, kvp, project, transaction, xmlreq, xmlsafe
+from app.wfs.filters import check_id_count
 from app.wfs.model import JSON, GetFeature
 from app.wfs.ows import XML, WfsError, invalid, missing, render_domain_error, render_wfs_error
 from app.wfs.registry import TYPES, find
@@ -121,22 +122,15 @@ async def wfs_post(request: Request) -> Response:
 
     async def work() -> Response:
         nonlocal version
+        _require_xml(request)
+        # Credentials are checked before the body is read: without them (and without public reads, which
+        # need the operation's name from the body) the answer is 401 whatever the client goes on sending.
+        early = await _caller(request)
         body = await _body(request)
-        ctype = request.headers.get("content-type", "").lower()
-        if ctype.startswith("application/x-www-form-urlencoded"):
-            from urllib.parse import parse_qsl
-
-            p = kvp.params(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            op = p.get("REQUEST", "").strip().lower()
-            if not op:
-                raise missing("request")
-            version = kvp.version_of(p, op)
-            if op not in READS:
-                raise WfsError("OperationNotSupported", f"{op[:40]!r} is not a KVP operation", "request", 400)
-            return await _read(request, op, version, await _actor(request, op), p, None)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("POST /wfs %s", body[:4000].decode("utf-8", "replace"))
         root = xmlsafe.parse(body)
+        check_id_count(root, app_settings(request).wfs_max_resource_ids)
         op = xmlsafe.local(root.tag).lower()
         if op not in OPERATIONS:
             raise WfsError(
@@ -146,12 +140,43 @@ async def wfs_post(request: Request) -> Response:
         if service.upper() != "WFS":
             raise invalid("service", f"service {service[:20]!r} is not offered here; use WFS")
         version = xmlreq.version_of(root)
-        actor = await _actor(request, op)
+        actor = early or await _actor(request, op)
         if op == "transaction":
             return await _transaction(request, actor, root)
         return await _read(request, op, version, actor, None, root)
 
     return await _guard(request, version, work)
+
+
+# What QGIS (text/xml), GDAL (application/xml) and OWSLib (text/xml) send with an XML request. Anything
+# else is refused unread: a browser may send text/plain, a form or no Content-Type at all to another site
+# without asking it first (CORS "simple" requests) — with the user's cached Basic credentials — so only
+# a type no form can carry lets a Transaction in (SECURITY.md, cross-site request forgery).
+XML_MEDIA_TYPES = ("text/xml", "application/xml")
+
+
+def _require_xml(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in XML_MEDIA_TYPES or (media.startswith("application/") and media.endswith("+xml")):
+        return
+    sent = f"Content-Type {media[:60]!r}" if media else "no Content-Type"
+    raise WfsError(
+        "OperationParsingFailed",
+        f"POST /wfs takes an XML request with Content-Type text/xml or application/xml, not {sent}; "
+        "send KVP requests with GET",
+        "Content-Type",
+        415,
+    )
+
+
+async def _caller(request: Request) -> Actor | None:
+    """The authenticated caller of a POST, from its headers alone; None when public reads may let an
+    anonymous caller in (decided by the operation, once the body is read)."""
+    if not request.headers.get("authorization") and app_settings(request).public_read:
+        return None
+    actor = await authenticate(request, request.headers.get("authorization"))
+    request.state.actor = actor
+    return actor
 
 
 async def _body(request: Request) -> bytes:
@@ -210,7 +235,10 @@ async def _read(
             ids = [xmlsafe.text(e) for e in xmlsafe.children(root) if xmlsafe.local(e.tag) == "StoredQueryId"]
         return Response(capabilities.describe_stored_queries(ids), media_type=XML)
     if op == "getfeature":
-        req = kvp.get_feature(p, version) if p is not None else xmlreq.get_feature(root, version)
+        if p is not None:
+            req = kvp.get_feature(p, version, max_ids=settings.wfs_max_resource_ids)
+        else:
+            req = xmlreq.get_feature(root, version)
         return await _get_feature(request, req, base, actor)
     raise WfsError("OperationNotSupported", f"{op} is not supported", "request", 400)
 

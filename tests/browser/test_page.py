@@ -320,8 +320,9 @@ def test_data_view_downloads_an_extract_and_imports_a_file_as_a_job(live_page: L
 
 
 class GuardHeld:
-    """The overlap guard's lock, which every insert of industrial land takes, held from a thread of its own:
-    an import waits in its INSERT, running, until the block ends."""
+    """The overlap guard's locks, which every insert of industrial land takes for the grid cells it touches
+    (migration 0010), held for the whole service extent from a thread of its own: an import waits in its
+    INSERT, running, until the block ends."""
 
     def __enter__(self) -> GuardHeld:
         import asyncio
@@ -344,10 +345,11 @@ class GuardHeld:
 
         engine = create_async_engine(TEST_URL, poolclass=NullPool)
         async with engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_lock(hashtext('landcycle.parcel_overlap'))"))
+            await conn.execute(text("SELECT pg_advisory_lock(10, c) FROM parcel_overlap_cells("
+                                    "ST_MakeEnvelope(120.8, 30.6, 122.2, 31.9, 4490)) AS c"))
             self.held.set()
             await asyncio.to_thread(self.release.wait, 60)
-            await conn.execute(text("SELECT pg_advisory_unlock(hashtext('landcycle.parcel_overlap'))"))
+            await conn.execute(text("SELECT pg_advisory_unlock_all()"))
         await engine.dispose()
 
     def __exit__(self, *exc: object) -> None:

@@ -28,8 +28,10 @@ from tests.imports.files import Row, city_rows, frame, square, write
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-GUARD = "SELECT pg_advisory_lock(hashtext('landcycle.parcel_overlap'))"
-UNGUARD = "SELECT pg_advisory_unlock(hashtext('landcycle.parcel_overlap'))"
+# The overlap guard's locks (migration 0010): one per grid cell, here every cell of the service extent.
+GUARD = ("SELECT pg_advisory_lock(10, c) "
+         "FROM parcel_overlap_cells(ST_MakeEnvelope(120.8, 30.6, 122.2, 31.9, 4490)) AS c")
+UNGUARD = "SELECT pg_advisory_unlock_all()"
 
 
 def many_rows(n: int) -> list[Row]:
