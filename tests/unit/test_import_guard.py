@@ -162,3 +162,21 @@ def test_a_csv_written_here_reads_back_as_it_was(tmp_path: Path):
     assert "'=HYPERLINK" in (tmp_path / "t.csv").read_text()
     table = io.read_table(tmp_path / "t.csv")
     assert table.frame["code"].tolist() == codes and table.frame["n"].tolist() == ["-1.5"] * len(codes)
+
+
+def test_a_geopackage_cannot_read_a_server_file_through_a_virtual_table(tmp_path: Path):
+    import sqlite3
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("code\nSECRET-in-a-virtual-table\n")
+    gpkg = tmp_path / "v.gpkg"
+    with io.LayerWriter(gpkg, "p", 4490, [("code", "string")]) as writer:
+        writer.write({"code": ["A"]}, [shapely.to_wkb(shapely.box(121, 31, 121.1, 31.1))])
+    with sqlite3.connect(gpkg) as db:  # a table GDAL's SQLite module would fill from any file it names
+        db.execute("PRAGMA writable_schema=ON")
+        db.execute("INSERT INTO sqlite_master(type, name, tbl_name, rootpage, sql) VALUES ('table', 'vt', 'vt', 0, ?)",
+                   (f"CREATE VIRTUAL TABLE vt USING VirtualOGR('{secret}')",))
+        db.execute("INSERT INTO gpkg_contents(table_name, data_type, identifier) VALUES ('vt', 'attributes', 'vt')")
+    with pytest.raises(VectorFileError) as caught:
+        io.read_table(gpkg, layer="vt")
+    assert "SECRET" not in str(caught.value) and "\n" not in str(caught.value)
