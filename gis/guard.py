@@ -81,8 +81,9 @@ class ZipLimits:
 
 
 def lock_down(keep: Iterable[str]) -> list[str]:
-    """Once per process: GDAL's configuration set (GDAL_CONFIG), every driver not in `keep` removed, the
-    network file systems removed. Returns what was done (the same list on later calls)."""
+    """Once per process: GDAL's configuration set (GDAL_CONFIG), every driver not in `keep` removed, every
+    HTTP request GDAL would make refused, the network file systems removed. Returns what was done (the
+    same list on later calls)."""
     global _locked
     with _lock:
         if _locked is not None:
