@@ -6,13 +6,22 @@ Bulk rows are COPYed; the history is then recorded year by year through the same
 and exit candidate in the demo is what the rules make of the generated measurements. A few exit cases
 are opened and completed through the exit service. Dates are relative to the service's today, and the
 same seed and today give the same data.
+
+The demo obeys the rules it demonstrates (tests/api/test_demo_rules.py checks them by SQL):
+- rule 2: no `new_supply` on fragments or legacy-198 land on or after `POLICY_DATE` (the 2018 press
+  release): contracts on such land are the city's history from before the lock, signed before that date;
+- rule 4: every efficiency target is at least the bottom line on its signing day. The history is recorded
+  in two-year epochs; at the end of an epoch every result dated before it is recorded, so the bottom line
+  of each contract signed in it is exact (peers.bottom_lines' one statement), and the targets are raised
+  to it (to the next 0.1) before any of its results (due three years after signing at the earliest).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import numpy as np
@@ -21,8 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Actor
 from app.calendar import add_months, add_years, city_today
+from app.contracts.indicators import EFFICIENCY
 from app.contracts.rules import Terms
 from app.enterprises.uscc import check_character
+from app.evaluations import peers
 from app.evaluations.results import ResultInput, record_results
 from app.evaluations.schedule import plan
 from app.exits import service as exits
@@ -56,6 +67,9 @@ BY_ZONE: dict[str, dict[str, float]] = {
 GROWTH = 1.04  # a year
 SYLLABLES = list("华申浦博新联科智芯润嘉宏宇泰恒瑞晟昊达鼎盛源锦信和安康元")
 MU_M2 = 666.67
+# Shanghai's press conference on the industrial-land policy (SPEC background, mission press release): from
+# this day no new supply on fragments or legacy-198 land (rule 2) and the access standard (rule 4).
+POLICY_DATE = date(2018, 5, 7)
 
 
 @dataclass
@@ -69,6 +83,7 @@ class _Contracts:
     terms: list[Terms]
     targets: list[dict[str, float]]
     expires: list[date]
+    districts: list[str | None] = field(default_factory=list)
 
 
 async def load(session: AsyncSession, settings: Settings, seed: int, progress: Callable[[str], None]) -> None:
@@ -77,7 +92,8 @@ async def load(session: AsyncSession, settings: Settings, seed: int, progress: C
     rng = np.random.default_rng(seed + 3)
     await session.execute(text("ALTER SEQUENCE contract_id_seq RESTART"))
     parcels = (await session.execute(text("""
-        SELECT p.id, p.land_use, p.status, p.district_code, p.area_m2, coalesce(z.code, '') AS zone
+        SELECT p.id, p.land_use, p.status, p.district_code, p.area_m2, coalesce(z.code, '') AS zone,
+               (p.tier = 'fragment' OR p.legacy_zone = '198') AS supply_locked
           FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id AND z.valid_to IS NULL
          WHERE p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
            AND p.status IN ('supplied', 'under_construction', 'operating')
@@ -144,6 +160,9 @@ def _industries(rng: np.random.Generator, zones: list[str], land_uses: list[str]
 
 # Years before today a contract was signed, by the parcel's status now.
 SIGNED_YEARS_AGO = {"operating": (3.0, 19.0), "under_construction": (1.0, 3.0), "supplied": (0.2, 1.6)}
+# On supply-locked land (fragments, legacy 198): years before POLICY_DATE instead (rule 2 came then; land
+# supplied just before it and still not built on is the demo's idle land).
+LOCKED_YEARS_BEFORE = {"operating": (0.1, 11.0), "under_construction": (0.1, 2.0), "supplied": (0.1, 2.0)}
 
 
 def _uscc(n: int, district: str) -> str:
@@ -189,8 +208,9 @@ async def _contracts(session: AsyncSession, rng: np.random.Generator, chosen: li
             name = f"上海{brand}{INDUSTRIES[industry][5]}有限公司"
             enterprises.append((name, _uscc(enterprise, p.district_code or "310000"), industry))
             pool.append(enterprise)
-        low_years, high_years = SIGNED_YEARS_AGO[p.status]
-        signed = today - timedelta(days=int((low_years + age[k] * (high_years - low_years)) * 365.25))
+        low_years, high_years = (LOCKED_YEARS_BEFORE if p.supply_locked else SIGNED_YEARS_AGO)[p.status]
+        since = min(POLICY_DATE, today) if p.supply_locked else today
+        signed = since - timedelta(days=int((low_years + age[k] * (high_years - low_years)) * 365.25))
         term = 10 if lease[k] else int(terms_drawn[k])
         t = Terms(signed, term, int(intervals[k]), 3, add_months(signed, 6))
         out, tax, invest_base, energy_base, emissions_base, _ = INDUSTRIES[industry]
@@ -215,6 +235,7 @@ async def _contracts(session: AsyncSession, rng: np.random.Generator, chosen: li
         made.terms.append(t)
         made.targets.append(targets)
         made.expires.append(add_years(signed, term))
+        made.districts.append(p.district_code)
     inserted = await session.execute(text("""
         INSERT INTO enterprise (name, uscc, industry_code, created_by)
         SELECT * FROM unnest(CAST(:names AS text[]), CAST(:codes AS text[]), CAST(:industries AS text[]),
@@ -264,40 +285,80 @@ def _measure(rng: np.random.Generator, made: _Contracts, k: int, day: date) -> d
 
 async def _history(session: AsyncSession, settings: Settings, rng: np.random.Generator, made: _Contracts,
                    today: date, progress: Callable[[str], None]) -> int:
-    """Window by window, each contract's earliest pending evaluation due by the window's end is measured
-    and recorded through the results engine; the latest months are left partly unrecorded (overdue)."""
+    """Epoch by epoch (two years), every pending evaluation due before the epoch's end is measured and
+    recorded through the results engine, one per contract per call; then the contracts signed before that
+    end get their targets raised to their bottom line at signing (rule 4). The latest months are left
+    partly unrecorded (overdue): a contract whose evaluation is left open records nothing after it."""
     index = {int(cid): k for k, cid in enumerate(made.ids)}
+    order = sorted(range(len(made.ids)), key=lambda k: made.signed[k])
     last: dict[int, date] = {}
-    first_year = min(made.signed).year + 1
+    stalled: list[int] = []
     recent = today - timedelta(days=240)
-    total = 0
-    # Two-year windows, each contract's earliest pending evaluation in each (one result per contract per
-    # call); the engine is exact by date, so the window only decides what is recorded together.
-    for year in range(first_year, today.year + 1, 2):
-        rows = (await session.execute(text("""
+    total = fixed = 0
+    first_year = min(made.signed).year + 1
+    ends = [d for d in (date(y, 1, 1) for y in range(first_year, today.year + 1, 2)) if d < today] + [today]
+    for until in ends:
+        recorded = 0
+        while rows := (await session.execute(text("""
             SELECT DISTINCT ON (e.contract_id) e.id, e.contract_id, e.due_on
               FROM evaluation e JOIN contract c ON c.id = e.contract_id AND c.valid_to IS NULL
-             WHERE e.evaluated_on IS NULL AND e.cancelled_on IS NULL AND e.due_on <= :until
-               AND c.status IN ('active', 'rectification')
+             WHERE e.evaluated_on IS NULL AND e.cancelled_on IS NULL AND e.due_on < :until
+               AND c.status IN ('active', 'rectification') AND e.contract_id <> ALL(CAST(:stalled AS bigint[]))
              ORDER BY e.contract_id, e.due_on, e.id
-        """), {"until": min(date(year + 1, 12, 31), today - timedelta(days=1))})).all()
-        inputs = []
-        for eval_id, contract_id, due_on in rows:
-            k = index[contract_id]
-            if due_on >= recent and rng.random() < 0.45:
-                continue  # not yet evaluated: overdue in the demo
-            day = due_on + timedelta(days=int(rng.integers(0, 46)))
-            day = max(day, last.get(contract_id, day - timedelta(days=1)) + timedelta(days=1))
-            day = min(day, today - timedelta(days=1), made.expires[k] - timedelta(days=1))
-            if day < made.signed[k] or day <= last.get(contract_id, date.min):
-                continue
-            last[contract_id] = day
-            inputs.append(ResultInput(int(eval_id), day, _measure(rng, made, k, day)))
-        if inputs:
-            done = await record_results(session, SYSTEM, settings.policy, inputs, today, audit_each=False)
-            total += len(inputs)
-            progress(f"  {year}–{year + 1}: {len(inputs):,} results, {done.consequences}")
+        """), {"until": until, "stalled": stalled})).all():
+            inputs = []
+            for eval_id, contract_id, due_on in rows:
+                k = index[contract_id]
+                day = due_on + timedelta(days=int(rng.integers(0, 46)))
+                day = max(day, last.get(contract_id, day - timedelta(days=1)) + timedelta(days=1))
+                day = min(day, today - timedelta(days=1), made.expires[k] - timedelta(days=1))
+                if (due_on >= recent and rng.random() < 0.45) or day < made.signed[k] \
+                        or day <= last.get(contract_id, date.min):
+                    stalled.append(contract_id)  # not evaluated yet: overdue in the demo
+                    continue
+                last[contract_id] = day
+                inputs.append(ResultInput(int(eval_id), day, _measure(rng, made, k, day)))
+            if inputs:
+                done = await record_results(session, SYSTEM, settings.policy, inputs, today, audit_each=False)
+                recorded += len(inputs)
+                progress(f"  before {until.isoformat()}: {len(inputs):,} results, {done.consequences}")
+        total += recorded
+        fixed = await _targets_at_signing(session, settings, made, order, fixed, until)
     return total
+
+
+async def _targets_at_signing(session: AsyncSession, settings: Settings, made: _Contracts, order: list[int],
+                              fixed: int, until: date) -> int:
+    """Rule 4 for the contracts signed before `until` (from `order[fixed]` on): every result dated before
+    `until` is recorded, so their bottom lines at signing are final; efficiency targets below one are
+    raised to it (to the next 0.1). None of these contracts has a result yet (the first is due three
+    years after signing). Returns the new count of fixed contracts."""
+    ks = []
+    while fixed < len(order) and made.signed[order[fixed]] < until:
+        ks.append(order[fixed])
+        fixed += 1
+    if not ks:
+        return fixed
+    points = [pt for k in ks for pt in peers.points_for(made.signed[k], made.industry[k], made.districts[k])]
+    sums = await peers.peer_sums(session, points)
+    raised: list[tuple[int, str, Decimal]] = []
+    for k in ks:
+        groups = peers.groups_for(sums, made.signed[k], made.industry[k], made.districts[k], settings.policy)
+        for code in EFFICIENCY:
+            line = groups[code].bottom_line
+            if Decimal(repr(float(made.targets[k][code]))) < line:
+                target = line.quantize(Decimal("0.1"), rounding=ROUND_CEILING)
+                made.targets[k][code] = float(target)
+                raised.append((int(made.ids[k]), code, target))
+    if raised:
+        await session.execute(text("""
+            UPDATE contract_indicator i SET target = u.target
+              FROM unnest(CAST(:ids AS bigint[]), CAST(:codes AS text[]), CAST(:targets AS numeric[]))
+                   AS u(contract_id, code, target)
+             WHERE i.contract_id = u.contract_id AND i.contract_version = 1 AND i.code = u.code
+        """), {"ids": [r[0] for r in raised], "codes": [r[1] for r in raised],
+               "targets": [r[2] for r in raised]})
+    return fixed
 
 
 async def _exit_cases(session: AsyncSession, settings: Settings, today: date) -> None:
@@ -307,8 +368,12 @@ async def _exit_cases(session: AsyncSession, settings: Settings, today: date) ->
     for c in candidates:
         if c["reason"] in ("failed_rectification", "repeated_below_bottom_line"):
             since.setdefault(c["contract_id"], c["since"])
+    # An exit case takes its contract out of force (the peer groups) from its opening: opened after the
+    # last signing, every contract's bottom line at signing stays what its targets were raised to (rule 4).
+    last_signed = await session.scalar(text("SELECT max(signed_on) FROM contract")) or today
     for n, (contract_id, shown) in enumerate(list(since.items())[:12]):
-        opened = min(today, max(shown + timedelta(days=7), today - timedelta(days=90)))
+        opened = min(today, max(shown + timedelta(days=7), today - timedelta(days=90),
+                                last_signed + timedelta(days=1)))
         case = await exits.open_case(session, SYSTEM, settings.policy, contract_id, ("recovery",
                                                                                      "buyback")[n % 2],
                                      f"沪规划资源〔{today.year}〕{100 + n}号", today, opened_on=opened)
