@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 INDUSTRIAL_USES = frozenset({"industrial", "rnd"})
 
@@ -11,6 +12,8 @@ INDUSTRIAL_USES = frozenset({"industrial", "rnd"})
 class Policy:
     """Caps, distances and thresholds; defaults are SPEC.md's, operators override them by settings."""
 
+    # The date taken as today when one is configured (LANDCYCLE_TODAY: demos, tests); None: Shanghai's.
+    today: date | None = None
     far_cap_industrial: float = 2.0
     far_cap_rnd: float = 3.0
     far_reference_distance_m: float = 1000.0

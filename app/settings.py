@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     def policy(self) -> Policy:
         """The rule numbers as one frozen value for the pure rule functions."""
         return Policy(
+            today=self.today,
             far_cap_industrial=self.far_cap_industrial,
             far_cap_rnd=self.far_cap_rnd,
             far_reference_distance_m=self.far_reference_distance_m,

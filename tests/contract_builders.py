@@ -58,11 +58,20 @@ async def parcel(client: httpx.AsyncClient, site: str = "base", **props: Any) ->
     return await create_parcel(client, geometry, **props)
 
 
-async def operate(client: httpx.AsyncClient, parcel_id: int, status: str = "operating") -> None:
-    """Move a parcel on (supplied → under construction → operating), as a district would."""
-    r = await client.patch(f"{API}/parcels/{parcel_id}", json={"properties": {"status": status}},
-                           headers=basic("bureau"))
-    assert r.status_code == 200, r.text
+async def operate(client: httpx.AsyncClient, parcel_id: int, status: str = "operating",
+                  on: date | None = None) -> None:
+    """Move a parcel on (supplied → under construction → operating), as a district would: each step with
+    its date (`status_on`, SPEC §4), by default the signing day of the parcel's contract."""
+    if on is None:
+        r = await client.get(f"{API}/contracts", params={"parcel_id": parcel_id}, headers=basic("bureau"))
+        on = max(date.fromisoformat(c["signed_on"]) for c in r.json()["items"])
+    steps = ["under_construction", "operating"]
+    url = f"{API}/parcels/{parcel_id}"
+    current = (await client.get(url, headers=basic("bureau"))).json()["properties"]["status"]
+    for step in steps[steps.index(current) + 1 if current in steps else 0:steps.index(status) + 1]:
+        r = await client.patch(url, json={"properties": {"status": step, "status_on": on.isoformat()}},
+                               headers=basic("bureau"))
+        assert r.status_code == 200, r.text
 
 
 async def contract(client: httpx.AsyncClient, parcel_id: int, enterprise_id: int, org_id: int,

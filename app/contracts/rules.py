@@ -6,19 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
-from app.calendar import add_months
+from app.calendar import add_months, add_years
 from app.contracts.indicators import CATALOGUE, EFFICIENCY
 from app.errors import (
     AccessStandardNotMet,
     ContractConflict,
     ContractInRectification,
+    InvalidTransition,
     LockupSupply,
     ValidationFailed,
 )
 from app.evaluations.bottom_line import PeerGroup, exact
 from app.policy import INDUSTRIAL_USES, Policy
+
+# A renewal follows its predecessor "with no gap" (SPEC rule 2, issue text): signed at the latest this many
+# days after the predecessor's expires_on; later, the land is an exit candidate (rule 7), not a renewal.
+RENEWAL_GRACE_DAYS = 1
 
 # Parcel statuses from which signing a new_supply or transfer contract supplies the land (rule 8, issue 3).
 SUPPLIABLE = frozenset({"planned", "recovered", "exiting"})
@@ -116,13 +122,27 @@ def check_parcel(kind: str, parcel: ParcelFacts) -> None:
 
 
 def check_holding(kind: str, enterprise_id: int, signed_on: date, parcel_id: int, holding: Holding | None,
-                  had_contract: bool, policy: Policy) -> Holding | None:
-    """One holding contract per parcel. Returns the contract a renewal takes over (it then expires), or
-    None; raises CONTRACT_CONFLICT / CONTRACT_IN_RECTIFICATION / VALIDATION_ERROR otherwise."""
+                  had_contract: bool, policy: Policy, transfer_case_id: int | None = None) -> Holding | None:
+    """One holding contract per parcel, and rule 2's exceptions only for what continues a contract.
+    Returns the contract a renewal takes over (it then expires), or None; raises CONTRACT_CONFLICT /
+    CONTRACT_IN_RECTIFICATION / VALIDATION_ERROR otherwise.
+
+    A `renewal` continues the contract holding the parcel, of the same enterprise, in force or just
+    expired with no gap (signed at the latest RENEWAL_GRACE_DAYS after its `expires_on`); a `transfer`
+    is signed by completing an open exit case of method transfer on the parcel (`transfer_case_id`, rule
+    8). Neither is new supply, so rules 2 and 4 do not apply to them; anything else must be `new_supply`."""
     if kind in ("renewal", "transfer") and not had_contract:
         raise ValidationFailed(f"a {kind} continues an existing contract, and parcel {parcel_id} has "
                                "never had one", parcel_id=parcel_id, kind=kind)
+    if kind == "transfer":
+        _check_transfer(parcel_id, holding, transfer_case_id)
+        return None
     if holding is None:
+        if kind == "renewal":
+            raise ContractConflict(
+                f"a renewal continues the contract holding parcel {parcel_id} (in force or just expired), and "
+                "none holds it: its last contract ended; sign a new_supply contract, which meets rules 2 and 4",
+                parcel_id=parcel_id, kind=kind, allowed_kinds=["new_supply"])
         return None
     if kind == "renewal" and holding.status == "rectification":
         raise ContractInRectification(
@@ -130,18 +150,53 @@ def check_holding(kind: str, enterprise_id: int, signed_on: date, parcel_id: int
             "passes",
             contract_id=holding.id, status=holding.status)
     window_opens = add_months(holding.expires_on, -policy.expiry_evaluation_months)
+    latest = holding.expires_on + timedelta(days=RENEWAL_GRACE_DAYS)
     if (kind == "renewal" and holding.status == "active" and holding.enterprise_id == enterprise_id
-            and signed_on >= window_opens):
+            and window_opens <= signed_on <= latest):
         return holding
     why = ""
     if kind == "renewal" and holding.enterprise_id != enterprise_id:
         why = "; a renewal is for the same enterprise"
+    elif kind == "renewal" and holding.status == "active" and signed_on > latest:
+        why = (f"; a renewal follows its predecessor without a gap, signed by {latest.isoformat()} (it "
+               f"expired on {holding.expires_on.isoformat()}); after that the land is an exit candidate "
+               "(rule 7) and new supply meets rules 2 and 4")
     elif kind == "renewal" and holding.status == "active":
         why = f"; a renewal may be signed from {window_opens.isoformat()} (12 months before it expires)"
     raise ContractConflict(
         f"parcel {parcel_id} is held by contract {holding.id} ({holding.code}, {holding.status}){why}",
         parcel_id=parcel_id, contract_id=holding.id, status=holding.status,
     )
+
+
+def _check_transfer(parcel_id: int, holding: Holding | None, transfer_case_id: int | None) -> None:
+    """Rule 8: a transfer hands the land of an exit case of method transfer to the new enterprise."""
+    if holding is not None:
+        raise ContractConflict(
+            f"parcel {parcel_id} is held by contract {holding.id} ({holding.code}, {holding.status}); a transfer "
+            "is signed by completing an exit case of method transfer (POST /api/v1/exit-cases/{id}/complete)",
+            parcel_id=parcel_id, contract_id=holding.id, status=holding.status, kind="transfer")
+    if transfer_case_id is None:
+        raise ContractConflict(
+            f"a transfer continues a contract through an exit case of method transfer (rule 8), and parcel "
+            f"{parcel_id} has none open; sign a new_supply contract, which meets rules 2 and 4",
+            parcel_id=parcel_id, kind="transfer", allowed_kinds=["new_supply"])
+
+
+def check_term_change(contract_id: int, expires_on: date, signed_on: date, term_years: int,
+                      today: date) -> None:
+    """A contract past its expiry is not extended by amending its term or signing date: it is renewed (a
+    `renewal` contract) or exits (rule 7), INVALID_TRANSITION otherwise."""
+    if expires_on > today or add_years(signed_on, term_years) == expires_on:
+        return
+    raise InvalidTransition(
+        f"contract {contract_id} expired on {expires_on.isoformat()}; its term is not extended after expiry: "
+        "sign a renewal (kind renewal, the same enterprise) instead",
+        contract_id=contract_id, expires_on=expires_on.isoformat(), **_EXTENSION)
+
+
+# INVALID_TRANSITION's numbers for an extension after expiry (`from` is a Python keyword).
+_EXTENSION: dict[str, Any] = {"from": "expired", "to": "active", "allowed": ["renewal"]}
 
 
 def check_access_standard(kind: str, targets: Mapping[str, float], groups: Mapping[str, PeerGroup]) -> None:

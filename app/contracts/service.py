@@ -22,10 +22,11 @@ from app.contracts.rules import Holding, ParcelFacts, Terms
 from app.errors import DomainError, InvalidTransition, NotFound, Refusal, ValidationFailed
 from app.evaluations import peers
 from app.evaluations import service as evaluations
+from app.parcels import lifecycle
 from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
-from models import Contract, ContractIndicator, Enterprise, Organisation, Parcel
+from models import Contract, ContractIndicator, Enterprise, ExitCase, Organisation, Parcel
 from models.contract import HOLDING
 
 contract = cast(Table, Contract.__table__)
@@ -100,6 +101,13 @@ async def holding_contract(session: AsyncSession, parcel_id: int) -> Holding | N
     return None if row is None else Holding(row.id, row.code, row.status, row.enterprise_id, row.expires_on)
 
 
+async def _open_transfer_case(session: AsyncSession, parcel_id: int) -> int | None:
+    """The open exit case of method transfer on a parcel (rule 8: a transfer contract completes it)."""
+    found: int | None = await session.scalar(select(ExitCase.id).where(
+        ExitCase.parcel_id == parcel_id, ExitCase.method == "transfer", ExitCase.status == "open"))
+    return found
+
+
 async def _industry(session: AsyncSession, enterprise_id: int) -> str:
     code = await session.scalar(select(Enterprise.industry_code).where(Enterprise.id == enterprise_id))
     if code is None:
@@ -139,7 +147,8 @@ async def create_contract(session: AsyncSession, actor: Actor, policy: Policy, d
         rules.check_parcel(draft.kind, parcel)
         had = bool(await session.scalar(select(exists().where(contract.c.parcel_id == draft.parcel_id))))
         replaced = rules.check_holding(draft.kind, draft.enterprise_id, draft.signed_on, parcel.id,
-                                       await holding_contract(session, parcel.id), had, policy)
+                                       await holding_contract(session, parcel.id), had, policy,
+                                       await _open_transfer_case(session, parcel.id))
         if draft.kind == "new_supply":
             groups = await peers.bottom_lines(session, policy, industry, parcel.district_code,
                                               min(draft.signed_on, today))
@@ -156,7 +165,7 @@ async def create_contract(session: AsyncSession, actor: Actor, policy: Policy, d
     new_status = rules.parcel_status_after_signing(draft.kind, parcel.status)
     if new_status is not None:
         await parcels.update_parcel(session, actor, policy, parcel.id,
-                                    ParcelChanges(values={"status": new_status}))
+                                    ParcelChanges(values={"status": new_status}), cause=lifecycle.SIGNING)
     after = {**draft.attempt(), **_terms_json(t), "status": "active", "version": 1,
              "schedule": [{"stage": d.stage, "seq": d.seq, "due_on": d.due_on.isoformat()} for d in dues]}
     if replaced is not None:
@@ -187,6 +196,7 @@ async def update_contract(session: AsyncSession, actor: Actor, policy: Policy, c
         draft = replace(before, **changes)
         t = rules.terms(policy, draft.signed_on, draft.term_years, draft.evaluation_interval_years,
                         draft.commissioning_years, draft.start_by)
+        rules.check_term_change(contract_id, row.expires_on, t.signed_on, t.term_years, today)
         rules.check_targets(draft.indicators)
         if draft.code != before.code:
             await _check_code_free(session, draft.code, contract_id)

@@ -62,7 +62,7 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
         drafts = [ParcelDraft(code=p.codes[i], land_use=p.land_uses[i], geom=as_multipolygon(p.geoms[i]),
                               plot_ratio=p.plot_ratios[i], legacy_zone=p.legacy_zones[i], status=p.statuses[i])
                   for i in order]
-        result = await bulk_create(session, SYSTEM, settings.policy, drafts, action="demo_load")
+        result = await bulk_create(session, SYSTEM, settings.policy, drafts, action="demo_load", seed=True)
         if result.refused:
             first = result.refused[0]
             raise RuntimeError(f"demo generator made {len(result.refused)} invalid parcels, e.g. row {first.row}: "

@@ -21,6 +21,7 @@ from app.evaluations import service as schedules
 from app.exits import query, rules
 from app.exits.rules import Candidacy
 from app.features.tables import page_of, row_of
+from app.parcels import lifecycle
 from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
@@ -71,7 +72,7 @@ async def open_case(session: AsyncSession, actor: Actor, policy: Policy, contrac
         reasons=reasons, evidence=evidence, status="open", opened_on=day, opened_by=actor.username, note=note,
     ).returning(exit_case.c.id)) or 0)
     await parcels.update_parcel(session, actor, policy, row.parcel_id,
-                                ParcelChanges(values={"status": "exiting"}))
+                                ParcelChanges(values={"status": "exiting"}), cause=lifecycle.EXIT)
     await audit.record(session, actor, "open", "exit_case", case_id,
                        after={**attempt, "reasons": reasons, "evidence": evidence,
                               "cancelled_evaluations": cancelled})
@@ -104,7 +105,7 @@ async def complete_case(session: AsyncSession, actor: Actor, policy: Policy, cas
     else:
         status = rules.parcel_status_after_exit(case.method)
         await parcels.update_parcel(session, actor, policy, case.parcel_id,
-                                    ParcelChanges(values={"status": status}))
+                                    ParcelChanges(values={"status": status}), cause=lifecycle.EXIT)
     await session.execute(update(exit_case).where(exit_case.c.id == case_id).values(
         status="completed", completed_on=day, completed_by=actor.username, transfer_contract_id=new_contract,
         note=note if note is not None else case.note))

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
 from app.errors import DomainError, NotFound, ParcelOverlap, ValidationFailed
-from app.parcels import rules
+from app.parcels import lifecycle, rules
 from app.parcels.classify import NOWHERE, Location, drop_pieces, locate, subdivided
 from app.parcels.rules import Cap
 from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
@@ -153,11 +153,13 @@ async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, 
 async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
                       *, action: str = "bulk_create", all_or_nothing: bool = True,
                       row_numbers: Sequence[int] | None = None, progress: Progress | None = None,
-                      audit_detail: Mapping[str, Any] | None = None) -> BulkResult:
+                      audit_detail: Mapping[str, Any] | None = None, seed: bool = False) -> BulkResult:
     """Create many parcels. With `all_or_nothing`, any refused row leaves the database untouched and the
     refusals are returned (nothing inserted); otherwise the accepted rows are inserted. `row_numbers`
     name the drafts in reasons (an import's file rows); `progress` hears of each phase; `audit_detail` is
-    added to the audit record of the batch."""
+    added to the audit record of the batch. New industrial/R&D land enters the life cycle `planned` and
+    only the bureau sets legacy zones (SPEC §4), unless `seed`: the demo city (app/demo) writes each
+    parcel at the status its generated contracts and results give it."""
     result = BulkResult()
     if not drafts:
         return result
@@ -173,7 +175,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
     try:
         return await _write(session, actor, policy, drafts, valid, wkbs, measuring, result, action=action,
                             all_or_nothing=all_or_nothing, row_numbers=row_numbers, progress=progress,
-                            audit_detail=audit_detail)
+                            audit_detail=audit_detail, seed=seed)
     finally:
         if measuring is not None:  # refused before the insert, or failed: the side connection stops too
             measuring.cancel()
@@ -185,7 +187,7 @@ async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, draft
 async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
                  valid: list[int], wkbs: np.ndarray, measuring: Measuring, result: BulkResult, *, action: str,
                  all_or_nothing: bool, row_numbers: Sequence[int] | None, progress: Progress | None,
-                 audit_detail: Mapping[str, Any] | None) -> BulkResult:
+                 audit_detail: Mapping[str, Any] | None, seed: bool = False) -> BulkResult:
     """bulk_create after the geometry checks: stage, locate, decide, insert."""
     total = len(drafts)
     await stage(session, drafts, valid, wkbs, row_numbers)
@@ -217,6 +219,10 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
                 raise ValidationFailed(f"code {draft.code} is already used by a current parcel")
             if seen[draft.code] > 1:
                 raise ValidationFailed(f"code {draft.code} appears {seen[draft.code]} times in the batch")
+            if not seed:  # the same SPEC §4 checks as one POST /parcels (app/parcels/service.py _decide)
+                rules.check_legacy_zone(None, draft.legacy_zone, actor.is_bureau)
+                lifecycle.check_transition(lifecycle.StatusChange(None, None, draft.status, draft.land_use),
+                                           lifecycle.EDIT)
             cap = await _cap(session, policy, draft, loc, caps)
         except DomainError as exc:
             result.refused.append(Refused(i, exc.code, exc.detail))

@@ -1,4 +1,5 @@
-"""Pure rules over plain data: tier (SPEC §2), planning lock (rule 1) and plot-ratio cap (rule 3).
+"""Pure rules over plain data: tier (SPEC §2), planning lock (rule 1), plot-ratio cap (rule 3), the plot
+ratio of contracted land (rule 9, SPEC §4) and who sets a legacy zone (SPEC §4).
 
 No database, no HTTP: facts in, a decision or a DomainError out. REST, WFS-T, import and the
 plot-ratio request workflow all call these.
@@ -8,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.errors import FarCapExceeded, LockupPlanning, ValidationFailed
+from app.errors import (
+    FarCapExceeded,
+    ForbiddenRole,
+    LockupPlanning,
+    PlotRatioRequestRequired,
+    ValidationFailed,
+)
 from app.policy import INDUSTRIAL_USES, Policy
 
 
@@ -196,4 +203,58 @@ def check_far(land_use: str, requested: float | None, zone: ZoneFacts | None, po
             "plot_ratio": nearest.plot_ratio, "distance_m": round(nearest.distance_m, 1),
             "same_zone": nearest.same_zone, "qualifies": reference_qualifies(nearest, requested, policy),
         },
+    )
+
+
+# ---------------------------------------------------------------------------------------------- rule 9
+@dataclass(frozen=True, slots=True)
+class ContractInForce:
+    """The contract in force on a parcel (effective status active, rectification or exiting)."""
+
+    id: int
+    code: str
+    status: str
+
+
+def ratio_changes(before: float | None, after: float | None) -> bool:
+    """Whether a write changes a plot ratio as stored (numeric(5,2): two decimals)."""
+    if before is None or after is None:
+        return before is not after
+    return round(before, 2) != round(after, 2)
+
+
+def check_contracted_plot_ratio(parcel_id: int, before: float | None, after: float | None,
+                                contract: ContractInForce | None, override: Override | None,
+                                actor_is_bureau: bool) -> bool:
+    """SPEC §4 and rule 9: the plot ratio of a parcel under a contract in force changes only through an
+    approved plot-ratio request. True when a bureau override lifts this (to be audited); raises
+    PLOT_RATIO_REQUEST_REQUIRED otherwise. Land with no contract keeps direct edits within rule 3."""
+    if contract is None or not ratio_changes(before, after):
+        return False
+    if override is not None and actor_is_bureau:
+        return True
+    if contract.status == "active":
+        how = ("submit a plot-ratio request (POST /api/v1/plot-ratio-requests): public notice, then a "
+               "decision by a second officer of the district or by the bureau")
+    else:
+        how = (f"no plot-ratio request is taken while it is in {contract.status} (rule 9); it changes once "
+               "the contract is active again")
+    raise PlotRatioRequestRequired(
+        f"parcel {parcel_id} is under contract {contract.code} ({contract.status}): its plot ratio "
+        f"({num(before)} → {num(after)}) changes only through rule 9's plot-ratio request procedure; {how}; "
+        "or a bureau override with a decision_ref",
+        parcel_id=parcel_id, contract_id=contract.id, contract_status=contract.status, current=before,
+        requested=after, procedure="plot_ratio_request", procedure_path="/api/v1/plot-ratio-requests",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- SPEC §4
+def check_legacy_zone(before: str | None, after: str | None, actor_is_bureau: bool) -> None:
+    """SPEC §4: the legacy zone (104/195/198, which rule 2 reads) is the bureau's to set or change
+    (`before` is None for a new parcel)."""
+    if actor_is_bureau or after == before:
+        return
+    raise ForbiddenRole(
+        f"the legacy zone is the bureau's to set (rule 2 reads it): {before or 'none'} → {after or 'none'}",
+        field="legacy_zone", role_needed="bureau", allowed_roles=["bureau"],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +60,9 @@ class ParcelPropertiesPatch(_Props):
     plot_ratio_reference_id: int | None = Field(None, ge=1, le=2**62)
     legacy_zone: LegacyZone | None = None
     status: Status | None = None
+    status_on: date | None = Field(None, description="The date of a district's life-cycle step that `status` "
+                                   "records: the construction start (under_construction) or the start of "
+                                   "operation (operating); kept in the audit log")
 
 
 class GeometryIn(BaseModel):

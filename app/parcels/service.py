@@ -7,6 +7,7 @@ Every path that changes a parcel (REST, WFS-T, import, plot-ratio approval, zone
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -20,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
+from app.calendar import city_today
 from app.context import request_id
 from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed
-from app.parcels import rules
+from app.parcels import lifecycle, rules
 from app.parcels.classify import NOWHERE, Location, locate_geometries, locate_parcels
-from app.parcels.rules import Cap, LockState, Override, Reference
+from app.parcels.lifecycle import StatusChange
+from app.parcels.rules import Cap, ContractInForce, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
 from app.zones import dependants
 from models import Parcel
@@ -33,6 +36,8 @@ from models.parcel import STATUSES
 parcel = cast(Table, Parcel.__table__)
 
 WRITABLE = ("code", "land_use", "plot_ratio", "plot_ratio_reference_id", "legacy_zone", "status")
+# Not stored on the parcel: the date of a district's life-cycle step, recorded in the audit row (SPEC §4).
+STATUS_ON = "status_on"
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,25 @@ class ParcelDraft:
 
 @dataclass(frozen=True)
 class ParcelChanges:
-    """What an update changes: `values` holds only members present (None clears); geom when moved."""
+    """What an update changes: `values` holds only members present (None clears; `status_on` dates a
+    status step of the district); geom when moved."""
 
     values: dict[str, Any] = field(default_factory=dict)
     geom: MultiPolygon | None = None
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    """What a parcel's contracts say to the parcel rules, gathered in one query: the day they were read
+    for, the contract in force, when it was signed, and whether any contract ever named the parcel."""
+
+    today: date | None = None
+    in_force: ContractInForce | None = None
+    signed_on: date | None = None
+    ever: bool = False
+
+
+NO_CONTRACT = ContractFacts()
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,7 @@ async def create_parcel(session: AsyncSession, actor: Actor, policy: Policy, dra
     new_id = int(await session.scalar(select(func.nextval("parcel_id_seq"))) or 0)
     try:
         location = await _locate(session, draft.geom, policy)
-        state = await _decide(session, actor, policy, None, new_id, draft, location, override)
+        state = await _decide(session, actor, policy, None, new_id, draft, location, override, NO_CONTRACT)
         await _check_code_free(session, draft.code, new_id)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("parcel", None, "create", _attempt(draft))) from None
@@ -124,38 +144,49 @@ async def create_parcel(session: AsyncSession, actor: Actor, policy: Policy, dra
 
 async def update_parcel(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int,
                         changes: ParcelChanges, override: Override | None = None,
-                        if_match: int | None = None) -> int:
-    """Apply changes as a new version after the rules; returns the new version number."""
+                        if_match: int | None = None, cause: str = lifecycle.EDIT) -> int:
+    """Apply changes as a new version after the rules; returns the new version number. `cause` says which
+    procedure writes: a direct edit (REST, WFS-T, the page), signing, an exit case, or rule 9's approval."""
     row = await load_current(session, parcel_id, lock=True)
     locks.check_if_match("parcel", parcel_id, row.version, if_match)
     before = _state_of(row)
-    unknown = set(changes.values) - set(WRITABLE)
+    values = dict(changes.values)
+    status_on = values.pop(STATUS_ON, None)
+    unknown = set(values) - set(WRITABLE)
     if unknown:
         raise ValidationFailed(f"not writable: {', '.join(sorted(unknown))}")
-    draft = replace(before.draft, **changes.values, **({"geom": changes.geom} if changes.geom is not None else {}))
+    draft = replace(before.draft, **values, **({"geom": changes.geom} if changes.geom is not None else {}))
     try:
         location = (await _locate(session, draft.geom, policy) if changes.geom is not None
                     else Location(before.district_code, await zone_facts(session, before.zone_id)))
         state = await _decide(session, actor, policy, before, parcel_id, draft, location, override,
-                              geometry_changed=changes.geom is not None)
+                              await contract_facts(session, parcel_id, city_today(policy.today)),
+                              geometry_changed=changes.geom is not None, cause=cause, status_on=status_on)
         if draft.code != before.draft.code:
             await _check_code_free(session, draft.code, parcel_id)
-        if changes.geom is not None or {"land_use", "plot_ratio"} & set(changes.values):  # rule 3: dependants
+        if changes.geom is not None or {"land_use", "plot_ratio"} & set(values):  # rule 3: dependants
             await dependants.check_reference(session, actor, policy, parcel_id, draft.code, before.draft.land_use,
                                              (draft.land_use, draft.plot_ratio, draft.geom, state.zone_id), override)
     except DomainError as exc:
-        raise exc.with_refusal(Refusal("parcel", parcel_id, "update", _attempt(draft))) from None
+        attempt = _attempt(draft)
+        if status_on is not None:
+            attempt[STATUS_ON] = status_on.isoformat()
+        raise exc.with_refusal(Refusal("parcel", parcel_id, "update", attempt)) from None
     state = replace(state, version=before.version + 1)
     await _close(session, parcel_id)
     await _insert(session, [state], actor)
-    await audit.record(session, actor, "update", "parcel", parcel_id, before=before.snapshot(),
-                       after=state.snapshot())
+    after = state.snapshot()
+    if status_on is not None:  # SPEC §4: the district's construction start / start of operation
+        after[STATUS_ON] = status_on.isoformat()
+    await audit.record(session, actor, "update", "parcel", parcel_id, before=before.snapshot(), after=after,
+                       detail=None if cause == lifecycle.EDIT else {"cause": cause})
     return state.version
 
 
 async def delete_parcel(session: AsyncSession, actor: Actor, policy: Policy, parcel_id: int,
                         override: Override | None = None, if_match: int | None = None) -> None:
-    """Close the current version without a successor (history keeps it); rule 1 guards locked land."""
+    """Close the current version without a successor (history keeps it); rule 1 guards locked land, and
+    land that has had a contract leaves by an exit case (rule 8), never by deletion."""
     row = await load_current(session, parcel_id, lock=True)
     locks.check_if_match("parcel", parcel_id, row.version, if_match)
     before = _state_of(row)
@@ -163,6 +194,8 @@ async def delete_parcel(session: AsyncSession, actor: Actor, policy: Policy, par
         require_parcel_editor(actor, [before.district_code], "delete parcels")
         if override is not None:
             require_override_rights(actor)
+        held = await contract_facts(session, parcel_id, city_today(policy.today))
+        lifecycle.check_retire(parcel_id, before.draft.status, held.ever)
         overridden = rules.check_planning_lock([(before.lock(), None)], override, actor.is_bureau)
         await dependants.check_reference(session, actor, policy, parcel_id, before.draft.code,
                                          before.draft.land_use, None, override)  # rule 3: its dependants
@@ -257,17 +290,29 @@ async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, 
 
 # ------------------------------------------------------------------------------------------ the rules
 async def _decide(session: AsyncSession, actor: Actor, policy: Policy, before: _State | None, parcel_id: int,
-                  draft: ParcelDraft, location: Location, override: Override | None,
-                  geometry_changed: bool = True) -> _State:
-    """Permissions, rule 1, rule 3 and the overlap check for one parcel write; the resulting state."""
+                  draft: ParcelDraft, location: Location, override: Override | None, held: ContractFacts,
+                  geometry_changed: bool = True, cause: str = lifecycle.EDIT,
+                  status_on: date | None = None) -> _State:
+    """Permissions, the legacy zone and the life cycle (SPEC §4), rule 1, the plot ratio of contracted land
+    (rule 9), rule 3 and the overlap check for one parcel write; the resulting state."""
     districts = [location.district_code] + ([before.district_code] if before else [])
     require_parcel_editor(actor, districts, "edit parcels" if before else "create parcels")
     if override is not None:
         require_override_rights(actor)
+    if cause == lifecycle.EDIT:
+        rules.check_legacy_zone(before.draft.legacy_zone if before else None, draft.legacy_zone, actor.is_bureau)
+    lifecycle.check_transition(
+        StatusChange(before.draft.status if before else None, before.draft.land_use if before else None,
+                     draft.status, draft.land_use),
+        cause, status_on, held.today, held.signed_on)
     after = _derive(policy, parcel_id, 1, draft, location, keep=before.cap if before else None)
     overridden: list[tuple[int, str]] = []
+    ratio_overridden = False
     if before is not None:
         overridden = rules.check_planning_lock([(before.lock(), after.lock())], override, actor.is_bureau)
+        if cause == lifecycle.EDIT:
+            ratio_overridden = rules.check_contracted_plot_ratio(
+                parcel_id, before.draft.plot_ratio, draft.plot_ratio, held.in_force, override, actor.is_bureau)
     far_inputs_changed = before is None or geometry_changed or any(
         getattr(draft, k) != getattr(before.draft, k) for k in ("plot_ratio", "plot_ratio_reference_id", "land_use"))
     if far_inputs_changed:
@@ -276,7 +321,32 @@ async def _decide(session: AsyncSession, actor: Actor, policy: Policy, before: _
                                               or before.draft.land_use not in INDUSTRIAL_USES):
         await _check_overlap(session, policy, parcel_id, draft.geom)
     await _audit_override(session, actor, "parcel", parcel_id, overridden, override)
+    if ratio_overridden and override is not None and before is not None and held.in_force is not None:
+        await audit.record(session, actor, "override", "parcel", parcel_id, outcome="overridden",
+                           code="PLOT_RATIO_REQUEST_REQUIRED",
+                           detail={"decision_ref": override.decision_ref, "reason": override.reason,
+                                   "contract_id": held.in_force.id, "plot_ratio_before": before.draft.plot_ratio,
+                                   "plot_ratio_after": draft.plot_ratio})
     return after
+
+
+async def contract_facts(session: AsyncSession, parcel_id: int, today: date) -> ContractFacts:
+    """The contract in force on a parcel on `today` and whether it ever had one, in one query. In force:
+    the holding contract (active, rectification, exiting) unless active/rectification past its expiry
+    (then it reads `expired`, app/contracts/query.py `effective_status`)."""
+    row = (await session.execute(text("""
+        SELECT h.id, h.code, h.status, h.signed_on, h.expires_on,
+               EXISTS (SELECT 1 FROM contract c WHERE c.parcel_id = :id) AS ever
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL (
+               SELECT id, code, status, signed_on, expires_on FROM contract
+                WHERE parcel_id = :id AND valid_to IS NULL AND status IN ('active', 'rectification', 'exiting')
+                ORDER BY id LIMIT 1) h ON true
+    """), {"id": parcel_id})).one()
+    in_force = None
+    if row.id is not None and (row.status == "exiting" or row.expires_on > today):
+        in_force = ContractInForce(row.id, row.code, row.status)
+    return ContractFacts(today, in_force, row.signed_on, bool(row.ever))
 
 
 def _derive(policy: Policy, parcel_id: int, version: int, draft: ParcelDraft, location: Location,

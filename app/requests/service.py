@@ -24,7 +24,7 @@ from app.errors import (
     RequestConflict,
     ValidationFailed,
 )
-from app.parcels import rules
+from app.parcels import lifecycle, rules
 from app.parcels import service as parcels
 from app.policy import INDUSTRIAL_USES, Policy
 from app.requests import workflow
@@ -204,7 +204,8 @@ async def decide(session: AsyncSession, actor: Actor, policy: Policy, today: dat
             row.parcel_version_applied = await parcels.update_parcel(
                 session, actor, policy, row.parcel_id,
                 parcels.ParcelChanges(values={"plot_ratio": requested,
-                                              "plot_ratio_reference_id": row.reference_parcel_id}))
+                                              "plot_ratio_reference_id": row.reference_parcel_id}),
+                cause=lifecycle.REQUEST)
         except DomainError as exc:
             raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
     row.status, row.decided_by, row.decided_at, row.decision_note = status, actor.username, func.now(), note

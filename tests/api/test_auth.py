@@ -44,11 +44,11 @@ async def test_a_district_officer_cannot_write_outside_their_district(client, ci
 
 async def test_a_district_officer_writes_in_their_district_but_cannot_move_land_out_of_it(client, city):
     p = await create_parcel(client, square(BZ[0] + 0.01, BZ[1] + 0.01), user="officer.east", code="E-1")
-    r = await client.patch(f"/api/v1/parcels/{p['id']}", json={"properties": {"status": "supplied"}},
+    r = await client.patch(f"/api/v1/parcels/{p['id']}", json={"properties": {"plot_ratio": 1.6}},
                            headers=basic("officer2.east"))
     assert r.status_code == 200
     west = await create_parcel(client, square(121.45, 31.2), user="officer.west", code="W-1")
-    r = await client.patch(f"/api/v1/parcels/{west['id']}", json={"properties": {"status": "supplied"}},
+    r = await client.patch(f"/api/v1/parcels/{west['id']}", json={"properties": {"plot_ratio": 1.6}},
                            headers=basic("officer.east"))
     assert r.json()["code"] == "FORBIDDEN_DISTRICT"
 

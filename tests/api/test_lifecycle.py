@@ -53,9 +53,10 @@ async def test_a_contract_from_signing_to_recovery(client, city):
     parcel_url = f"{API}/parcels/{land['id']}"
     assert (await client.get(parcel_url,
                              headers=basic("viewer"))).json()["properties"]["status"] == "supplied"
-    r = await client.patch(parcel_url, json={"properties": {"status": "operating"}},
-                           headers=basic("officer.east"))
-    assert r.status_code == 200, r.text
+    for step, on in (("under_construction", "2010-09-01"), ("operating", "2012-10-01")):
+        r = await client.patch(parcel_url, json={"properties": {"status": step, "status_on": on}},
+                               headers=basic("officer.east"))
+        assert r.status_code == 200, r.text
 
     # --- commissioning (2013): still no peers in force with results: floor ------------------------------
     commissioning = await pending(client, x["id"], "commissioning")
@@ -166,7 +167,7 @@ async def test_a_contract_from_signing_to_recovery(client, city):
     assert [v["status"] for v in history] == ["active", "rectification", "exiting", "terminated"]
     parcel_history = (await client.get(f"{parcel_url}/history", headers=basic("viewer"))).json()["features"]
     assert [f["properties"]["status"] for f in parcel_history] == [
-        "planned", "supplied", "operating", "rectification", "exiting", "recovered"]
+        "planned", "supplied", "under_construction", "operating", "rectification", "exiting", "recovered"]
     twice = await client.post(f"{API}/exit-cases/{case['id']}/complete", headers=basic("bureau"))
     assert (twice.status_code, twice.json()["code"]) == (409, "INVALID_TRANSITION")
     # The land can be supplied anew, held to today's bottom line of the five peers (X is out of force).

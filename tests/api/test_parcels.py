@@ -14,7 +14,7 @@ PROPERTIES = {
 
 async def test_a_new_parcel_gets_tier_zone_district_lock_area_and_cap_from_geometry(client, city):
     body = await create_parcel(client, square(BZ[0] + 0.01, BZ[1] + 0.01, 200), code="PD-0001",
-                               plot_ratio=1.5, legacy_zone="104", status="supplied")
+                               plot_ratio=1.5, legacy_zone="104", status="planned")
     p = body["properties"]
     assert set(p) == PROPERTIES
     assert body["type"] == "Feature" and body["geometry"]["type"] == "MultiPolygon"

@@ -23,9 +23,14 @@ async def test_industrial_land_totals_equal_independent_st_area_sums(client, cit
         for _ in range(n):
             await parcel(client, site)
     await parcel(client, "fragment_west", legacy_zone="198")
-    gone = await parcel(client, "base")
-    await client.patch(f"{API}/parcels/{gone['id']}", json={"properties": {"status": "recovered"}},
-                       headers=basic("bureau"))
+    gone = await parcel(client, "base")  # recovered the only way land is: an expired contract, an exit case
+    old = await contract(client, gone["id"], await enterprise(client), await organisation(client, EAST),
+                         date(2016, 5, 1), term_years=10)
+    case = await client.post(f"{API}/exit-cases", json={"contract_id": old["id"], "method": "recovery",
+                                                        "decision_ref": "D-R"}, headers=basic("bureau"))
+    assert case.status_code == 201, case.text
+    done = await client.post(f"{API}/exit-cases/{case.json()['id']}/complete", headers=basic("bureau"))
+    assert done.status_code == 200, done.text
     await create_parcel(client, square(121.45, 31.2), land_use="office", code="OFF-1", plot_ratio=4.0)
     r = await client.get(f"{API}/reports/industrial-land", headers=basic("viewer"))
     assert r.status_code == 200, r.text

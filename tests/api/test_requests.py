@@ -246,9 +246,16 @@ async def test_the_queue_filters_scopes_and_ages(client, land, conn):
     assert (await client.get(f"{API}/999999", headers=BUREAU)).status_code == 404
 
 
-async def test_a_direct_patch_above_the_cap_is_refused_like_a_request(client, land):
+async def test_a_direct_patch_of_contracted_land_names_the_request_procedure(client, land):
     r = await client.patch(f"/api/v1/parcels/{land['parcel']['id']}", json={"properties": {"plot_ratio": 9.9}},
                            headers=OFFICER)
+    assert (r.status_code, r.json()["code"]) == (409, "PLOT_RATIO_REQUEST_REQUIRED")
+    assert (r.json()["procedure_path"], r.json()["requested"]) == ("/api/v1/plot-ratio-requests", 9.9)
+
+
+async def test_a_bureau_override_of_contracted_land_still_meets_the_cap(client, land):
+    r = await client.patch(f"/api/v1/parcels/{land['parcel']['id']}", json={
+        "properties": {"plot_ratio": 9.9}, "override": {"decision_ref": "D-9", "reason": "test"}}, headers=BUREAU)
     assert (r.status_code, r.json()["code"]) == (409, "FAR_CAP_EXCEEDED")
     assert r.json()["detail"].startswith("plot ratio 9.9 above cap 2.0 for industrial land")
 

@@ -85,14 +85,14 @@ async def test_a_parcel_outside_the_tile_is_not_in_it(client, city):
 
 async def test_only_current_parcels_are_drawn_retired_ones_are_gone(client, city):
     kept, retired = await _parcel(client, "TILE-K"), await _parcel(client, "TILE-R", lon=BZ[0] + 0.015)
-    r = await client.patch(f"/api/v1/parcels/{kept['id']}", json={"properties": {"status": "supplied"}},
+    r = await client.patch(f"/api/v1/parcels/{kept['id']}", json={"properties": {"legacy_zone": "195"}},
                            headers=BUREAU)
     assert r.status_code == 200, r.text
     r = await client.request("DELETE", f"/api/v1/parcels/{retired['id']}", headers=BUREAU,
                              json={"override": {"decision_ref": "SH-2026-7", "reason": "tile test"}})
     assert r.status_code == 204, r.text
     found = await features(client, "parcels", tile_of(BZ[0] + 0.011, BZ[1] + 0.011, 13))
-    assert [(f["id"], f["properties"]["status"]) for f in found] == [(kept["id"], "supplied")]
+    assert [(f["id"], f["properties"]["legacy_zone"]) for f in found] == [(kept["id"], "195")]
 
 
 async def test_a_tile_has_an_etag_and_answers_304_until_the_layer_changes(client, city):
@@ -105,20 +105,20 @@ async def test_a_tile_has_an_etag_and_answers_304_until_the_layer_changes(client
     assert (again.status_code, again.headers["etag"], again.content) == (304, tag, b"")
     other = await get_tile(client, "parcels", (tile[0], tile[1] + 1, tile[2]), {**BUREAU, "If-None-Match": tag})
     assert other.status_code != 304
-    r = await client.patch(f"/api/v1/parcels/{created['id']}", json={"properties": {"status": "operating"}},
+    r = await client.patch(f"/api/v1/parcels/{created['id']}", json={"properties": {"legacy_zone": "195"}},
                            headers=BUREAU)
     assert r.status_code == 200, r.text
     changed = await get_tile(client, "parcels", tile, {**BUREAU, "If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     edited = by_id(mapbox_vector_tile.decode(changed.content)["parcels"]["features"], created["id"])
-    assert edited["properties"]["status"] == "operating"
+    assert edited["properties"]["legacy_zone"] == "195"
 
 
 async def test_a_parcel_edit_leaves_the_zones_and_districts_tiles_unchanged(client, city):
     created = await _parcel(client)
     tile = tile_of(BZ[0] + 0.011, BZ[1] + 0.011, 10)
     tags = {layer: (await get_tile(client, layer, tile)).headers["etag"] for layer in ("zones", "districts")}
-    await client.patch(f"/api/v1/parcels/{created['id']}", json={"properties": {"status": "supplied"}},
+    await client.patch(f"/api/v1/parcels/{created['id']}", json={"properties": {"plot_ratio": 1.8}},
                        headers=BUREAU)
     for layer, tag in tags.items():
         assert (await get_tile(client, layer, tile, {**BUREAU, "If-None-Match": tag})).status_code == 304, layer

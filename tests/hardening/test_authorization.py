@@ -50,7 +50,7 @@ def _body(case: Case, n: int) -> Any:
     if case.name == "create parcel":
         return feature(square(BZ[0] + 0.03, BZ[1] + 0.001 * n), code=f"M-{n}", land_use="industrial")
     if case.name == "change parcel":
-        return {"properties": {"status": "supplied"}}
+        return {"properties": {"plot_ratio": 1.4}}
     if case.name == "create zone":
         ring = [[121.62, 31.12], [121.63, 31.12], [121.63, 31.13], [121.62, 31.13], [121.62, 31.12]]
         return feature({"type": "Polygon", "coordinates": [ring]}, code=f"Z-{n}", name="z", kind="community")
@@ -85,7 +85,7 @@ async def test_write_matrix(client, city, case, user):
 
 async def test_district_officers_cannot_touch_the_west_from_the_east(client, city):
     west = await create_parcel(client, square(CZ[0] + 0.001, CZ[1] + 0.001), code="W-1")
-    for method, body in (("PATCH", {"properties": {"status": "supplied"}}), ("DELETE", None)):
+    for method, body in (("PATCH", {"properties": {"plot_ratio": 1.4}}), ("DELETE", None)):
         r = await client.request(method, f"/api/v1/parcels/{west['id']}", json=body, headers=basic("officer.east"))
         assert (r.status_code, r.json()["code"]) == (403, "FORBIDDEN_DISTRICT")
 

@@ -296,7 +296,7 @@ async def _wfs_insert_parcel(client: httpx.AsyncClient) -> Attempt:
 
 
 async def _wfs_update_parcel(client: httpx.AsyncClient) -> Attempt:
-    return Attempt("POST", "/wfs", wfs=_by_id("Update", "parcels", await _fragment(client), _set("status", "supplied")))
+    return Attempt("POST", "/wfs", wfs=_by_id("Update", "parcels", await _fragment(client), _set("plot_ratio", "1.4")))
 
 
 async def _wfs_delete_parcel(client: httpx.AsyncClient) -> Attempt:
@@ -324,7 +324,7 @@ async def _wfs10_insert_parcel(client: httpx.AsyncClient) -> Attempt:
 
 async def _wfs11_update_parcel(client: httpx.AsyncClient) -> Attempt:
     return Attempt("POST", "/wfs", wfs=_by_id_11("Update", "parcels", await _fragment(client),
-                                                 _set_11("status", "supplied")))
+                                                 _set_11("plot_ratio", "1.4")))
 
 
 async def _wfs11_delete_parcel(client: httpx.AsyncClient) -> Attempt:
@@ -491,7 +491,7 @@ async def test_public_read_never_opens_a_parcel_or_zone_write(client, app, city,
     app.state.settings = public_settings
     bodies = {"POST /parcels": feature(square(121.64, 31.17), code="PR", land_use="industrial"),
               "POST /zones": feature(_polygon(121.66, 31.22, 121.67, 31.23), code="PR", name="pr", kind="community"),
-              "PATCH /parcels/{parcel}": {"properties": {"status": "supplied"}},
+              "PATCH /parcels/{parcel}": {"properties": {"plot_ratio": 1.4}},
               "PATCH /zones/{zone}": {"properties": {"name": "renamed"}}}
     body = bodies.get(f"{method} {path}")
     r = await client.request(method, API + target, json=body)

@@ -43,7 +43,7 @@ def square(lon: float, lat: float, side_m: float = 100.0) -> Polygon:
 def city_rows(prefix: str = "F") -> list[Row]:
     """Two base parcels, a community parcel, a fragment and an office reference parcel."""
     return [
-        Row(f"{prefix}-B1", "industrial", square(BZ[0] + 0.01, BZ[1] + 0.01), "base", 1.5, "104", "supplied"),
+        Row(f"{prefix}-B1", "industrial", square(BZ[0] + 0.01, BZ[1] + 0.01), "base", 1.5, "104", "planned"),
         Row(f"{prefix}-B2", "rnd", square(BZ[0] + 0.02, BZ[1] + 0.01, 150), "base", 2.5, None, "planned"),
         Row(
             f"{prefix}-C1",
@@ -52,7 +52,7 @@ def city_rows(prefix: str = "F") -> list[Row]:
             "community",
             1.2,
             "195",
-            "operating",
+            "planned",  # industrial land enters the life cycle planned (SPEC §4); the office row is operating
         ),
         Row(f"{prefix}-X1", "industrial", square(121.45, 31.15), "fragment", None, "198", "planned"),
         Row(f"{prefix}-O1", "office", square(121.45, 31.16), None, 3.5, None, "operating"),

@@ -69,7 +69,7 @@ async def test_geopackage_in_gauss_kruger_is_imported_with_tiers(db, settings, t
 
 async def test_gbk_shapefile_with_cpg_zipped_in_wgs84_reads_chinese(db, settings, tmp_path: Path):
     rows = [
-        Row("闵行-工业-001", "industrial", square(121.36, 31.06), "community", 1.8, None, "supplied"),
+        Row("闵行-工业-001", "industrial", square(121.36, 31.06), "community", 1.8, None, "planned"),
         Row("浦东-研发-002", "rnd", square(121.56, 31.06), "base", 2.2, "104", "planned"),
     ]
     gdf = frame(rows, 4326, {"code": "地块编码", "land_use": "用地性质", "plot_ratio": "容积率"})

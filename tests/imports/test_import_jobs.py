@@ -289,7 +289,7 @@ async def test_a_cancelled_job_never_commits_even_when_nothing_stops_it(live, tm
 
 
 async def test_only_its_creator_the_bureau_or_an_admin_may_cancel_a_job(client, app, city, tmp_path: Path):
-    path = write(frame(city_rows("CW")[:1], 4490), tmp_path / "cw.gpkg")
+    path = write(frame(city_rows("CW")[1:2], 4490), tmp_path / "cw.gpkg")
     job = await finished(client, app, await post_file(client, path, user="officer.east"), user="officer.east")
     assert (await client.delete(f"/api/v1/imports/{job['id']}", headers=basic("officer.west"))).status_code == 404
     ended = await client.delete(f"/api/v1/imports/{job['id']}", headers=basic("officer.east"))
