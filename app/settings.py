@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import Policy
+from gis.guard import ZipLimits
 
 
 def _local_url() -> str:
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
     # Import jobs queued or running at once, per user and in all; a further POST /imports answers 429.
     import_jobs_per_user: int = Field(default=2, ge=1)
     import_jobs_total: int = Field(default=4, ge=1)
+    # A zip an import reads (a zipped Shapefile or geodatabase; an .xlsx or .ods is one too) is refused
+    # before anything is inflated when it has more members, would unpack to more, or a member of over
+    # 1 MiB is compressed more than this ratio (a zip bomb).
+    import_zip_max_members: int = Field(default=10_000, ge=1)
+    import_zip_max_uncompressed_mb: int = Field(default=2048, ge=1)
+    import_zip_max_ratio: float = Field(default=100.0, gt=1)
     # ResourceId / FeatureId / RESOURCEID values one WFS request may name.
     wfs_max_resource_ids: int = Field(default=10_000, ge=1)
 
@@ -121,6 +128,15 @@ class Settings(BaseSettings):
     def import_ceiling_mb(self) -> int:
         """The largest upload any role may send to POST /imports (the edge's limit for that path)."""
         return max(self.import_max_mb, self.import_max_mb_district)
+
+    @property
+    def zip_limits(self) -> ZipLimits:
+        """What a zip an import reads may hold (gis.guard)."""
+        return ZipLimits(
+            members=self.import_zip_max_members,
+            uncompressed_bytes=self.import_zip_max_uncompressed_mb * 1024 * 1024,
+            ratio=self.import_zip_max_ratio,
+        )
 
     def import_max_mb_for(self, role: str) -> int:
         """The upload limit of a role: district officers send their district's parcels, others the city's."""
