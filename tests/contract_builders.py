@@ -87,6 +87,16 @@ async def contract(client: httpx.AsyncClient, parcel_id: int, enterprise_id: int
     return out
 
 
+async def operating_land(client: httpx.AsyncClient, signed_on: date = date(2025, 1, 1)) -> dict[str, Any]:
+    """An operating industrial parcel (plot ratio 1.5) in the east base zone under an active contract:
+    {"parcel", "contract", "enterprise", "org"}."""
+    ent, org = await enterprise(client), await organisation(client, EAST)
+    p = await parcel(client, "base")
+    c = await contract(client, p["id"], ent, org, signed_on)
+    await operate(client, p["id"])
+    return {"parcel": p, "contract": c, "enterprise": ent, "org": org}
+
+
 async def evaluations(client: httpx.AsyncClient, contract_id: int, **params: Any) -> list[dict[str, Any]]:
     r = await client.get(f"{API}/evaluations", params={"contract_id": contract_id, "limit": 100, **params},
                          headers=basic("bureau"))

@@ -7,7 +7,7 @@ import pytest
 
 from tests.builders import BZ, basic, create_parcel, square
 from tests.conftest import make_settings
-from tests.contract_builders import contract, enterprise, operate, organisation, parcel, pending, result
+from tests.contract_builders import contract, enterprise, operate, operating_land, organisation, parcel, pending, result
 
 API = "/api/v1/plot-ratio-requests"
 TODAY = date(2026, 6, 1)
@@ -24,11 +24,7 @@ def settings():
 @pytest.fixture
 async def land(client, city):
     """An operating industrial parcel (plot ratio 1.5) in the east base zone under an active contract."""
-    ent, org = await enterprise(client), await organisation(client, "310115")
-    p = await parcel(client, "base")
-    c = await contract(client, p["id"], ent, org, date(2025, 1, 1))
-    await operate(client, p["id"])
-    return {"parcel": p, "contract": c, "enterprise": ent, "org": org}
+    return await operating_land(client)
 
 
 async def submit(client, parcel_id, ratio, user=OFFICER, expect=201, **extra):

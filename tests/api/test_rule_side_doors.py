@@ -9,7 +9,7 @@ import pytest
 
 from tests.builders import basic, create_parcel, square
 from tests.conftest import make_settings
-from tests.contract_builders import contract, enterprise, operate, organisation, parcel, targets
+from tests.contract_builders import contract, enterprise, operating_land, organisation, parcel, targets
 from tests.imports.files import Row, frame, write
 from tests.imports.files import square as box_at
 from tests.imports.test_import_jobs import finished, post_file
@@ -31,11 +31,8 @@ def settings():
 @pytest.fixture
 async def land(client, city):
     """An operating industrial parcel (plot ratio 1.5) of the east district under an active contract."""
-    ent, org = await enterprise(client), await organisation(client, "310115")
-    p = await parcel(client, "base")
-    c = await contract(client, p["id"], ent, org, date(2025, 1, 1))
-    await operate(client, p["id"])
-    return {"id": p["id"], "contract": c, "enterprise": ent, "org": org}
+    built = await operating_land(client)
+    return {"id": built["parcel"]["id"], **built}
 
 
 async def state(client, parcel_id):
