@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = 10
     db_statement_timeout_ms: int = 30_000
+    # A request waits this long for a pooled connection, then answers 503 with Retry-After.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # A session left idle inside a transaction (a stalled stream, a crashed client) is ended by the server.
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=1000)
+    # A streamed response whose client accepts no bytes for this long is dropped, freeing its connection.
+    stream_send_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Tokens are signed with this key; without one, `secret_key_file` is read, else a random key is
     # made per process (tokens then die with the process: fine for tests, wrong for several workers).
@@ -38,8 +44,14 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     token_ttl_seconds: int = 3600
     public_read: bool = False
-    # Failed logins allowed per user name and client address in a 15-minute window.
+    # Failed logins allowed in a 15-minute window per user name and client address, and per address
+    # whatever the names (made-up names do not dodge it).
     login_failures_allowed: int = 10
+    login_failures_per_address: int = Field(default=50, ge=1)
+    # Password hashing (argon2) runs in this many threads beside the event loop; logins beyond the
+    # queue answer 503 with Retry-After instead of piling up.
+    auth_hash_workers: int = Field(default=2, ge=1)
+    auth_hash_queue: int = Field(default=64, ge=1)
 
     public_url: str | None = None
     # The web page's files (index.html, scripts, web/vendor/ filled at set-up); default: the checkout's web/.
@@ -47,6 +59,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # `landcycle serve`: connections served at once (beyond: 503), seconds an idle keep-alive connection
+    # is kept, and seconds a client has to send a request's headers (slowloris).
+    serve_limit_concurrency: int = Field(default=1000, ge=1)
+    serve_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    serve_header_timeout_seconds: float = Field(default=10.0, gt=0)
     log_level: str = "info"
     log_json: bool = True
     # FastAPI's native OpenTelemetry (traces, metrics, logs to a configured provider). Off unless asked:
