@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -129,15 +131,26 @@ def _evaluations_due(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.auth.keys import InsecureKey
     from app.observability import configure_logging
 
+    try:
+        settings.signing_key  # noqa: B018 — checked before any worker starts
+    except InsecureKey as exc:
+        print(f"landcycle serve: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    workers = args.workers or settings.workers
+    if workers > 1 and not settings.has_configured_key:
+        # Workers are separate processes: without a configured key each would make its own, and a token
+        # issued by one would fail on the others. One key for this run, handed down in the environment.
+        os.environ["LANDCYCLE_SECRET_KEY"] = secrets.token_urlsafe(48)
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         log_config=None,

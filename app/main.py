@@ -50,6 +50,7 @@ API = "/api/v1"
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app; tests hand in their own Settings and a Database bound to a test transaction."""
     settings = settings or Settings()
+    settings.signing_key  # noqa: B018 — refuse to start with a short or placeholder key (InsecureKey)
     db = database or Database(create_engine(settings), settings)
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.auth.keys import InsecureKey, checked_key
 from app.policy import Policy
 from gis.guard import ZipLimits
 
@@ -38,8 +39,9 @@ class Settings(BaseSettings):
     # A streamed response whose client accepts no bytes for this long is dropped, freeing its connection.
     stream_send_timeout_seconds: float = Field(default=30.0, gt=0)
 
-    # Tokens are signed with this key; without one, `secret_key_file` is read, else a random key is
-    # made per process (tokens then die with the process: fine for tests, wrong for several workers).
+    # Tokens are signed with this key (32+ bytes, not a placeholder: app/auth/keys.py); without one,
+    # `secret_key_file` is read, else a random key is made per process (tokens then die with the process;
+    # `landcycle serve --workers N` makes one for all its workers).
     secret_key: str | None = None
     secret_key_file: Path | None = None
     token_ttl_seconds: int = 3600
@@ -161,12 +163,22 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> bytes:
-        """The token signing key (see `secret_key`)."""
+        """The token signing key (see `secret_key`); InsecureKey for one shorter than 32 bytes, a known
+        placeholder, or a configured key file that cannot be read."""
         if self.secret_key:
-            return self.secret_key.encode()
-        if self.secret_key_file and self.secret_key_file.exists():
-            return self.secret_key_file.read_text().strip().encode()
+            return checked_key(self.secret_key.encode(), "LANDCYCLE_SECRET_KEY")
+        if self.secret_key_file:
+            try:
+                text = self.secret_key_file.read_text()
+            except OSError as exc:
+                raise InsecureKey(f"LANDCYCLE_SECRET_KEY_FILE {self.secret_key_file}: {exc.strerror}") from exc
+            return checked_key(text.strip().encode(), f"the key in {self.secret_key_file}")
         return secrets.token_bytes(32)
+
+    @property
+    def has_configured_key(self) -> bool:
+        """Whether a key is configured; without one each process makes its own (see `secret_key`)."""
+        return bool(self.secret_key or self.secret_key_file)
 
     @cached_property
     def policy(self) -> Policy:

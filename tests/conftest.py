@@ -59,7 +59,7 @@ TEST_URL = _test_url()
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings for tests: the test database, a fixed key, plain-text logs."""
-    values: dict[str, Any] = {"database_url": TEST_URL, "secret_key": "test-signing-key", "log_json": False,
+    values: dict[str, Any] = {"database_url": TEST_URL, "secret_key": "test-signing-key-for-the-suite-only-0123456789", "log_json": False,
                               "login_failures_allowed": 5}
     values.update(overrides)
     return Settings(**values)

@@ -27,7 +27,7 @@ def start_server(port: int, database_url: str = TEST_URL, **env: str) -> subproc
     environ = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "LANDCYCLE_SECRET_KEY": "live-test-key",
+        "LANDCYCLE_SECRET_KEY": "live-test-key-for-the-suite-only-0123456789ab",
         "LANDCYCLE_LOG_JSON": "false",
         "LANDCYCLE_LOG_LEVEL": "warning",
         **env,

@@ -22,6 +22,8 @@ from tests import pgcluster
 from tests.builders import CZ, basic, build_city
 from tests.servers import free_port, start_server
 
+FAULTS_KEY = "faults-test-key-for-the-suite-only-0123456789"
+
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
@@ -37,13 +39,13 @@ def cluster():
 
 def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    return start_server(port, database_url=url, LANDCYCLE_SECRET_KEY="faults", LANDCYCLE_DB_POOL_SIZE="4"), \
+    return start_server(port, database_url=url, LANDCYCLE_SECRET_KEY=FAULTS_KEY, LANDCYCLE_DB_POOL_SIZE="4"), \
         f"http://127.0.0.1:{port}"
 
 
 async def _seed(url: str, parcels: int) -> int:
     """Reset the database to the test city with `parcels` parcels in its community zone; its id."""
-    settings = Settings(database_url=url, secret_key="faults")
+    settings = Settings(database_url=url, secret_key=FAULTS_KEY)
     db = Database(create_engine(settings, statement_timeout_ms=0))
     try:
         async with db.session() as session:
@@ -127,7 +129,7 @@ def test_killing_the_server_mid_write_leaves_no_partial_state(cluster):
     assert killed, "the write never reached the database"
 
     async def state() -> tuple[int, int, set[str], set[int]]:
-        db = Database(create_engine(Settings(database_url=cluster.url, secret_key="x")))
+        db = Database(create_engine(Settings(database_url=cluster.url, secret_key=FAULTS_KEY)))
         try:
             for _ in range(100):  # the backend notices its client died and rolls back
                 async with db.session() as s:
