@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await runner_of(app.state).shutdown()  # running imports roll back (issue 7)
+        app.state.authenticator.close()  # the argon2 threads
         await db.dispose()
 
     app = FastAPI(

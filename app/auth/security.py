@@ -1,16 +1,26 @@
-"""Password hashing (argon2) and signed bearer tokens (HMAC-SHA256 over a small JSON payload)."""
+"""Password hashing (argon2) beside the event loop, and signed bearer tokens (HMAC-SHA256 over a small
+JSON payload)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 _hasher = PasswordHasher()
 # A hash of nothing, verified when the user does not exist so both paths cost the same time.
@@ -28,6 +38,58 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class HashPool:
+    """Argon2 work in `workers` threads (argon2-cffi releases the GIL, so they hash in parallel while the
+    event loop goes on serving); at most `queue` jobs wait for a thread, and one more is refused at once
+    with 503 and Retry-After instead of piling up behind the others."""
+
+    def __init__(self, workers: int, queue: int, retry_after: int = 1) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landcycle-argon2")
+        self._limit = workers + queue
+        self._retry_after = retry_after
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs running or waiting for a thread."""
+        return self._in_flight
+
+    async def hash(self, password: str) -> str:
+        """`hash_password` in the pool."""
+        return await self.submit(hash_password, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """`verify_password` in the pool."""
+        return await self.submit(verify_password, password_hash, password)
+
+    def submit(self, work: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Start `work(*args)` in a pool thread and return its future (await it on the event loop);
+        ServiceUnavailable at once when the queue is full."""
+        with self._lock:
+            if self._in_flight >= self._limit:
+                raise ServiceUnavailable("too many logins at once; retry shortly", retry_after=self._retry_after)
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(work, *args)
+        except RuntimeError:  # shut down: the app is stopping
+            self._release()
+            raise ServiceUnavailable("the service is stopping; retry shortly",
+                                     retry_after=self._retry_after) from None
+        # Released when the job ends or is cancelled, not when its waiter gives up: a client that leaves
+        # does not free a slot its hash still holds.
+        future.add_done_callback(self._release)
+        return asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop the threads; jobs still waiting are cancelled."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _release(self, _future: Future[Any] | None = None) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
 
 @dataclass(frozen=True, slots=True)

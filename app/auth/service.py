@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import DISTRICT_ROLES, ROLES, Actor
-from app.auth.security import hash_password, issue_token, read_token, verify_password
+from app.auth.security import HashPool, hash_password, issue_token, read_token, verify_password
+from app.auth.throttle import LoginThrottle, ThrottlePolicy
 from app.db import Database
-from app.errors import NotFound, TooManyRequests, Unauthenticated, ValidationFailed
+from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.settings import Settings
 from models import AppUser, District
 
 _CACHE_SECONDS = 30.0
-_FAILURE_WINDOW = 15 * 60.0
 
 
 def _actor(user: AppUser) -> Actor:
@@ -51,7 +52,8 @@ async def add_user(session: AsyncSession, username: str, role: str, password: st
         user = AppUser(username=username)
         session.add(user)
     user.role, user.district_code, user.full_name, user.active = role, district_code, full_name, True
-    user.password_hash = hash_password(password)
+    # Argon2 takes tens of milliseconds of CPU: in a thread, not on the event loop.
+    user.password_hash = await asyncio.to_thread(hash_password, password)
     await session.flush()
     return user
 
@@ -63,15 +65,18 @@ class _Cached:
 
 
 class Authenticator:
-    """Turns credentials into an Actor. Argon2 is slow by design, so a verified (user, password) pair
-    and a token's user are remembered for 30 s; login failures are rate-limited per name and address."""
+    """Turns credentials into an Actor. Argon2 is slow by design: it runs in a bounded pool of threads, a
+    verified (user, password) pair and a token's user are remembered for 30 s, and failed logins are
+    limited per name and address and per address (app/auth/throttle.py) before any hashing."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._db = db
         self._basic: dict[tuple[str, bytes], _Cached] = {}
         self._users: dict[int, _Cached] = {}
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._hasher = HashPool(settings.auth_hash_workers, settings.auth_hash_queue)
+        self.throttle = LoginThrottle(ThrottlePolicy(per_name=settings.login_failures_allowed,
+                                                     per_address=settings.login_failures_per_address), clock)
 
     async def login(self, username: str, password: str, client: str) -> tuple[str, int]:
         """Check a password and issue a bearer token: (token, expires_in seconds)."""
@@ -80,7 +85,7 @@ class Authenticator:
         return issue_token(self._settings.signing_key, actor.id, actor.username, ttl), ttl
 
     async def from_basic(self, username: str, password: str, client: str) -> Actor:
-        """HTTP Basic (QGIS, curl)."""
+        """HTTP Basic (QGIS, curl): the same checks and limits as `login`."""
         key = (username.lower(), hashlib.sha256(password.encode()).digest())
         cached = self._basic.get(key)
         if cached and cached.until > time.monotonic():
@@ -110,23 +115,26 @@ class Authenticator:
         self._basic.clear()
         self._users.clear()
 
+    def close(self) -> None:
+        """Stop the hashing threads (app shutdown)."""
+        self._hasher.close()
+
     async def _check_password(self, username: str, password: str, client: str) -> Actor:
-        key = (username.lower(), client)
-        now = time.monotonic()
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] < now - _FAILURE_WINDOW:
-            failures.popleft()
-        if len(failures) >= self._settings.login_failures_allowed:
-            retry = int(failures[0] + _FAILURE_WINDOW - now) + 1
-            raise TooManyRequests(f"too many failed logins for {username}; retry in {retry} s",
-                                  retry_after=retry)
-        async with self._db.session() as session:
-            user = await find_user(session, username)
-            ok = verify_password(user.password_hash if user else None, password)
-            actor = _actor(user) if (user and ok) else None
-        if actor is None:
-            failures.append(now)
+        # Counted before the lookup and the hash: a blocked address costs neither.
+        attempt = self.throttle.begin(username, client)
+        try:
+            # The connection goes back to the pool before the hash, which may wait for a thread.
+            async with self._db.session() as session:
+                user = await find_user(session, username)
+                password_hash, actor = (user.password_hash, _actor(user)) if user else (None, None)
+            job = self._hasher.submit(verify_password, password_hash, password)
+        except Exception:
+            # No verdict and no hashing (database error, hashing queue full): the attempt does not count.
+            self.throttle.abandoned(attempt)
+            raise
+        # From here the attempt counts even if the client leaves: its hash runs all the same.
+        ok = await job
+        if actor is None or not ok:
             raise Unauthenticated("wrong user name or password")
-        if not failures:
-            self._failures.pop(key, None)
+        self.throttle.succeeded(attempt)
         return actor
