@@ -91,6 +91,15 @@ def read_scope(actor: Actor, what: str) -> str | None:
                         allowed_roles=sorted(CITY_READERS | DISTRICT_ROLES))
 
 
+def may_read(actor: Actor, what: str) -> bool:
+    """Whether `read_scope` lets `actor` read confidential data at all (in some district or city-wide)."""
+    try:
+        read_scope(actor, what)
+    except (Unauthenticated, ForbiddenRole, ForbiddenDistrict):
+        return False
+    return True
+
+
 def require_read_district(actor: Actor, district_code: str | None, what: str) -> str | None:
     """The district a list of confidential data is restricted to (its SQL filter): the one asked for, or
     for a district officer or evaluator its own when it asks none; another district is FORBIDDEN_DISTRICT.

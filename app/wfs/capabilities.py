@@ -6,6 +6,7 @@ layer in pages ordered by key (notes/measured-peers.md). Bounds let GDAL skip it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import func, select, text
@@ -115,7 +116,8 @@ def _crs_list(tag_default: str, tag_other: str) -> str:
     return out
 
 
-def capabilities_20(url: str, box: dict[str, Bounds], count_default: int, title: str) -> bytes:
+def capabilities_20(url: str, box: dict[str, Bounds], count_default: int, title: str,
+                    types: Sequence[FeatureType] = TYPES) -> bytes:
     """WFS 2.0.0 capabilities (OGC 09-025r2 §8)."""
     ops = []
     for op in OPERATIONS:
@@ -177,7 +179,7 @@ def capabilities_20(url: str, box: dict[str, Bounds], count_default: int, title:
         '<ows:Constraint name="QueryExpressions"><ows:AllowedValues><ows:Value>wfs:Query</ows:Value>'
         "<ows:Value>wfs:StoredQuery</ows:Value></ows:AllowedValues></ows:Constraint>"
     )
-    types = "".join(_feature_type_20(t, box[t.name]) for t in TYPES)
+    listed = "".join(_feature_type_20(t, box[t.name]) for t in types)
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<wfs:WFS_Capabilities version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
@@ -188,7 +190,7 @@ def capabilities_20(url: str, box: dict[str, Bounds], count_default: int, title:
         f"{_service_identification('2.0.0', title)}"
         f"<ows:OperationsMetadata>{''.join(ops)}{_values('version', VERSIONS)}"
         f"{constraints}</ows:OperationsMetadata>"
-        f"<wfs:FeatureTypeList>{types}</wfs:FeatureTypeList>"
+        f"<wfs:FeatureTypeList>{listed}</wfs:FeatureTypeList>"
         f"{filter_capabilities_20()}"
         "</wfs:WFS_Capabilities>"
     )
@@ -250,7 +252,8 @@ def filter_capabilities_20() -> str:
     )
 
 
-def capabilities_11(url: str, box: dict[str, Bounds], count_default: int, title: str) -> bytes:
+def capabilities_11(url: str, box: dict[str, Bounds], count_default: int, title: str,
+                    types: Sequence[FeatureType] = TYPES) -> bytes:
     """WFS 1.1.0 capabilities (OGC 04-094 §13)."""
     ops = []
     for op in ("GetCapabilities", "DescribeFeatureType", "GetFeature", "Transaction"):
@@ -267,7 +270,7 @@ def capabilities_11(url: str, box: dict[str, Bounds], count_default: int, title:
     extra = (
         f'<ows:Constraint name="DefaultMaxFeatures"><ows:Value>{count_default}</ows:Value></ows:Constraint>'
     )
-    types = "".join(_feature_type_11(t, box[t.name]) for t in TYPES)
+    listed = "".join(_feature_type_11(t, box[t.name]) for t in types)
     comparisons = "".join(
         f"<ogc:ComparisonOperator>{n}</ogc:ComparisonOperator>"
         for n in (
@@ -298,7 +301,7 @@ def capabilities_11(url: str, box: dict[str, Bounds], count_default: int, title:
         f"<ows:OperationsMetadata>{''.join(ops)}{extra}</ows:OperationsMetadata>"
         "<wfs:FeatureTypeList><wfs:Operations><wfs:Operation>Query</wfs:Operation>"
         "<wfs:Operation>Insert</wfs:Operation><wfs:Operation>Update</wfs:Operation>"
-        f"<wfs:Operation>Delete</wfs:Operation></wfs:Operations>{types}</wfs:FeatureTypeList>"
+        f"<wfs:Operation>Delete</wfs:Operation></wfs:Operations>{listed}</wfs:FeatureTypeList>"
         "<ogc:Filter_Capabilities>"
         f"<ogc:Spatial_Capabilities><ogc:GeometryOperands>{operands}</ogc:GeometryOperands>"
         f"<ogc:SpatialOperators>{spatial}</ogc:SpatialOperators></ogc:Spatial_Capabilities>"
@@ -322,7 +325,7 @@ def _feature_type_11(t: FeatureType, b: Bounds) -> str:
     )
 
 
-def capabilities_10(url: str, box: dict[str, Bounds], title: str) -> bytes:
+def capabilities_10(url: str, box: dict[str, Bounds], title: str, types: Sequence[FeatureType] = TYPES) -> bytes:
     """WFS 1.0.0 capabilities (OGC 02-058 §13): QGIS 3.22 edits with 1.0.0 transactions."""
 
     def req(name: str, inner: str = "") -> str:
@@ -331,15 +334,15 @@ def capabilities_10(url: str, box: dict[str, Bounds], title: str) -> bytes:
             f"<DCPType><HTTP><Post onlineResource={quoteattr(url)}/></HTTP></DCPType></{name}>"
         )
 
-    types = ""
-    for t in TYPES:
+    listed = ""
+    for t in types:
         b = box[t.name]
         ops = (
             "<Operations><Query/><Insert/><Update/><Delete/></Operations>"
             if t.writer
             else "<Operations><Query/></Operations>"
         )
-        types += (
+        listed += (
             f"<FeatureType><Name>{t.qname}</Name><Title>{escape(t.title)}</Title>"
             f"<Abstract>{escape(t.abstract)}</Abstract><SRS>EPSG:4490</SRS>{ops}"
             f'<LatLongBoundingBox minx="{b[0]:.6f}" miny="{b[1]:.6f}" maxx="{b[2]:.6f}" maxy="{b[3]:.6f}"/>'
@@ -357,7 +360,7 @@ def capabilities_10(url: str, box: dict[str, Bounds], title: str) -> bytes:
         f"{req('Transaction')}"
         f"{req('GetFeature', '<ResultFormat><GML2/></ResultFormat>')}"
         "</Request></Capability>"
-        f"<FeatureTypeList><Operations><Query/><Insert/><Update/><Delete/></Operations>{types}</FeatureTypeList>"
+        f"<FeatureTypeList><Operations><Query/><Insert/><Update/><Delete/></Operations>{listed}</FeatureTypeList>"
         "<ogc:Filter_Capabilities><ogc:Spatial_Capabilities><ogc:Spatial_Operators>"
         "<ogc:BBOX/><ogc:Intersect/><ogc:Within/><ogc:Contains/><ogc:Disjoint/>"
         "</ogc:Spatial_Operators></ogc:Spatial_Capabilities>"
@@ -368,9 +371,9 @@ def capabilities_10(url: str, box: dict[str, Bounds], title: str) -> bytes:
     return body.encode()
 
 
-def list_stored_queries() -> bytes:
+def list_stored_queries(types: Sequence[FeatureType] = TYPES) -> bytes:
     """ListStoredQueries (2.0 §14.3): GetFeatureById for every type."""
-    returns = "".join(f"<wfs:ReturnFeatureType>{t.qname}</wfs:ReturnFeatureType>" for t in TYPES)
+    returns = "".join(f"<wfs:ReturnFeatureType>{t.qname}</wfs:ReturnFeatureType>" for t in types)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<wfs:ListStoredQueriesResponse xmlns:wfs="http://www.opengis.net/wfs/2.0" '
@@ -380,7 +383,7 @@ def list_stored_queries() -> bytes:
     ).encode()
 
 
-def describe_stored_queries(ids: list[str] | None) -> bytes:
+def describe_stored_queries(ids: list[str] | None, types: Sequence[FeatureType] = TYPES) -> bytes:
     """DescribeStoredQueries (2.0 §14.4)."""
     from app.wfs.ows import WfsError
 
@@ -388,7 +391,7 @@ def describe_stored_queries(ids: list[str] | None) -> bytes:
         raise WfsError(
             "InvalidParameterValue", f"unknown stored query; offered: {GET_FEATURE_BY_ID}", "storedQuery_Id"
         )
-    returns = " ".join(t.qname for t in TYPES)
+    returns = " ".join(t.qname for t in types)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<wfs:DescribeStoredQueriesResponse xmlns:wfs="http://www.opengis.net/wfs/2.0" '

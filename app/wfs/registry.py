@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, select
 
+from app.auth.permissions import Actor, may_read, read_scope
 from app.exits import query as exits_query
 from app.parcels import query as parcel_query
 from app.parcels import service as parcel_service
@@ -192,6 +193,18 @@ TYPES: tuple[FeatureType, ...] = (
 )
 
 BY_NAME = {t.name: t for t in TYPES}
+
+
+def readable_types(actor: Actor) -> tuple[FeatureType, ...]:
+    """The types `actor` may read, which are the ones its capabilities list: a confidential type only
+    within a read scope (`read_scope`, SPEC §4), so the public is not even told of exit candidates."""
+    return tuple(t for t in TYPES if t.district is None or may_read(actor, f"read {t.qname}"))
+
+
+def check_readable(actor: Actor, ftype: FeatureType) -> None:
+    """Refuse (as `read_scope` does) a confidential type `actor` may not read."""
+    if ftype.district is not None:
+        read_scope(actor, f"read {ftype.qname}")
 
 
 def find(qname: str, locator: str = "typeNames") -> FeatureType:

@@ -25,7 +25,7 @@ from app.wfs import capabilities, describe, getfeature, kvp, project, transactio
 from app.wfs.filters import check_id_count
 from app.wfs.model import JSON, GetFeature
 from app.wfs.ows import XML, WfsError, invalid, missing, render_domain_error, render_wfs_error
-from app.wfs.registry import TYPES, find
+from app.wfs.registry import check_readable, find, readable_types
 from gis.crs import STORAGE
 
 router = APIRouter(include_in_schema=False)
@@ -199,12 +199,13 @@ async def _read(
         async with db.connection() as conn:
             box = await capabilities.bounds(conn, settings.policy.extent, _bounds_cache(request))
         title = "Landcycle — Shanghai industrial land"
+        readable = readable_types(actor)
         if version == "2.0.0":
-            body = capabilities.capabilities_20(base, box, settings.max_limit, title)
+            body = capabilities.capabilities_20(base, box, settings.max_limit, title, readable)
         elif version == "1.1.0":
-            body = capabilities.capabilities_11(base, box, settings.max_limit, title)
+            body = capabilities.capabilities_11(base, box, settings.max_limit, title, readable)
         else:
-            body = capabilities.capabilities_10(base, box, title)
+            body = capabilities.capabilities_10(base, box, title, readable)
         return Response(body, media_type=XML)
     if op == "describefeaturetype":
         if p is not None:
@@ -213,7 +214,9 @@ async def _read(
         else:
             names = xmlreq.type_names(root)
             fmt = root.get("outputFormat", "")
-        types = [find(n, "typeNames") for n in names] or list(TYPES)
+        types = [find(n, "typeNames") for n in names] or list(readable_types(actor))
+        for ftype in types:
+            check_readable(actor, ftype)
         gml = None
         if "3.1" in fmt or fmt.lower() == "gml3":
             gml = "1.1.0"
@@ -226,14 +229,14 @@ async def _read(
             media_type="application/gml+xml; version=3.2" if (gml or version) == "2.0.0" else XML,
         )
     if op == "liststoredqueries":
-        return Response(capabilities.list_stored_queries(), media_type=XML)
+        return Response(capabilities.list_stored_queries(readable_types(actor)), media_type=XML)
     if op == "describestoredqueries":
         ids = None
         if p is not None and p.get("STOREDQUERY_ID"):
             ids = p["STOREDQUERY_ID"].split(",")
         elif root is not None:
             ids = [xmlsafe.text(e) for e in xmlsafe.children(root) if xmlsafe.local(e.tag) == "StoredQueryId"]
-        return Response(capabilities.describe_stored_queries(ids), media_type=XML)
+        return Response(capabilities.describe_stored_queries(ids, readable_types(actor)), media_type=XML)
     if op == "getfeature":
         if p is not None:
             req = kvp.get_feature(p, version, max_ids=settings.wfs_max_resource_ids)

@@ -272,6 +272,31 @@ async def test_the_public_reads_parcels_zones_and_districts_but_no_enterprise_fi
     assert r.status_code == 401
 
 
+@pytest.mark.parametrize("version", ["2.0.0", "1.1.0", "1.0.0"])
+async def test_the_public_is_not_told_of_exit_candidates_in_the_capabilities(public, client, lands, version):
+    """The capabilities list what the caller may read: parcels, zones and districts for the public; the
+    exit candidates too for a logged-in reader."""
+    def listed(r: httpx.Response) -> list[str]:
+        names = (e.text or "" for e in xml(r).iter() if e.tag.endswith("}Name") or e.tag == "Name")
+        return [name for name in names if name.startswith("landcycle:")]
+
+    anonymous = listed(await kvp(public, user=None, version=version, request="GetCapabilities"))
+    assert anonymous == ["landcycle:parcels", "landcycle:zones", "landcycle:districts"]
+    bureau = listed(await kvp(client, user="bureau", version=version, request="GetCapabilities"))
+    assert bureau == [*anonymous, "landcycle:exit_candidates"]
+
+
+async def test_the_public_describes_only_the_types_it_may_read(public, lands):
+    r = await kvp(public, user=None, version="2.0.0", request="DescribeFeatureType")
+    assert r.status_code == 200
+    assert b'name="parcels"' in r.content and b"exit_candidates" not in r.content
+    r = await kvp(public, user=None, version="2.0.0", request="DescribeFeatureType",
+                  typenames="landcycle:exit_candidates")
+    assert r.status_code == 401 and "UNAUTHENTICATED" in exception(r)[2]
+    r = await kvp(public, user=None, version="2.0.0", request="ListStoredQueries")
+    assert b"landcycle:parcels" in r.content and b"exit_candidates" not in r.content
+
+
 async def test_tiles_carry_no_enterprise_figures(public, lands):
     """The tiles' properties are the parcel's, zone's and district's own: no contract, enterprise or
     measured figure rides along (SPEC §4 'tiles' properties')."""
