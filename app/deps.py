@@ -19,8 +19,7 @@ from app.features.versions import CountCache
 from app.settings import Settings
 
 
-# The dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
-# its thread pool, a thread hop per dependency per request (issue 6 profile: a third of GET-by-id time).
+# Plain accessors of the app's state, for code that holds the request (routes, /wfs, the fast path).
 def app_settings(request: Request) -> Settings:
     """The app's settings (built by create_app)."""
     settings: Settings = request.app.state.settings
@@ -39,6 +38,9 @@ def app_counts(request: Request) -> CountCache:
     return counts
 
 
+# The dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
+# its thread pool, a thread hop per dependency per request (profiled: a third of GET-by-id time;
+# bench/RESULTS.md "REST API").
 async def get_settings(request: Request) -> Settings:
     """The app's settings (dependency)."""
     return app_settings(request)

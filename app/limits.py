@@ -1,4 +1,4 @@
-"""Resource bounds at the HTTP edge (issue 9): request body size and body read timeout.
+"""Resource bounds at the HTTP edge: request body size and body read timeout.
 
 A client that sends more than the limit gets 413 before the body is read into memory; one that stops
 sending its body mid-way gets 408 instead of pinning a worker. A route that learns from the headers who is

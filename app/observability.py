@@ -1,4 +1,4 @@
-"""Structured logs (one JSON object per line) and the request-id middleware (issue 9)."""
+"""Structured logs (one JSON object per line) and the request-id middleware."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ _CREDENTIALS = re.compile(r"(\w+://)[^/\s:@]+(:[^/\s@]*)?@")
 
 def describe(exc: BaseException) -> str:
     """One line about an exception: type, message (credentials in URLs masked) and where it was raised —
-    no stack trace, no secrets (issue 9)."""
+    no stack trace, no secrets."""
     message = _CREDENTIALS.sub(r"\1***@", str(exc).splitlines()[0] if str(exc) else "")[:300]
     tb = exc.__traceback__
     where = ""

@@ -1,10 +1,11 @@
-"""SQLAlchemy Core statements compiled once per shape and run on asyncpg directly (issue 6).
+"""SQLAlchemy Core statements compiled once per shape and run on asyncpg directly.
 
 Building and compiling the parcel feature SELECT costs milliseconds; the hot reads (a page, a feature,
 the export stream) therefore compile it once per *shape* (which filters, which CRS, …), keep the SQL text
 and the order of its parameters, and hand asyncpg the values of each request. asyncpg prepares the text
 once per connection, so a request costs one round trip and no ORM work. SQLAlchemy Core stays the one
-query builder; this module only remembers what it built.
+query builder; this module only remembers what it built. Measured: WFS 2 km boxes went 82 → 187 req/s
+(bench/RESULTS.md "WFS", "GetFeature on two connections, cheaper member SQL").
 """
 
 from __future__ import annotations

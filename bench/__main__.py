@@ -1,11 +1,11 @@
-"""`python -m bench [NAME] [OPTIONS]`: one benchmark; without a name the REST comparison of issue 6 (`api`).
+"""`python -m bench [NAME] [OPTIONS]`: one benchmark; without a name the REST comparison (`api`).
 
   api          Landcycle vs raw PostGIS, tipg and pygeoapi (streams, pages, bbox windows, GET by id)
-  wfs          WFS GetFeature vs MapServer and QGIS Server (issue 5)
-  imports      `landcycle import` of a 100,000-parcel GeoPackage vs a plain ogr2ogr load (issue 7)
-  evaluations  scoring a year's due evaluations and the efficiency report (issue 3)
-  load         the issue-9 mix at 50 clients for 60 s
-  web          the web page's first render of the whole city in headless Chromium (issue 8)
+  wfs          WFS GetFeature vs MapServer and QGIS Server
+  imports      `landcycle import` of a 100,000-parcel GeoPackage vs a plain ogr2ogr load
+  evaluations  scoring a year's due evaluations and the efficiency report
+  load         a realistic mix (map, WFS, parcel views, requests) at 50 clients for 60 s
+  web          the web page's first render of the whole city in headless Chromium
 """
 
 from __future__ import annotations

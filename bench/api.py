@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [api]`: Landcycle against raw PostGIS, tipg and pygeoapi (issue 6).
+"""`make bench` / `python -m bench [api]`: Landcycle against raw PostGIS, tipg and pygeoapi.
 
 Environment (or the matching --options):
   BENCH_SCALE    100k (default) or 1m: the demo city's industrial parcels

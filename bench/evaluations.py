@@ -1,4 +1,4 @@
-"""Issue 3 benchmark: on the demo database (`landcycle demo load --parcels 100000`), score every evaluation
+"""Evaluations benchmark: on the demo database (`landcycle demo load --parcels 100000`), score every evaluation
 due in a year through the results engine, then produce that year's efficiency report; time both.
 
     .venv/bin/python -m bench.evaluations [--year Y] [--write] [--profile]

@@ -1,4 +1,4 @@
-"""Import benchmark (issue 7): N demo parcels from a GeoPackage, `landcycle import` (validation, overlap
+"""Import benchmark: N demo parcels from a GeoPackage, `landcycle import` (validation, overlap
 checks, tier classification, rules, audit) against a plain `ogr2ogr` load of the same file into PostGIS.
 
 Uses its own database (BENCH_DATABASE_URL, else `<name>_bench` on the server of DATABASE_URL; created and

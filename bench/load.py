@@ -1,4 +1,4 @@
-"""Load test (issue 9): a realistic mix at 50 concurrent clients for 60 s; errors, latency, throughput and
+"""Load test: a realistic mix at 50 concurrent clients for 60 s; errors, latency, throughput and
 the server's memory over time. `make load` (LOAD_ARGS="--clients 50 --seconds 60 --workers 2 --write").
 
 The mix: map windows (2 km bbox pages), WFS GetFeature pages, parcel views, plot-ratio request

@@ -53,7 +53,7 @@ def _vs_peer(results: Results, case: str, peer: str) -> str:
 
 
 def goals(results: Results) -> list[tuple[str, str, bool | None]]:
-    """The issue's goals: (goal, measured, met)."""
+    """The REST comparison's goals (bench/RESULTS.md "REST API"): (goal, measured, met)."""
     out: list[tuple[str, str, bool | None]] = []
     lc, raw, tipg = (_value(results, "stream", s) for s in ("landcycle", "raw", "tipg"))
     rss = results.median("stream", "landcycle", "peak_rss_mb")
@@ -108,7 +108,7 @@ def section(results: Results, meta: dict[str, Any]) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     met = goals(results)
     if met:
-        lines += ["", "Goals (issue 6):", "", "| goal | measured | met |", "|---|---|---|"]
+        lines += ["", "Goals:", "", "| goal | measured | met |", "|---|---|---|"]
         lines += [f"| {g} | {m} | {'yes' if ok else 'NO'} |" for g, m, ok in met]
     if meta.get("profiles"):
         lines += ["", "Where Landcycle's CPU goes (py-spy, a pass after the rounds; self time in % of the busy "

@@ -1,4 +1,4 @@
-"""Vector tiles (issue 8): how long a tile of the whole-city view and of a street view takes.
+"""Vector tiles: how long a tile of the whole-city view and of a street view takes.
 
     DATABASE_URL=… python -m bench.tiles [--runs 5]
 

@@ -1,4 +1,4 @@
-"""The web page's first render of the whole city (issue 8): the 100,000-parcel demo served by
+"""The web page's first render of the whole city (SPEC §5 "Web page"): the 100,000-parcel demo served by
 `landcycle serve`, the page opened in headless Chromium (Debian's, through Playwright), logged in, and the
 time until MapLibre is idle with every tile of the whole-city view drawn. Measured, never asserted.
 

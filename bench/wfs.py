@@ -1,4 +1,4 @@
-"""WFS benchmark (issue 5): Landcycle vs MapServer 8 (CGI) vs QGIS Server 3.22 on the same parcel table.
+"""WFS benchmark: Landcycle vs MapServer 8 (CGI) vs QGIS Server 3.22 on the same parcel table.
 
     DATABASE_URL=… python -m bench.wfs [--rounds 3] [--seconds 8] [--clients 8] [--peers mapserver,qgis]
 

@@ -1,4 +1,4 @@
-"""Import jobs (issue 7): one row per file uploaded to POST /imports, its state, counts and refused rows."""
+"""Import jobs: one row per file uploaded to POST /imports, its state, counts and refused rows."""
 
 from __future__ import annotations
 

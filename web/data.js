@@ -1,4 +1,4 @@
-// Data in and out (issue 7) on the page: download parcels, zones or districts as a file, with the lists'
+// Data in and out on the page: download parcels, zones or districts as a file, with the lists'
 // filters, in the formats planners use; import a file as a background job (POST /imports), followed until it
 // ends, with its counts and refused rows; the recent jobs, an open one cancellable. The server checks everything; the page only offers what the
 // user's role may do.

@@ -82,7 +82,7 @@ export function createMap(container, { onParcel }) {
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.touchZoomRotate.disableRotation();
 
-  // The first whole-city render (issue 8 measures it): all tiles of the first view loaded and drawn.
+  // The first whole-city render (bench/web.py measures it): all tiles of the first view loaded and drawn.
   map.once("idle", () => {
     performance.mark("map-idle");
     performance.measure("map-first-render", "map-start", "map-idle");

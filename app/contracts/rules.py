@@ -22,11 +22,11 @@ from app.errors import (
 from app.evaluations.bottom_line import PeerGroup, exact
 from app.policy import INDUSTRIAL_USES, Policy
 
-# A renewal follows its predecessor "with no gap" (SPEC rule 2, issue text): signed at the latest this many
-# days after the predecessor's expires_on; later, the land is an exit candidate (rule 7), not a renewal.
+# A renewal (SPEC rule 2) follows its predecessor with no gap: signed at the latest this many days after
+# the predecessor's expires_on; later, the term expired without renewal: an exit candidate (rule 7).
 RENEWAL_GRACE_DAYS = 1
 
-# Parcel statuses from which signing a new_supply or transfer contract supplies the land (rule 8, issue 3).
+# Parcel statuses from which signing a new_supply or transfer contract supplies the land (SPEC §3 rule 8).
 SUPPLIABLE = frozenset({"planned", "recovered", "exiting"})
 
 

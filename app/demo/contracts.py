@@ -1,4 +1,4 @@
-"""Demo contracts (issue 3): organisations, enterprises in a handful of industries, contracts on most
+"""Demo contracts (SPEC §7 demo data): organisations, enterprises in a handful of industries, contracts on most
 supplied / under-construction / operating parcels, and years of evaluation history.
 
 Bulk rows are COPYed; the history is then recorded year by year through the same results engine as

@@ -80,7 +80,7 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
 # Later slices (contracts, evaluations, requests) append async hooks(session, settings, seed, progress).
 EXTENSIONS: list[Callable[..., Awaitable[None]]] = []
 
-# Issue 3: enterprises, organisations, contracts and their evaluation history.
+# The contracts slice: enterprises, organisations, contracts and their evaluation history.
 DEMO_TABLES[:0] = demo_contracts.TABLES
 EXTENSIONS.append(demo_contracts.load)
 

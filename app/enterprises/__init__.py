@@ -1,1 +1,1 @@
-"""Enterprises (issue 3)."""
+"""Enterprises: name, USCC and industry code (SPEC §5 `/enterprises`)."""

@@ -1,1 +1,1 @@
-"""Evaluations (issue 3)."""
+"""Evaluations: schedule, results and consequences (SPEC §3 rules 5–7)."""

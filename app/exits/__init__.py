@@ -1,1 +1,1 @@
-"""Exits (issue 3)."""
+"""Exits: exit candidates and exit cases (SPEC §3 rules 7–8)."""

@@ -1,1 +1,1 @@
-"""Export of parcels, zones and districts to the files planners use (issue 7)."""
+"""Export of parcels, zones and districts to the files planners use (`landcycle export`, `GET …/export`)."""

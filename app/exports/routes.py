@@ -3,10 +3,10 @@ and the zones and districts the same way (`/zones/export`, `/districts/export`).
 
 Registered before the resources' own routes so `/parcels/export` is never read as `/parcels/{parcel_id}`.
 GeoJSON and CSV stream straight from PostgreSQL (GeoJSON: the REST resources, built by PostgreSQL on two
-connections in one snapshot, issue 6); a GeoPackage is a SQLite file that cannot be written front to back,
-and a zipped Shapefile is four files in an archive, so these are written a chunk at a time to a temporary
-file and then streamed. Zones and districts (a few hundred) stream as CSV; in the other formats, GeoJSON
-included, they are written to a file first.
+connections in one snapshot: bench/RESULTS.md "REST API"); a GeoPackage is a SQLite file that cannot be
+written front to back, and a zipped Shapefile is four files in an archive, so these are written a chunk at a
+time to a temporary file and then streamed. Zones and districts (a few hundred) stream as CSV; in the other
+formats, GeoJSON included, they are written to a file first.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ def header_crs(value: str | None) -> CrsRef:
 
 
 def bbox_param(value: str | None, crs: CrsRef, max_degrees: float) -> tuple[float, float, float, float] | None:
-    """The `bbox` parameter (x/y order in `bbox-crs`), at most `max_degrees` wide and high (issue 9:
-    a bounded query; metres for projected CRSs, at 111 km a degree)."""
+    """The `bbox` parameter (x/y order in `bbox-crs`), at most `max_degrees` wide and high (a bounded
+    query; metres for projected CRSs, at 111 km a degree)."""
     if value is None:
         return None
     bbox = parse_bbox(value)

@@ -1,9 +1,9 @@
 """Collection versions (bumped by triggers on every write, migration 0001) for ETags and cached counts.
 
 `numberMatched` of an unchanged collection does not change: a count is remembered under the collection's
-version and recomputed after any write (notes/measured-peers.md §3: an exact count per page costs 0.1 s
-at 100,000 rows). The same version makes a collection response's ETag, so an unchanged collection is
-answered 304 without touching its rows.
+version and recomputed after any write (an exact count costs about 0.1 s per page at 100,000 rows). The
+same version makes a collection response's ETag, so an unchanged collection is answered 304 without
+touching its rows.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Import of parcels, zones and districts from the files planners use (issue 7)."""
+"""Import of parcels, zones and districts from the files planners use (`landcycle import`, `POST /imports`)."""

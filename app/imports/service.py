@@ -1,10 +1,10 @@
 """An import from start to end: read the file (in a worker thread), check every row with the API's rules
 through the bulk write paths, and commit all of it in one transaction, or nothing.
 
-All or nothing (issue 7): one refused row refuses the import unless `skip_invalid`, which commits the
-accepted rows and reports the others; `dry_run` does everything and rolls back. Interrupting the process
-(Ctrl-C, kill -9, a lost connection) loses the one open transaction and with it every row and every
-temporary staging table: the database is exactly as before.
+All or nothing (SPEC §5 CLI, `landcycle import`): one refused row refuses the import unless `skip_invalid`,
+which commits the accepted rows and reports the others; `dry_run` does everything and rolls back.
+Interrupting the process (Ctrl-C, kill -9, a lost connection) loses the one open transaction and with it
+every row and every temporary staging table: the database is exactly as before.
 """
 
 from __future__ import annotations

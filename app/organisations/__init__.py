@@ -1,1 +1,1 @@
-"""Organisations (issue 3)."""
+"""Organisations: the responsible orgs of SPEC §1 (§5 `/organisations`)."""

@@ -1,1 +1,1 @@
-"""Vector tiles (issue 8): Mapbox Vector Tiles of parcels, zones and districts for the web map."""
+"""Vector tiles (SPEC §5 "Web page"): Mapbox Vector Tiles of parcels, zones and districts for the web map."""

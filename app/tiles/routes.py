@@ -1,4 +1,4 @@
-"""HTTP for vector tiles: `GET /tiles/{layer}/{z}/{x}/{y}.mvt` (issue 8), read like the REST resources."""
+"""HTTP for vector tiles: `GET /tiles/{layer}/{z}/{x}/{y}.mvt`, read like the REST resources."""
 
 from __future__ import annotations
 

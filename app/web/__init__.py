@@ -1,1 +1,1 @@
-"""The web page (issue 8): one HTML shell and its ES modules, served as static files from `web/`."""
+"""The web page (SPEC §5 "Web page"): one HTML shell and its ES modules, served as static files from `web/`."""

@@ -1,7 +1,7 @@
 """GetCapabilities for 2.0.0, 1.1.0 and 1.0.0: public URLs, real WGS84 bounds, exact operator lists.
 
 `ImplementsResultPaging` is exactly `TRUE` and `CountDefault` is the page cap: QGIS then downloads a
-layer in pages ordered by key (notes/measured-peers.md). Bounds let GDAL skip its full-layer scan.
+layer in pages ordered by key instead of all at once. Bounds let GDAL skip its full-layer scan.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Feature members as text built by PostgreSQL: GML 3.2 / 3.1.1 / 2 and GeoJSON (STYLE habit 4).
 
 Each row arrives as a finished `<wfs:member>…</wfs:member>` (or a GeoJSON Feature); Python only joins
-and sends (notes/measured-peers.md: per-feature Python work is what makes peers slow).
+and sends (bench/RESULTS.md "REST API": peers doing per-feature Python work spend 17–20 s of CPU per
+100,000-feature stream, Landcycle 0.3 s).
 
-The SQL is written for the cost per row, which is most of a full GetFeature's time (issue 5): the markup is
-quoted into the statement and adjacent pieces are merged into one literal; only strings that may hold
-markup characters are escaped (`Prop.plain`); the key goes into `concat` as it is (no text cast).
+The SQL is written for the cost per row, which is most of a full GetFeature's time (bench/RESULTS.md
+"WFS"): the markup is quoted into the statement and adjacent pieces are merged into one literal; only
+strings that may hold markup characters are escaped (`Prop.plain`); the key goes into `concat` as it is
+(no text cast).
 """
 
 from __future__ import annotations

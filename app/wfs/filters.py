@@ -52,7 +52,7 @@ GEOMETRY_OPERANDS = (
     "MultiSurface",
 )
 MAX_IDS = 10_000
-# Issue 9: filter complexity is bounded (the XML depth is bounded in xmlsafe).
+# Filter complexity is bounded, so one request cannot build an unbounded statement (XML depth: xmlsafe).
 MAX_PREDICATES = 200
 PREDICATES = frozenset(
     {*COMPARISONS, *SPATIAL, *LOGICAL, "PropertyIsLike", "PropertyIsNull", "PropertyIsNil", "PropertyIsBetween",

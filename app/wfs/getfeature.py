@@ -5,7 +5,7 @@ Reads run on the asyncpg read path (`Database.reader()`) with statements compile
 one REPEATABLE READ snapshot, so `numberMatched` and `numberReturned` (known before the first member is
 written) agree with the members that follow. A large page of a type with an integer key, in key order, is
 cut into blocks of keys that two connections read in that one snapshot (app/features/blocks.py: PostgreSQL
-encodes on two cores while the app sends, issue 5); otherwise one server-side cursor, read ahead. Memory
+encodes on two cores while the app sends: bench/RESULTS.md "WFS"); otherwise one server-side cursor, read ahead. Memory
 stays flat either way.
 """
 
@@ -173,7 +173,7 @@ def rows_statement(req: GetFeature) -> Select[Any]:
     if req.start == 0:
         return _ordered(req, ftype.select([_member(req)], _where(req))).limit(_limit())
     # OFFSET over keys only, then encode the page: skipped rows are never turned into GML/JSON, so a
-    # page costs the same at any depth (notes/measured-peers.md: OFFSET before encoding).
+    # page costs the same at any depth (bench/RESULTS.md "WFS": a page at STARTINDEX 90,000 takes as long as the first).
     keys = _ordered(req, ftype.select([ftype.key.label("k")], _where(req))).limit(_limit()).offset(_start())
     page = keys.subquery()
     return _ordered(req, ftype.select([_member(req)], [ftype.key.in_(select(page.c.k))]))
@@ -224,10 +224,11 @@ def _timestamp() -> str:
 def _head(
     req: GetFeature, matched: int | None, returned: int | None, next_url: str | None, schema_url: str
 ) -> bytes:
+    """The GML FeatureCollection's opening tag for the request's version (`stream` writes the JSON head)."""
     ftype = req.query.ftype
     app_loc = escape(f"{NAMESPACE} {schema_url}")
     if req.output_format == JSON:
-        return b""  # JSON head is written by _json_head
+        return b""  # not called for JSON: `stream` writes its head from the count
     if req.version == "2.0.0":
         gml = GML32_NS if req.output_format == GML32 else GML_NS
         attrs = f' timeStamp="{_timestamp()}" numberMatched="{matched}" numberReturned="{returned}"'

@@ -96,7 +96,7 @@ def render_wfs_error(error: WfsError, version: str) -> Response:
 
 def render_domain_error(error: DomainError, version: str, *, in_transaction: bool = False) -> Response:
     """A domain refusal. In a Transaction it is HTTP 200 + OperationProcessingFailed: QGIS shows the text
-    of an ExceptionReport in its save dialog only then (notes/measured-peers.md). Elsewhere the error's
+    of an ExceptionReport in its save dialog only then (QGIS 3 behaviour). Elsewhere the error's
     own OWS code and status. Authentication keeps 401 so that clients ask for credentials."""
     headers: dict[str, str] = {}
     if "retry_after" in error.numbers:  # 429/503: when to come back (RFC 9110 §10.2.3)

@@ -155,7 +155,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_entity", "audit_log", ["entity", "entity_id"])
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
-    # Rule 10 / issue 9: the audit log is append-only, whoever connects.
+    # SPEC rule 10: the audit log is append-only, whoever connects.
     op.execute("""
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -188,7 +188,7 @@ def upgrade() -> None:
             FOR EACH STATEMENT EXECUTE FUNCTION bump_collection_version()
         """)
 
-    # Issue 9: no two current industrial/rnd parcels overlap by more than the tolerance (SPEC §2), enforced
+    # No two current industrial/rnd parcels overlap by more than the tolerance (SPEC §2), enforced
     # by the database too. Set-based over the inserted rows (one statement, one query, also for bulk
     # imports); the advisory lock serialises concurrent writers so each sees the other's committed rows.
     op.execute("""

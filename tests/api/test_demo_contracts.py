@@ -1,4 +1,5 @@
-"""The demo's contracts slice: deterministic by seed (and today), with every kind of case the issue names."""
+"""The demo's contracts slice: deterministic by seed (and today), with every kind of case SPEC §7 asks of it
+(overdue and due evaluations, rectifications, exit candidates, exit cases)."""
 
 from datetime import date
 

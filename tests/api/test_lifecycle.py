@@ -1,4 +1,4 @@
-"""Issue 3's walk: a contract from signing through commissioning, two periodic evaluations, a
+"""SPEC §3 rules 5–8 in one walk: a contract from signing through commissioning, two periodic evaluations, a
 below-bottom-line result, rectification, a failed re-evaluation, exit candidate, exit case and recovery,
 checking every date, status, ratio and frozen peer statistic on the way."""
 

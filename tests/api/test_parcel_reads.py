@@ -1,5 +1,6 @@
-"""The fast parcel reads of issue 6 keep SPEC §5: keyset `next` links, collection ETags and 304, counts that
-follow writes, gzip on request, the export stream, and the GET-by-id fast path answering like the route."""
+"""The fast parcel reads (bench/RESULTS.md "REST API") keep SPEC §5: keyset `next` links, collection ETags
+and 304, counts that follow writes, gzip on request, the export stream, and the GET-by-id fast path
+answering like the route."""
 
 import httpx
 import pytest

@@ -1,6 +1,7 @@
-"""Vector tiles (issue 8): `GET /tiles/{layer}/{z}/{x}/{y}.mvt` shows the current parcels, zones and districts
-with the REST resources' property names, points below zoom 12 and polygons from 12, revalidates by ETag,
-follows every edit, and refuses what is not a tile like the REST API refuses what does not exist."""
+"""Vector tiles (SPEC §5 "Web page"): `GET /tiles/{layer}/{z}/{x}/{y}.mvt` shows the current parcels, zones
+and districts with the REST resources' property names, points below zoom 12 and polygons from 12,
+revalidates by ETag, follows every edit, and refuses what is not a tile like the REST API refuses what does
+not exist."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The web page's files as the server hands them out (issue 8): the page at `/`, its modules under /web/,
+"""The web page's files as the server hands them out (SPEC §5 "Web page"): the page at `/`, its modules under /web/,
 nothing fetched from the internet at run time, and a clear answer when set-up has not fetched MapLibre."""
 
 import re

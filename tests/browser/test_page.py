@@ -1,6 +1,7 @@
-"""Issue 8 in a real browser: a district officer finds a parcel, submits a plot-ratio request (and sees the
-rule's refusal in plain words first), records the public notice and sees the request in the queue; the
-bureau approves it and the parcel shows its new ratio; the dashboard shows the reports API's numbers."""
+"""The web page (SPEC §5 "Web page") in a real browser: a district officer finds a parcel, submits a
+plot-ratio request (and sees the rule's refusal in plain words first), records the public notice and sees
+the request in the queue; the bureau approves it and the parcel shows its new ratio; the dashboard shows the
+reports API's numbers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schemathesis against the app's own OpenAPI (issue 9): every operation, authenticated as several
+"""Schemathesis against the app's own OpenAPI (SPEC §5 REST): every operation, authenticated as several
 roles, over real HTTP to a real server on the test database. No 5xx, no response outside its documented
 schema, no problem+json without a SPEC code. `make fuzz` runs many more examples (FUZZ_EXAMPLES)."""
 

@@ -1,4 +1,4 @@
-"""The authorisation matrix (issue 9): every write endpoint × every role × own/other district, with the
+"""The authorisation matrix (SPEC §4, §6): every write endpoint × every role × own/other district, with the
 exact status and code; anonymous access refused unless public read is on, and then read-only."""
 
 from dataclasses import dataclass

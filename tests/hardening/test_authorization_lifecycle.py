@@ -1,4 +1,4 @@
-"""The authorisation matrix of issue 9, continued from test_authorization.py (parcels and zones over REST):
+"""The authorisation matrix, continued from test_authorization.py (parcels and zones over REST):
 every other write endpoint — enterprises, organisations, contracts, evaluation results, exit cases,
 plot-ratio requests, imports — and WFS-T Insert/Update/Delete on parcels and zones, × every role × own/
 other district, with the exact status and code (SPEC §3 rule 9, §4, §6). The last column is an anonymous

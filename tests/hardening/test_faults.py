@@ -1,4 +1,4 @@
-"""Faults: the database restarts under a running server; the server is killed mid-write (issue 9)."""
+"""Faults: the database restarts under a running server; the server is killed mid-write."""
 
 import asyncio
 import contextlib

@@ -1,4 +1,4 @@
-"""Hostile input on /wfs and REST (issue 9): entities, billion laughs, deep nesting, huge documents,
+"""Hostile input on /wfs and REST: entities, billion laughs, deep nesting, huge documents,
 attribute floods, deep filters, and injection payloads in every place a client can put text. Each is
 refused with an OWS exception (or problem+json), reads no file, and leaves the database as it was."""
 

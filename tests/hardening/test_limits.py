@@ -1,4 +1,4 @@
-"""Resource bounds at the edge: body size, stalled bodies, bbox size, page size (issue 9)."""
+"""Resource bounds at the edge: body size, stalled bodies, bbox size, page size (SPEC §5: limit max 10,000)."""
 
 import asyncio
 

@@ -1,4 +1,4 @@
-"""Interrupting an import leaves the database exactly as before (issue 7): a real `landcycle import`
+"""Interrupting an import leaves the database exactly as before (SPEC §5 CLI: all or nothing): a real `landcycle import`
 process killed with SIGKILL or SIGINT, or its connection cut, while its rows are inserted but not
 committed. The import is held at that point by taking the overlap guard's lock (the parcel insert
 trigger waits for it), so the interruption lands mid-way every time, without sleeping."""

@@ -1,4 +1,4 @@
-"""Reading alternate blocks on two connections (app/features/blocks.py, issue 5/6): results come back in
+"""Reading alternate blocks on two connections (app/features/blocks.py): results come back in
 block order whatever order the connections finish in, read-ahead is bounded, an error reaches the consumer,
 and closing the stream stops the readers (no database: the "connections" are labels)."""
 

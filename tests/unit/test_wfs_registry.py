@@ -1,5 +1,5 @@
 """The WFS registry's `plain` properties (written without escaping) are held to the tables' CHECK
-constraints: each names a column that a constraint keeps to fixed words or digits (issue 5)."""
+constraints: each names a column that a constraint keeps to fixed words or digits."""
 
 from __future__ import annotations
 

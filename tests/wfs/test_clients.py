@@ -1,5 +1,6 @@
 """Three real WFS clients nobody here wrote — GDAL's WFS driver, OWSLib and headless QGIS — against a real
-server (issue 5 "Done when"). Each skips with the reason when its client is not installed."""
+server (SPEC §5 "OGC WFS": QGIS 3 must load, filter, page and edit the layers). Each skips with the reason
+when its client is not installed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""How GetFeature reads (issue 5): a large key-ordered page is read as key blocks by two connections in one
-snapshot and answers exactly as one cursor does (members, order, counts, paging, filters, every format);
-a failing statement inside a test's transaction leaves it usable."""
+"""How GetFeature reads (bench/RESULTS.md "WFS"): a large key-ordered page is read as key blocks by two
+connections in one snapshot and answers exactly as one cursor does (members, order, counts, paging, filters,
+every format); a failing statement inside a test's transaction leaves it usable."""
 
 import re
 

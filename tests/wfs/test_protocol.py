@@ -1,5 +1,5 @@
 """WFS reads over HTTP, in process (each test rolled back): capabilities, schema, GetFeature, filters,
-stored queries, exceptions. SPEC §5 "OGC WFS", §2 axis order; issue 5."""
+stored queries, exceptions. SPEC §5 "OGC WFS", §2 axis order."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """WFS-T over HTTP, in process: the REST rules through the same services, one transaction per request,
-refusals as HTTP 200 reports whose text starts with the SPEC code (issue 5; SPEC §3, §5)."""
+refusals as HTTP 200 reports whose text starts with the SPEC code (SPEC §3, §5)."""
 
 from __future__ import annotations
 
