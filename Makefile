@@ -73,6 +73,7 @@ test-fast: setup
 lint: venv
 	@$(VENV)/bin/ruff check app models gis tests migrations bench
 	@$(VENV)/bin/mypy app models gis
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 stop:
 	@scripts/localdb.sh stop

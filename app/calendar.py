@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from app.features.params import CITY_TZ
+CITY_TZ = ZoneInfo("Asia/Shanghai")  # the city's clock: its today, and the end of an `as_of=DATE` day
 
 
 def add_months(day: date, months: int) -> date:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Query
 
+from app.calendar import CITY_TZ
 from app.errors import ValidationFailed
 from gis.crs import STORAGE, CrsRef, parse_crs
 from gis.sql import parse_bbox
 
-CITY_TZ = ZoneInfo("Asia/Shanghai")
 Bom = Annotated[bool, Query(description="f=csv: start with a UTF-8 byte-order mark, so Excel reads Chinese text")]
 
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from starlette.responses import Response
 
-from app.calendar import city_today
+from app.calendar import CITY_TZ, city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.features.paging import clamp_limit, page_links
-from app.features.params import CITY_TZ, etag, if_match_version
+from app.features.params import etag, if_match_version
 from app.parcels.schemas import Link
 from app.requests import service
 from app.requests.schemas import DecisionIn, NoticeIn, RequestCreate, RequestPage, RequestRead, RequestStatus, Route
