@@ -189,21 +189,22 @@ async def test_logins_beyond_the_hashing_queue_answer_503_at_once_and_do_not_cou
 
     monkeypatch.setattr(service, "verify_password", held)
     pool = limited.state.authenticator._hasher
-    full = asyncio.Event()
+    in_flight = {1: asyncio.Event(), 2: asyncio.Event()}
     submit = pool.submit
 
     def watched(*args: Any) -> Any:
         job = submit(*args)
-        if pool.in_flight == 2:
-            full.set()
+        in_flight[pool.in_flight].set()
         return job
 
     monkeypatch.setattr(pool, "submit", watched)
     async with _client(limited, "10.0.0.5") as a, _client(limited, "10.0.0.6") as b:
-        # One login hashing, one waiting for the thread: the pool is full.
+        # One login hashing, one waiting for the thread: the pool is full. (One after the other: the
+        # test's database is one connection.)
         first = asyncio.create_task(a.post(TOKEN, data=_made_up()))
+        await asyncio.wait_for(in_flight[1].wait(), 20)
         second = asyncio.create_task(b.get("/api/v1/auth/me", headers=basic("bureau", "wrong-password")))
-        await asyncio.wait_for(full.wait(), 20)
+        await asyncio.wait_for(in_flight[2].wait(), 20)
         busy = [await a.post(TOKEN, data=_made_up()) for _ in range(4)]
         assert {(r.status_code, r.json()["code"], r.headers["retry-after"]) for r in busy} == {
             (503, "SERVICE_UNAVAILABLE", "1")}
