@@ -17,6 +17,7 @@ from app.demo.city import generate
 from app.parcels.bulk import bulk_create
 from app.parcels.service import ParcelDraft
 from app.settings import Settings
+from gis.crs import STORAGE_SRID
 from gis.geometry import as_multipolygon
 from models import AppUser, District, Zone
 
@@ -42,13 +43,13 @@ async def load_demo(db: Database, settings: Settings, parcels: int = 5000, seed:
         await session.execute(text(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE"))
         await session.execute(text("ALTER SEQUENCE parcel_id_seq RESTART"))
         await session.execute(text("ALTER SEQUENCE zone_id_seq RESTART"))
-        session.add_all(District(code=a.code, name_zh=a.name_zh, name_en=a.name_en, geom=from_shape(g, srid=4490))
-                        for a, g in city.districts)
+        session.add_all(District(code=a.code, name_zh=a.name_zh, name_en=a.name_en,
+                                 geom=from_shape(g, srid=STORAGE_SRID)) for a, g in city.districts)
         for z in city.zones:
             zone_id = await session.scalar(select(func.nextval("zone_id_seq")))
             session.add(Zone(id=zone_id, version=1, code=z.code, name=z.name, kind=z.kind,
                              advanced_manufacturing=z.advanced_manufacturing, far_cap=z.far_cap, far_min=z.far_min,
-                             geom=from_shape(z.geom, srid=4490), changed_by=SYSTEM.username))
+                             geom=from_shape(z.geom, srid=STORAGE_SRID), changed_by=SYSTEM.username))
         await session.flush()
         await session.execute(text("""
             UPDATE zone z SET district_code = (

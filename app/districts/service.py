@@ -18,6 +18,7 @@ from app.auth.permissions import Actor, require_role
 from app.parcels.bulk import BulkResult, Progress, Refused, report
 from app.parcels.service import reclassify_parcels
 from app.policy import Policy
+from gis.crs import STORAGE_SRID
 from gis.geometry import problems
 from models import District
 
@@ -71,12 +72,12 @@ async def upsert_districts(
                     code=draft.code,
                     name_zh=draft.name_zh,
                     name_en=draft.name_en,
-                    geom=from_shape(draft.geom, srid=4490),
+                    geom=from_shape(draft.geom, srid=STORAGE_SRID),
                 )
             )
         else:
             row.name_zh, row.name_en = draft.name_zh, draft.name_en
-            row.geom = from_shape(draft.geom, srid=4490)
+            row.geom = from_shape(draft.geom, srid=STORAGE_SRID)
         await audit.record(
             session,
             actor,

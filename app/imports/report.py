@@ -9,6 +9,7 @@ from typing import Any
 import shapely
 
 from app.imports.service import ImportOutcome
+from gis.crs import STORAGE_SRID
 from gis.io import LayerWriter
 
 FIELDS = (("row", "int"), ("code", "string"), ("reason", "string"), ("feature_code", "string"))
@@ -22,7 +23,7 @@ def default_path(source: Path) -> Path:
 def write_report(path: Path, outcome: ImportOutcome) -> Path:
     """Write the refused rows (.gpkg or .csv); returns the path."""
     source = outcome.source
-    srid = source.crs.srid if source is not None else 4490
+    srid = source.crs.srid if source is not None else STORAGE_SRID
     by_row = {} if source is None else {row: i for i, row in enumerate(source.rows)}
     geoms = []
     for refusal in outcome.refused:

@@ -18,7 +18,7 @@ from app.imports import fields
 from app.kinds import KINDS
 from app.policy import Policy
 from gis import guard, io
-from gis.crs import STORAGE, CrsRef, from_definition, parse_crs, supported_names
+from gis.crs import STORAGE, STORAGE_SRID, CrsRef, from_definition, parse_crs, supported_names
 from gis.errors import CrsError, VectorFileError
 from gis.geometry import problems, to_storage
 from gis.guard import ZipLimits
@@ -208,7 +208,7 @@ def _crs(options: ImportOptions, declared: str | None, geoms: np.ndarray, notes:
                 f"--crs (one of {supported_names()})",
                 field="crs",
             )
-    notes.append("the file names no CRS: read as EPSG:4490 (CGCS2000 lon/lat)")
+    notes.append(f"the file names no CRS: read as EPSG:{STORAGE_SRID} (CGCS2000 lon/lat)")
     return STORAGE
 
 

@@ -36,6 +36,7 @@ from app.parcels.classify import NOWHERE, Location, drop_pieces, locate, subdivi
 from app.parcels.rules import Cap
 from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
 from app.policy import INDUSTRIAL_USES, Policy
+from gis.crs import STORAGE_SRID
 from gis.geometry import problems
 
 STAGE = "bulk_parcel_stage"
@@ -45,8 +46,9 @@ _TICK_ROWS = 5000  # the rules loop reports progress and yields to the event loo
 APART_ROWS = 1000  # from this many rows the measures are computed on a second connection (_measure_apart)
 _CONNECT_SECONDS = 5  # a server that takes longer to give that connection is left alone
 _SPOOL_BYTES = 64 * 2**20  # side measures (about 350 bytes a parcel) beyond this wait in a temporary file
-_MEASURED = """SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
-                 FROM bulk_parcel_measure_input i CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, 4490)) m"""
+_MEASURED = f"""SELECT i.key, m.area_m2, m.tile_geom, m.tile_point
+                  FROM bulk_parcel_measure_input i
+                       CROSS JOIN LATERAL parcel_measures(ST_GeomFromWKB(i.g, {STORAGE_SRID})) m"""  # noqa: S608
 
 # progress(phase, done, total): phases "geometry", "staging", "locating", "rules", "inserting", and "overlaps"
 # when refusals are listed row by row.
@@ -113,7 +115,7 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
         CREATE TEMP TABLE {STAGE} (
             key integer NOT NULL, code text, land_use text, plot_ratio text, legacy_zone text,
             status text, g bytea, row_no integer,
-            geom geometry(MultiPolygon, 4490) GENERATED ALWAYS AS (ST_GeomFromWKB(g, 4490)) STORED
+            geom geometry(MultiPolygon, {STORAGE_SRID}) GENERATED ALWAYS AS (ST_GeomFromWKB(g, {STORAGE_SRID})) STORED
         ) ON COMMIT DROP
     """))  # plot_ratio: exact decimal text (_decimal_texts), read as numeric by the INSERT
     numbers = row_numbers if row_numbers is not None else range(1, len(drafts) + 1)

@@ -30,6 +30,7 @@ from app.parcels.lifecycle import StatusChange
 from app.parcels.rules import Cap, ContractInForce, LockState, Override, Reference
 from app.policy import INDUSTRIAL_USES, Policy
 from app.zones import dependants
+from gis.crs import STORAGE_SRID
 from models import Parcel
 from models.parcel import STATUSES
 
@@ -468,7 +469,7 @@ async def _locate(session: AsyncSession, geom: MultiPolygon, policy: Policy) -> 
 
 # ------------------------------------------------------------------------------------------ persistence
 def _ewkb(geom: MultiPolygon) -> bytes:
-    return bytes(shapely_wkb.dumps(geom, srid=4490, include_srid=True))
+    return bytes(shapely_wkb.dumps(geom, srid=STORAGE_SRID, include_srid=True))
 
 
 async def _close(session: AsyncSession, parcel_id: int) -> None:
@@ -488,7 +489,7 @@ async def _insert(session: AsyncSession, states: list[_State], actor: Actor) -> 
             plot_ratio_reference_id=state.cap.reference_id if state.cap.source == "reference" else None,
             plot_ratio_cap=state.cap.value, plot_ratio_cap_source=state.cap.source, legacy_zone=d.legacy_zone,
             status=d.status, district_code=state.district_code, tier=state.tier, zone_id=state.zone_id,
-            planning_locked=state.planning_locked, geom=from_shape(d.geom, srid=4490),
+            planning_locked=state.planning_locked, geom=from_shape(d.geom, srid=STORAGE_SRID),
             changed_by=actor.username, valid_from=at,
         ))
     for start in range(0, len(rows), 1000):  # asyncpg takes at most 32,767 parameters a statement

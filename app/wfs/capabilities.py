@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.wfs.filters import COMPARISONS, SPATIAL
 from app.wfs.model import GET_FEATURE_BY_ID, OUTPUT_FORMATS, VERSIONS
 from app.wfs.registry import NAMESPACE, PREFIX, TYPES, FeatureType
-from gis.crs import SUPPORTED_SRIDS, crs_urn
+from gis.crs import STORAGE_SRID, SUPPORTED_SRIDS, crs_urn
 
 Bounds = tuple[float, float, float, float]
 OPERATIONS = (
@@ -111,8 +111,8 @@ def _service_identification(version: str, title: str) -> str:
 
 
 def _crs_list(tag_default: str, tag_other: str) -> str:
-    out = f"<wfs:{tag_default}>{crs_urn(4490)}</wfs:{tag_default}>"
-    out += "".join(f"<wfs:{tag_other}>{crs_urn(s)}</wfs:{tag_other}>" for s in SUPPORTED_SRIDS if s != 4490)
+    out = f"<wfs:{tag_default}>{crs_urn(STORAGE_SRID)}</wfs:{tag_default}>"
+    out += "".join(f"<wfs:{tag_other}>{crs_urn(s)}</wfs:{tag_other}>" for s in SUPPORTED_SRIDS if s != STORAGE_SRID)
     return out
 
 
@@ -344,7 +344,7 @@ def capabilities_10(url: str, box: dict[str, Bounds], title: str, types: Sequenc
         )
         listed += (
             f"<FeatureType><Name>{t.qname}</Name><Title>{escape(t.title)}</Title>"
-            f"<Abstract>{escape(t.abstract)}</Abstract><SRS>EPSG:4490</SRS>{ops}"
+            f"<Abstract>{escape(t.abstract)}</Abstract><SRS>EPSG:{STORAGE_SRID}</SRS>{ops}"
             f'<LatLongBoundingBox minx="{b[0]:.6f}" miny="{b[1]:.6f}" maxx="{b[2]:.6f}" maxy="{b[3]:.6f}"/>'
             "</FeatureType>"
         )

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement
 
 from app.wfs.ows import WfsError, invalid
 from app.wfs.registry import FeatureType
-from gis.crs import CrsRef, parse_crs
+from gis.crs import STORAGE_SRID, CrsRef, crs_urn, parse_crs
 from gis.errors import CrsError
 
 VERSIONS = ("2.0.0", "1.1.0", "1.0.0")
@@ -71,7 +71,7 @@ def output_format(value: str | None, version: str) -> str:
 def default_crs(version: str) -> CrsRef:
     """The CRS meant when a request names none: the DefaultCRS URN (lat/lon) for 1.1/2.0, `EPSG:4490`
     (lon/lat) for 1.0 (WFS 1.1 §9.2, 2.0 §7.9.2.4.4)."""
-    return parse_crs("urn:ogc:def:crs:EPSG::4490" if version != "1.0.0" else "EPSG:4490")
+    return parse_crs(crs_urn(STORAGE_SRID) if version != "1.0.0" else f"EPSG:{STORAGE_SRID}")
 
 
 def crs_param(value: str | None, version: str, locator: str = "srsName") -> CrsRef:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from gis.crs import STORAGE_SRID
+
 Bounds = tuple[float, float, float, float]
 
 # Tier colours (fill RGBA); reference uses (tier null) are grey.
@@ -36,9 +38,9 @@ def _fill(
 
 def _srs() -> str:
     return (
-        "<spatialrefsys><authid>EPSG:4490</authid><srid>4490</srid><description>China Geodetic Coordinate "
-        "System 2000</description><projectionacronym>longlat</projectionacronym><geographicflag>true"
-        "</geographicflag></spatialrefsys>"
+        f"<spatialrefsys><authid>EPSG:{STORAGE_SRID}</authid><srid>{STORAGE_SRID}</srid>"
+        "<description>China Geodetic Coordinate System 2000</description><projectionacronym>longlat"
+        "</projectionacronym><geographicflag>true</geographicflag></spatialrefsys>"
     )
 
 

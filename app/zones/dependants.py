@@ -19,6 +19,7 @@ from app.parcels.rules import Override, ZoneFacts
 from app.policy import Policy
 from app.zones import rules
 from app.zones.rules import Breach, Dependant, ReferenceChange, ZoneChange
+from gis.crs import STORAGE_SRID
 
 REFERENCE_USES = ("office", "commercial")  # rule 3: what a reference parcel is
 
@@ -46,7 +47,8 @@ async def gather(session: AsyncSession, *, parcel_ids: Sequence[int] = (), refer
                  ) -> list[Dependant]:
     """The dependants of a zone write (`parcel_ids`: the parcels it touched, as they are now) or of a
     reference parcel's write (`reference_id`, with its geometry and zone after the write)."""
-    g = None if reference_geom is None else bytes(shapely_wkb.dumps(reference_geom, srid=4490, include_srid=True))
+    g = None if reference_geom is None else bytes(shapely_wkb.dumps(reference_geom, srid=STORAGE_SRID,
+                                                                     include_srid=True))
     rows = await session.execute(_GATHER, {"ids": list(parcel_ids), "ref": reference_id, "g": g,
                                            "ref_zone": reference_zone_id})
     return [Dependant(r.id, r.code, r.land_use, r.plot_ratio,

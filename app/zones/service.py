@@ -23,6 +23,7 @@ from app.parcels.rules import Override
 from app.parcels.service import reclassify_parcels
 from app.policy import Policy
 from app.zones import dependants
+from gis.crs import STORAGE_SRID
 from models import Parcel, Zone
 
 zone = cast(Table, Zone.__table__)
@@ -65,7 +66,7 @@ def _draft_of(row: Zone) -> ZoneDraft:
 
 
 def _ewkb(geom: MultiPolygon) -> bytes:
-    return bytes(shapely_wkb.dumps(geom, srid=4490, include_srid=True))
+    return bytes(shapely_wkb.dumps(geom, srid=STORAGE_SRID, include_srid=True))
 
 
 async def load_current(session: AsyncSession, zone_id: int, *, lock: bool = False) -> Zone:
@@ -183,7 +184,7 @@ async def _insert(session: AsyncSession, zone_id: int, version: int, draft: Zone
     await session.execute(zone.insert().values(
         id=zone_id, version=version, code=draft.code, name=draft.name, kind=draft.kind,
         advanced_manufacturing=draft.advanced_manufacturing, far_cap=draft.far_cap, far_min=draft.far_min,
-        district_code=district, geom=from_shape(draft.geom, srid=4490), changed_by=actor.username,
+        district_code=district, geom=from_shape(draft.geom, srid=STORAGE_SRID), changed_by=actor.username,
         valid_from=await locks.change_time(session),
     ))
 
