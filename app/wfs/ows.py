@@ -97,14 +97,15 @@ def render_wfs_error(error: WfsError, version: str) -> Response:
 def render_domain_error(error: DomainError, version: str, *, in_transaction: bool = False) -> Response:
     """A domain refusal. In a Transaction it is HTTP 200 + OperationProcessingFailed: QGIS shows the text
     of an ExceptionReport in its save dialog only then (QGIS 3 behaviour). Elsewhere the error's
-    own OWS code and status. Authentication keeps 401 so that clients ask for credentials."""
+    own OWS code and status. Authentication keeps 401 so that clients ask for credentials, and 429/5xx
+    keep their status so that clients wait and retry."""
     headers: dict[str, str] = {}
     if "retry_after" in error.numbers:  # 429/503: when to come back (RFC 9110 §10.2.3)
         headers["Retry-After"] = str(error.numbers["retry_after"])
     if error.status == 401:
         status, code = 401, "NoApplicableCode"
         headers["WWW-Authenticate"] = 'Basic realm="Landcycle"'
-    elif error.status >= 500:
+    elif error.status >= 500 or error.status == 429:  # come back later, whatever the operation
         status, code = error.status, "NoApplicableCode"
     elif in_transaction:
         status, code = 200, "OperationProcessingFailed"

@@ -161,6 +161,10 @@ async def test_failed_basic_logins_count_against_the_address_as_login_failures_d
         r = await http.get("/api/v1/auth/me", headers=basic("bureau"))
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         assert (await http.post(TOKEN, data={"username": "bureau", "password": PASSWORD})).status_code == 429
+        # QGIS over WFS: the same 429 with Retry-After, as an ExceptionReport it shows (not a "bad parameter")
+        r = await http.get("/wfs", params={"service": "WFS", "request": "GetCapabilities"}, headers=basic("bureau"))
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert b"ExceptionReport" in r.content and b"NoApplicableCode" in r.content
 
 
 async def test_a_blocked_address_costs_no_hashing(limited: Any, monkeypatch: pytest.MonkeyPatch):
