@@ -26,7 +26,7 @@ import asyncpg
 import psutil
 
 from bench import database, peers, report
-from bench.database import ROOT, say
+from bench.database import ROOT, say, work_dir
 from bench.measure import Raw
 from bench.profile import profile
 from bench.results import append as append_results
@@ -143,7 +143,7 @@ async def _main(args: argparse.Namespace) -> int:
             "budget_seconds": args.budget_seconds, "elapsed_min": (time.perf_counter() - started) / 60,
             "chart": chart_name, "profiles": profiles}
     # A quick run leaves the committed chart alone.
-    chart_dir = ROOT / ".bench" if args.quick else args.results.parent
+    chart_dir = work_dir() if args.quick else args.results.parent
     report.chart(results, chart_dir / chart_name, f"Landcycle bench, {args.scale}, {date}")
     text = report.section(results, meta)
     print(text)

@@ -15,6 +15,9 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALES = {"100k": 100_000, "1m": 1_000_000}
+# Every file a benchmark writes (peers' virtualenvs, server logs, generated files, a quick run's chart):
+# BENCH_DIR, else `.bench/` in the checkout. Made by work_dir(), the one place that creates it.
+BENCH_DIR = Path(os.environ.get("BENCH_DIR") or ROOT / ".bench").resolve()
 
 # The same current rows and SPEC properties Landcycle shows, for the peers (tipg finds `id` by name;
 # pygeoapi is told `id_field: id`). A view: peers read the very table Landcycle reads.
@@ -47,11 +50,35 @@ def say(message: str) -> None:
     print(f"\033[1m[bench]\033[0m {message}", file=sys.stderr, flush=True)
 
 
+def work_dir(*parts: str) -> Path:
+    """BENCH_DIR, or a folder in it, made when missing (a fresh clone has no `.bench/`)."""
+    path = BENCH_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def parcels_of(scale: str) -> int:
+    """A scale's industrial parcels: 100k, 1m, or a small city such as `2k` or `2000` (the harness's own test)."""
+    if scale in SCALES:
+        return SCALES[scale]
+    digits, factor = (scale[:-1], 1000) if scale.lower().endswith("k") else (scale, 1)
+    if not digits.isdigit() or int(digits) < 1:
+        raise ValueError(f"scale {scale!r}: one of {', '.join(SCALES)} or a number of parcels such as 2k")
+    return int(digits) * factor
+
+
+def demo_url() -> str:
+    """The database of a benchmark that measures the demo city already loaded (wfs, tiles, evaluations,
+    load): BENCH_DATABASE_URL when set, else DATABASE_URL (the project's local cluster without it)."""
+    return os.environ.get("BENCH_DATABASE_URL") or Settings().database_url
+
+
 def bench_url(scale: str) -> str:
-    """BENCH_DATABASE_URL, else the project's database server with `<name>_bench` (`_bench_1m`)."""
+    """BENCH_DATABASE_URL, else the project's database server with `<name>_bench` (`_bench_1m`); asyncpg's
+    plain `postgresql://` form whatever driver the URL names."""
     explicit = os.environ.get("BENCH_DATABASE_URL")
     if explicit:
-        return explicit
+        return make_url(explicit).set(drivername="postgresql").render_as_string(hide_password=False)
     base = make_url(Settings().database_url)
     suffix = "_bench" if scale == "100k" else f"_bench_{scale}"
     return base.set(drivername="postgresql", database=f"{base.database}{suffix}").render_as_string(
@@ -128,6 +155,6 @@ def prepare(scale: str) -> tuple[str, int]:
     if asyncio.run(_loaded(url, scale)):
         say(f"demo city ({scale}) already loaded")
     else:
-        say(f"loading the demo city with {SCALES[scale]:,} industrial parcels (about a minute per 100,000)")
-        _landcycle(url, "demo", "load", "--parcels", str(SCALES[scale]))
+        say(f"loading the demo city with {parcels_of(scale):,} industrial parcels (about a minute per 100,000)")
+        _landcycle(url, "demo", "load", "--parcels", str(parcels_of(scale)))
     return url, asyncio.run(_finish(url, scale))

@@ -30,6 +30,7 @@ from app.db import create_engine
 from app.evaluations.results import ResultInput, record_results
 from app.reports.service import efficiency_report
 from app.settings import Settings
+from bench.database import demo_url
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 BENCH = Actor(id=0, username="bench", role="bureau")
@@ -76,7 +77,7 @@ async def timed(label: str, work: Callable[[], Awaitable[T]], log: list[tuple[st
 
 
 async def run(year: int | None, profile: bool) -> dict[str, Any]:
-    settings = Settings()
+    settings = Settings(database_url=demo_url())
     today = city_today(settings.today)
     year = year or today.year + 1
     engine = create_engine(settings, statement_timeout_ms=3_600_000, pool_size=1, max_overflow=0)

@@ -2,7 +2,7 @@
 checks, tier classification, rules, audit) against a plain `ogr2ogr` load of the same file into PostGIS.
 
 Uses its own database (BENCH_DATABASE_URL, else `<name>_bench` on the server of DATABASE_URL; created and
-migrated here), the demo city's districts and zones, and `.bench/` for files. Both loads run as separate
+migrated here), the demo city's districts and zones, and BENCH_DIR (`.bench/`) for files. Both loads run as separate
 processes from a cold start and are timed wall-clock, one after the other (`--rounds` pairs, medians); the
 machine's other load is not controlled. `--phases` adds a dry-run import in this process timed by phase.
 
@@ -31,9 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from app import migrate
 from app.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".bench"
+from bench.database import work_dir
 
 
 def bench_url() -> str:
@@ -241,11 +239,11 @@ def main(argv: list[str]) -> int:
                         help="afterwards, a dry-run import in this process timed by phase (the breakdown)")
     args = parser.parse_args(argv)
     url = bench_url()
-    WORK.mkdir(exist_ok=True)
+    work = work_dir()
     ensure_database(url)
     env = {**os.environ, "DATABASE_URL": url}
     landcycle = [sys.executable, "-m", "app.cli"]
-    gpkg = WORK / f"parcels-{make_url(url).database}-{args.parcels}.gpkg"  # one per bench database
+    gpkg = work / f"parcels-{make_url(url).database}-{args.parcels}.gpkg"  # one per bench database
     if args.reuse and gpkg.exists():
         print(f"[bench] reusing {gpkg.name} and the demo city in {make_url(url).database}", file=sys.stderr)
         rows = int(subprocess.run(["ogrinfo", "-so", "-al", str(gpkg)], capture_output=True, text=True,

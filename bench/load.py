@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.database import demo_url
 from bench.results import publish
 
 MIX = (("map_bbox", 0.50), ("wfs_page", 0.15), ("parcel_view", 0.30), ("request_submit", 0.05))
@@ -117,7 +118,8 @@ async def _sample_memory(pid: int, deadline: float, stats: Stats) -> None:
 
 
 def _serve(workers: int, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LANDCYCLE_LOG_LEVEL": "warning", "LANDCYCLE_LOGIN_FAILURES_ALLOWED": "1000000"}
+    env = {**os.environ, "DATABASE_URL": demo_url(), "LANDCYCLE_LOG_LEVEL": "warning",
+           "LANDCYCLE_LOGIN_FAILURES_ALLOWED": "1000000"}
     return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -20,15 +20,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench.database import ROOT, say
+from bench.database import BENCH_DIR, ROOT, say, work_dir
 
-BENCH_DIR = ROOT / ".bench"
 PINS = {
     "tipg": ["tipg==1.6.1", "uvicorn[standard]==0.54.0"],
     "pygeoapi": ["pygeoapi==0.21.0", "uvicorn[standard]==0.54.0", "psycopg2-binary==2.9.13", "GeoAlchemy2==0.20.0",
                  "starlette==1.10.0"],
 }
-PORTS = {"landcycle": 8019, "tipg": 8020, "pygeoapi": 8021}  # preferred; the next free one when taken
+# Preferred ports (BENCH_PORT and the two after it, else 8019-8021); the next free one when taken.
+_BASE_PORT = int(os.environ.get("BENCH_PORT") or 8019)
+PORTS = {"landcycle": _BASE_PORT, "tipg": _BASE_PORT + 1, "pygeoapi": _BASE_PORT + 2}
 
 
 def _free_port(preferred: int) -> int:
@@ -52,14 +53,14 @@ def _python() -> str:
 
 
 def install(peer: str) -> Path:
-    """`.bench/<peer>-venv` with the pinned packages (once; a stamp file remembers the pins)."""
+    """`<BENCH_DIR>/<peer>-venv` with the pinned packages (once; a stamp file remembers the pins)."""
     venv = BENCH_DIR / f"{peer}-venv"
     stamp = venv / ".bench-pins"
     pins = " ".join(PINS[peer])
     if stamp.exists() and stamp.read_text() == pins:
         return venv
-    say(f"installing {pins} into {venv.relative_to(ROOT)} (log {venv.name}.log)")
-    BENCH_DIR.mkdir(exist_ok=True)
+    say(f"installing {pins} into {venv} (log {venv.name}.log)")
+    work_dir()
     if not (venv / "bin" / "python").exists():
         subprocess.run([_python(), "-m", "venv", str(venv)], check=True)
     log = BENCH_DIR / f"{venv.name}.log"
@@ -141,7 +142,7 @@ class Server:
 
 
 def _start(name: str, cmd: list[str], env: dict[str, str], port: int, ready_path: str, version: str) -> Server:
-    log = BENCH_DIR / f"{name}.log"
+    log = work_dir() / f"{name}.log"
     out = log.open("w")
     process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(name, port, process, version, log)
@@ -184,7 +185,7 @@ def start(name: str, url: str, workers: int) -> Server:
         items, fmt = "/collections/bench.parcel/items", "geojson"
     else:
         target = make_url(url)
-        config = BENCH_DIR / "pygeoapi.yml"
+        config = work_dir() / "pygeoapi.yml"
         config.write_text(PYGEOAPI_CONFIG.format(port=port, host=target.host or "127.0.0.1",
                                                  db_port=target.port or 5432, dbname=target.database,
                                                  user=target.username, password=target.password or ""))

@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from bench.database import ROOT, say
+from bench.database import ROOT, say, work_dir
 from bench.runner import Runner
 
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
@@ -45,7 +45,7 @@ async def profile(runner: Runner, cases: list[str], seconds: dict[str, float]) -
     summaries: dict[str, list[tuple[str, float]]] = {}
     for case in cases:
         svg = ROOT / "bench" / f"profile-{case}.svg"
-        raw = ROOT / ".bench" / f"profile-{case}.txt"
+        raw = work_dir() / f"profile-{case}.txt"
         duration = str(max(2, int(seconds.get(case, 4) + 1.5)))
         spies = [await asyncio.create_subprocess_exec(
             str(PY_SPY), "record", "--pid", str(server.process.pid), "--subprocesses", "--duration", duration,

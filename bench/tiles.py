@@ -1,6 +1,6 @@
 """Vector tiles: how long a tile of the whole-city view and of a street view takes.
 
-    DATABASE_URL=… python -m bench.tiles [--runs 5]
+    [BENCH_DATABASE_URL=…] python -m bench.tiles [--runs 5]
 
 Needs the 100,000-parcel demo (`landcycle demo load --parcels 100000`) in that database. Starts two
 `landcycle serve` processes on it (public read, one worker): one with the tile cache off, so every
@@ -23,8 +23,8 @@ import time
 import asyncpg
 import httpx
 
-from bench.database import say
-from bench.peers import BENCH_DIR, PORTS, ROOT, Server, _free_port, _start
+from bench.database import demo_url, say
+from bench.peers import PORTS, ROOT, Server, _free_port, _start
 
 CITY = (120.85, 30.67, 122.2, 31.88)
 HALF_WORLD = 20037508.342789244
@@ -65,7 +65,6 @@ def start(url: str, cache_mb: int) -> Server:
     env.update(DATABASE_URL=url, LANDCYCLE_PUBLIC_READ="true", LANDCYCLE_LOG_LEVEL="warning",
                LANDCYCLE_TILE_CACHE_MB=str(cache_mb))
     cmd = [str(ROOT / ".venv" / "bin" / "landcycle"), "serve", "--port", str(port), "--workers", "1"]
-    BENCH_DIR.mkdir(exist_ok=True)
     return _start(f"tiles-cache{cache_mb}", cmd, env, port, "/healthz", "")
 
 
@@ -85,7 +84,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tiles")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL", "postgresql://landcycle@127.0.0.1:55432/landcycle")
+    url = demo_url()
     tiles = [*city_tiles(8), *city_tiles(9), *city_tiles(10)]
     tiles += [asyncio.run(densest(url, 12)), asyncio.run(densest(url, 14))]
     say(f"{len(tiles)} tiles; {args.runs} runs each; load average {os.getloadavg()[0]:.1f}")

@@ -1,6 +1,6 @@
 """WFS benchmark: Landcycle vs MapServer 8 (CGI) vs QGIS Server 3.22 on the same parcel table.
 
-    DATABASE_URL=… python -m bench.wfs [--rounds 3] [--seconds 8] [--clients 8] [--peers mapserver,qgis]
+    [BENCH_DATABASE_URL=…] python -m bench.wfs [--rounds 3] [--seconds 8] [--clients 8] [--peers mapserver,qgis]
 
 Needs the 100,000-parcel demo (`landcycle demo load --parcels 100000`) and Debian's `cgi-mapserver` and
 `qgis-server` (each peer is skipped, and said so, when missing). Every server reads the current rows of
@@ -35,8 +35,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".bench" / "wfs"
+from bench.database import BENCH_DIR, demo_url, work_dir
+
+WORK = BENCH_DIR / "wfs"
 USER, PASSWORD = "bureau", "landcycle"
 COLUMNS = (
     "id, code, land_use, plot_ratio, plot_ratio_reference_id, legacy_zone, status, district_code, tier, "
@@ -45,11 +46,7 @@ COLUMNS = (
 
 
 def _db() -> dict[str, str]:
-    url = urlsplit(
-        os.environ.get("DATABASE_URL", "postgresql://landcycle@127.0.0.1:55432/landcycle").replace(
-            "+asyncpg", ""
-        )
-    )
+    url = urlsplit(demo_url().replace("+asyncpg", ""))
     return {
         "host": url.hostname or "127.0.0.1",
         "port": str(url.port or 5432),
@@ -392,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="peer servers to start, comma separated (mapserver, qgis; empty: Landcycle and "
                         "PostGIS alone only)")
     args = parser.parse_args(argv)
-    WORK.mkdir(parents=True, exist_ok=True)
+    work_dir("wfs")
     db = _db()
     n = int(_psql(db, "SELECT count(*) FROM parcel WHERE valid_to IS NULL"))
     if n < 100_000:
@@ -409,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         cx, cy = (float(v) for v in c.split())
         boxes.append((cx - dx / 2, cy - dy / 2, cx + dx / 2, cy + dy / 2))
     rnd.shuffle(boxes)
-    env = {**os.environ}
+    env = {**os.environ, "DATABASE_URL": demo_url()}
     peers = {p.strip() for p in args.peers.split(",") if p.strip()}
     servers = [s for s in (start_landcycle(env), start_mapserver(db) if "mapserver" in peers else None,
                            start_qgis_server(db) if "qgis" in peers else None) if s is not None]
