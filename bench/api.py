@@ -1,13 +1,16 @@
 """`make bench` / `python -m bench [api]`: Landcycle against raw PostGIS, tipg and pygeoapi.
 
 Environment (or the matching --options):
-  BENCH_SCALE    100k (default) or 1m: the demo city's industrial parcels
+  BENCH_SCALE    100k (default) or 1m: the demo city's industrial parcels (or a small city, e.g. 2k)
   BENCH_ROUNDS   interleaved rounds (default 3)
   BENCH_SERVERS  comma list of raw,landcycle,tipg,pygeoapi (default all; at 1m: raw,landcycle)
   BENCH_CASES    comma list of stream,page1000,page10000,bbox1,bbox16,id16 (default all)
   BENCH_WORKERS  uvicorn workers per server (default 1: every server's own default)
   BENCH_LOAD_SECONDS, BENCH_BUDGET_SECONDS, BENCH_CASE_LIMIT_SECONDS  durations (4, 60, 120)
-  BENCH_QUICK=1  one short round (a smoke test of the harness; results are not appended)
+  BENCH_QUICK=1  one short round, no profile (a smoke test of the harness; RESULTS.md and its chart untouched)
+  BENCH_DATABASE_URL  the database (default `<DATABASE_URL's name>_bench`, `_bench_1m` at 1m)
+  BENCH_DIR      where files go: peers' virtualenvs, server logs, a quick run's chart (default .bench/)
+An unknown server or case name is refused in one line (exit 2) before anything starts.
 """
 
 from __future__ import annotations
@@ -39,19 +42,38 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, "") or default
 
 
+def _scale(text: str) -> str:
+    try:
+        database.parcels_of(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _chosen(value: str, known: list[str], what: str) -> list[str]:
+    """A comma list of names (in order, once each), all of them `known`; else ValueError in one line."""
+    names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        given = f"unknown {', '.join(map(repr, unknown))}" if unknown else "none given"
+        raise ValueError(f"{what}: {given}; choose from {','.join(known)}")
+    return names
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench api", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     scale = _env("BENCH_SCALE", "100k")
-    parser.add_argument("--scale", default=scale, choices=sorted(database.SCALES))
-    parser.add_argument("--rounds", type=int, default=int(_env("BENCH_ROUNDS", "3")))
+    # String defaults go through `type` as the options do: a bad BENCH_* value is a usage error (exit 2).
+    parser.add_argument("--scale", default=scale, type=_scale, help="100k, 1m or a small city such as 2k")
+    parser.add_argument("--rounds", type=int, default=_env("BENCH_ROUNDS", "3"))
     default_servers = "raw,landcycle,tipg,pygeoapi" if scale == "100k" else "raw,landcycle"
     parser.add_argument("--servers", default=_env("BENCH_SERVERS", default_servers))
     parser.add_argument("--cases", default=_env("BENCH_CASES", ",".join(c[0] for c in CASES)))
-    parser.add_argument("--workers", type=int, default=int(_env("BENCH_WORKERS", "1")))
-    parser.add_argument("--load-seconds", type=float, default=float(_env("BENCH_LOAD_SECONDS", "4")))
-    parser.add_argument("--budget-seconds", type=float, default=float(_env("BENCH_BUDGET_SECONDS", "60")))
-    parser.add_argument("--case-limit-seconds", type=float, default=float(_env("BENCH_CASE_LIMIT_SECONDS", "120")))
+    parser.add_argument("--workers", type=int, default=_env("BENCH_WORKERS", "1"))
+    parser.add_argument("--load-seconds", type=float, default=_env("BENCH_LOAD_SECONDS", "4"))
+    parser.add_argument("--budget-seconds", type=float, default=_env("BENCH_BUDGET_SECONDS", "60"))
+    parser.add_argument("--case-limit-seconds", type=float, default=_env("BENCH_CASE_LIMIT_SECONDS", "120"))
     parser.add_argument("--quick", action="store_true", default=_env("BENCH_QUICK", "") not in ("", "0"))
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     return parser.parse_args(argv)
@@ -98,11 +120,11 @@ def _load() -> str:
 
 async def _main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    names = [s.strip() for s in args.servers.split(",") if s.strip()]
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = set(names) - set(ALL_SERVERS) | set(cases) - {c[0] for c in CASES}
-    if unknown:
-        print(f"unknown servers or cases: {', '.join(sorted(unknown))}", file=sys.stderr)
+    try:
+        names = _chosen(args.servers, ALL_SERVERS, "BENCH_SERVERS/--servers")
+        cases = _chosen(args.cases, [c[0] for c in CASES], "BENCH_CASES/--cases")
+    except ValueError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
         return 2
     rounds, load_seconds = (1, 1.0) if args.quick else (args.rounds, args.load_seconds)
     url, parcels = await asyncio.to_thread(database.prepare, args.scale)
