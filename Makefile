@@ -85,6 +85,11 @@ $(BENCH_STAMP): bench/requirements.txt $(STAMP)
 	@$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -r bench/requirements.txt
 	@touch $(BENCH_STAMP)
 
+# The test suite runs the harness in its quick mode (tests/bench/test_harness.py): it needs them too.
+test: $(BENCH_STAMP)
+
+# Selected by BENCH_CASES, BENCH_SERVERS, BENCH_SCALE, BENCH_WORKERS, BENCH_QUICK=1, BENCH_DATABASE_URL,
+# BENCH_DIR (bench/README.md), from the environment or this command line: `make bench BENCH_QUICK=1`.
 bench: setup $(BENCH_STAMP)
 	@$(PY) -m bench $(BENCH_ARGS)
 
