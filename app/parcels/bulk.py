@@ -30,12 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
-from app.errors import DomainError, NotFound, ParcelOverlap, ValidationFailed
-from app.parcels import lifecycle, rules
+from app.errors import DomainError, ParcelOverlap, ValidationFailed
+from app.parcels import far, lifecycle, rules
 from app.parcels.classify import NOWHERE, Location, drop_pieces, locate, subdivided
 from app.parcels.rules import Cap
-from app.parcels.service import ParcelDraft, nearest_reference, reference_facts
-from app.policy import INDUSTRIAL_USES, Policy
+from app.parcels.service import ParcelDraft
+from app.policy import Policy
 from gis.crs import STORAGE_SRID
 from gis.geometry import problems
 
@@ -411,23 +411,14 @@ async def _set_local(session: AsyncSession, values: Mapping[str, str]) -> dict[s
 
 async def _cap(session: AsyncSession, policy: Policy, draft: ParcelDraft, loc: Location,
                known: dict[tuple[str, float | None, rules.ZoneFacts | None], Cap]) -> Cap:
-    """Rule 3 for one staged row; reference parcels are looked up only for the rare rows above the cap.
-    `known` remembers the caps that depend on land use, ratio and zone alone (most rows share a few)."""
+    """Rule 3 for one staged row, as for a single write (`far.far_cap`). `known` remembers the caps that
+    depend on land use, ratio and zone alone (most rows share a few): all but the rare rows whose ratio is
+    above the base cap, for which reference parcels are looked up."""
     key = (draft.land_use, draft.plot_ratio, loc.zone)
     if key in known:
         return known[key]
-    base = rules.base_cap(draft.land_use, loc.zone, policy)
-    requested = draft.plot_ratio
-    if requested is None or base.value is None or requested <= base.value or draft.land_use not in INDUSTRIAL_USES:
-        cap = known[key] = rules.check_far(draft.land_use, requested, loc.zone, policy)
-        return cap
-    zone_id = loc.zone.id if loc.zone else None
-    named = nearest = None
-    if draft.plot_ratio_reference_id is not None:
-        named = await reference_facts(session, draft.geom, zone_id, draft.plot_ratio_reference_id)
-        if named is None:  # as a single REST write answers (app.parcels.service._check_far)
-            raise NotFound(f"reference parcel {draft.plot_ratio_reference_id} does not exist",
-                           plot_ratio_reference_id=draft.plot_ratio_reference_id)
-    else:
-        nearest = await nearest_reference(session, policy, draft.geom, zone_id, requested)
-    return rules.check_far(draft.land_use, requested, loc.zone, policy, reference=named, nearest=nearest)
+    cap = await far.far_cap(session, policy, land_use=draft.land_use, requested=draft.plot_ratio, zone=loc.zone,
+                            geom=draft.geom, reference_id=draft.plot_ratio_reference_id)
+    if not rules.reference_needed(draft.land_use, draft.plot_ratio, loc.zone, policy):
+        known[key] = cap
+    return cap

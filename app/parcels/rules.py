@@ -13,6 +13,7 @@ from app.errors import (
     FarCapExceeded,
     ForbiddenRole,
     LockupPlanning,
+    NotFound,
     PlotRatioRequestRequired,
     ValidationFailed,
 )
@@ -118,6 +119,9 @@ def check_planning_lock(changes: list[tuple[LockState, LockState | None]], overr
 
 
 # ---------------------------------------------------------------------------------------------- rule 3
+REFERENCE_USES = ("office", "commercial")  # the land uses a reference parcel may have
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """An office/commercial parcel considered as the reference for a plot ratio above the default cap."""
@@ -152,7 +156,7 @@ def base_cap(land_use: str, zone: ZoneFacts | None, policy: Policy) -> Cap:
 def reference_qualifies(reference: Reference, requested: float, policy: Policy) -> bool:
     """Rule 3: office/commercial, plot ratio ≥ requested, within the distance or in the same zone."""
     return (
-        reference.land_use in ("office", "commercial")
+        reference.land_use in REFERENCE_USES
         and reference.plot_ratio is not None
         and reference.plot_ratio >= requested
         and (reference.same_zone or reference.distance_m <= policy.far_reference_distance_m)
@@ -204,6 +208,44 @@ def check_far(land_use: str, requested: float | None, zone: ZoneFacts | None, po
             "same_zone": nearest.same_zone, "qualifies": reference_qualifies(nearest, requested, policy),
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FarFacts:
+    """Rule 3's facts of one write, as `app.parcels.far.far_facts` gathers them for every write path: the
+    land use, the requested ratio and the zone; when the ratio is above the base cap, the reference the
+    client named (`reference_id`, and `reference`: its facts, None when no current parcel has that id) or,
+    when none is named, the best candidate on the map (`nearest`)."""
+
+    land_use: str
+    requested: float | None
+    zone: ZoneFacts | None
+    reference_id: int | None = None
+    reference: Reference | None = None
+    nearest: Reference | None = None
+
+
+def reference_needed(land_use: str, requested: float | None, zone: ZoneFacts | None, policy: Policy) -> bool:
+    """Whether rule 3 looks at reference parcels for this ratio: only above the base cap."""
+    cap = base_cap(land_use, zone, policy)
+    return requested is not None and cap.value is not None and requested > cap.value
+
+
+def check_far_facts(facts: FarFacts, policy: Policy, *, adopt_nearest_reference: bool = False) -> Cap:
+    """Rule 3 over gathered facts: a named reference must be a current parcel (NOT_FOUND), then `check_far`.
+
+    Without a named reference the nearest qualifying candidate only gives the refusal its hint ("name it
+    as the reference parcel"): a parcel write records the reference its client names. A plot-ratio request
+    (rule 9, the city route) instead takes that candidate as its reference (`adopt_nearest_reference`)."""
+    reference, nearest, requested = facts.reference, facts.nearest, facts.requested
+    if requested is not None and reference_needed(facts.land_use, requested, facts.zone, policy):
+        if facts.reference_id is not None and reference is None:
+            raise NotFound(f"reference parcel {facts.reference_id} does not exist",
+                           plot_ratio_reference_id=facts.reference_id)
+        if (adopt_nearest_reference and reference is None and nearest is not None
+                and reference_qualifies(nearest, requested, policy)):
+            reference, nearest = nearest, None
+    return check_far(facts.land_use, requested, facts.zone, policy, reference=reference, nearest=nearest)
 
 
 # ---------------------------------------------------------------------------------------------- rule 9

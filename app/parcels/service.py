@@ -23,11 +23,11 @@ from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
 from app.calendar import city_today
 from app.context import request_id
-from app.errors import DomainError, NotFound, ParcelOverlap, Refusal, ValidationFailed
-from app.parcels import lifecycle, rules
+from app.errors import DomainError, ParcelOverlap, Refusal, ValidationFailed
+from app.parcels import far, lifecycle, rules
 from app.parcels.classify import NOWHERE, Location, locate_geometries, locate_parcels
 from app.parcels.lifecycle import StatusChange
-from app.parcels.rules import Cap, ContractInForce, LockState, Override, Reference
+from app.parcels.rules import Cap, ContractInForce, LockState, Override
 from app.policy import INDUSTRIAL_USES, Policy
 from app.zones import dependants
 from gis.crs import STORAGE_SRID
@@ -317,7 +317,9 @@ async def _decide(session: AsyncSession, actor: Actor, policy: Policy, before: _
     far_inputs_changed = before is None or geometry_changed or any(
         getattr(draft, k) != getattr(before.draft, k) for k in ("plot_ratio", "plot_ratio_reference_id", "land_use"))
     if far_inputs_changed:
-        after = replace(after, cap=await _check_far(session, policy, parcel_id, draft, location))
+        after = replace(after, cap=await far.far_cap(
+            session, policy, land_use=draft.land_use, requested=draft.plot_ratio, zone=location.zone,
+            geom=draft.geom, reference_id=draft.plot_ratio_reference_id, exclude_id=parcel_id))
     if draft.land_use in INDUSTRIAL_USES and (before is None or geometry_changed
                                               or before.draft.land_use not in INDUSTRIAL_USES):
         await _check_overlap(session, policy, parcel_id, draft.geom)
@@ -359,69 +361,6 @@ def _derive(policy: Policy, parcel_id: int, version: int, draft: ParcelDraft, lo
         cap = keep
     return _State(parcel_id, version, draft, location.district_code, cls.tier, cls.zone_id,
                   cls.planning_locked, cap)
-
-
-async def _check_far(session: AsyncSession, policy: Policy, parcel_id: int, draft: ParcelDraft,
-                     location: Location) -> Cap:
-    """Rule 3 with the named reference parcel and, when needed, the nearest candidate."""
-    requested = draft.plot_ratio
-    base = rules.base_cap(draft.land_use, location.zone, policy)
-    if requested is None or base.value is None or requested <= base.value:
-        return rules.check_far(draft.land_use, requested, location.zone, policy)
-    zone_id = location.zone.id if location.zone else None
-    named = nearest = None
-    if draft.plot_ratio_reference_id is not None:
-        named = await reference_facts(session, draft.geom, zone_id, draft.plot_ratio_reference_id)
-        if named is None:
-            raise NotFound(f"reference parcel {draft.plot_ratio_reference_id} does not exist",
-                           plot_ratio_reference_id=draft.plot_ratio_reference_id)
-    else:
-        nearest = await nearest_reference(session, policy, draft.geom, zone_id, requested, parcel_id)
-    return rules.check_far(draft.land_use, requested, location.zone, policy, reference=named, nearest=nearest)
-
-
-async def reference_facts(session: AsyncSession, geom: MultiPolygon, zone_id: int | None,
-                          reference_id: int) -> Reference | None:
-    """Rule 3 facts of one parcel as a reference for `geom`: use, ratio, distance, same zone."""
-    row = (await session.execute(text("""
-        SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
-               ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
-          FROM parcel WHERE id = :id AND valid_to IS NULL
-    """), {"g": _ewkb(geom), "id": reference_id})).first()
-    if row is None:
-        return None
-    return Reference(row.id, row.code, row.land_use, row.plot_ratio, row.distance_m,
-                     zone_id is not None and row.zone_id == zone_id)
-
-
-async def nearest_reference(session: AsyncSession, policy: Policy, geom: MultiPolygon, zone_id: int | None,
-                            requested: float, exclude_id: int | None = None) -> Reference | None:
-    """The best candidate reference: the nearest qualifying office/commercial parcel, else the nearest
-    office/commercial parcel at all (so the refusal can say what is missing)."""
-    params = {"g": _ewkb(geom), "zone": zone_id, "req": requested, "dist": policy.far_reference_distance_m,
-              "self": exclude_id or 0}
-    row = (await session.execute(text("""
-        SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
-               ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
-          FROM parcel
-         WHERE valid_to IS NULL AND land_use IN ('office', 'commercial') AND id <> :self
-           AND plot_ratio >= :req
-           AND ((CAST(:zone AS bigint) IS NOT NULL AND zone_id = CAST(:zone AS bigint))
-                OR ST_DWithin(geom::geography, ST_GeomFromEWKB(:g)::geography, :dist))
-         ORDER BY distance_m, id LIMIT 1
-    """), params)).first()
-    if row is None:
-        row = (await session.execute(text("""
-            SELECT id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
-                   ST_Distance(geom::geography, ST_GeomFromEWKB(:g)::geography) AS distance_m
-              FROM parcel
-             WHERE valid_to IS NULL AND land_use IN ('office', 'commercial') AND id <> :self
-             ORDER BY geom <-> ST_GeomFromEWKB(:g), id LIMIT 1
-        """), params)).first()
-    if row is None:
-        return None
-    return Reference(row.id, row.code, row.land_use, row.plot_ratio, row.distance_m,
-                     zone_id is not None and row.zone_id == zone_id)
 
 
 async def _check_overlap(session: AsyncSession, policy: Policy, parcel_id: int, geom: MultiPolygon) -> None:

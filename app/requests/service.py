@@ -24,7 +24,7 @@ from app.errors import (
     RequestConflict,
     ValidationFailed,
 )
-from app.parcels import lifecycle, rules
+from app.parcels import far, lifecycle, rules
 from app.parcels import service as parcels
 from app.policy import INDUSTRIAL_USES, Policy
 from app.requests import workflow
@@ -88,25 +88,6 @@ async def _check_contract(session: AsyncSession, parcel_id: int, today: date) ->
             "active again", contract_id=held.id, contract_status=held.status)
 
 
-async def _decide_cap(session: AsyncSession, policy: Policy, parcel_id: int, geom: Any, land_use: str,
-                      zone_id: int | None, requested: float, reference_id: int | None) -> rules.Cap:
-    """Rule 3 for the requested ratio: a named reference, else the nearest qualifying one on the map."""
-    zone = await parcels.zone_facts(session, zone_id)
-    base = rules.base_cap(land_use, zone, policy)
-    if base.value is None or requested <= base.value:
-        return rules.check_far(land_use, requested, zone, policy)
-    named = nearest = None
-    if reference_id is not None:
-        named = await parcels.reference_facts(session, geom, zone_id, reference_id)
-        if named is None:
-            raise NotFound(f"reference parcel {reference_id} does not exist", reference_parcel_id=reference_id)
-    else:
-        nearest = await parcels.nearest_reference(session, policy, geom, zone_id, requested, parcel_id)
-        if nearest is not None and rules.reference_qualifies(nearest, requested, policy):
-            named, nearest = nearest, None  # the nearest qualifying office/commercial parcel serves
-    return rules.check_far(land_use, requested, zone, policy, reference=named, nearest=nearest)
-
-
 async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: date, parcel_id: int,
                  requested: float, reason: str, reference_id: int | None = None) -> PlotRatioRequest:
     """Rule 9 submission: scope, contract, no open request, an increase, rule 3, the route."""
@@ -127,9 +108,11 @@ async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: dat
             raise FarNotIncreased(
                 f"requested plot ratio {rules.num(requested)} is not above the current {rules.num(current)}",
                 current=current, requested=requested)
-        geom = parcels.geometry_of(parcel)
-        cap = await _decide_cap(session, policy, parcel_id, geom, parcel.land_use, parcel.zone_id, requested,
-                                reference_id)
+        # Rule 3 on the city route: without a named reference, the nearest qualifying one on the map serves.
+        cap = await far.far_cap(session, policy, land_use=parcel.land_use, requested=requested,
+                                zone=await parcels.zone_facts(session, parcel.zone_id),
+                                geom=parcels.geometry_of(parcel), reference_id=reference_id, exclude_id=parcel_id,
+                                adopt_nearest_reference=True)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("plot_ratio_request", None, "submit", attempted)) from None
     default_cap = policy.default_far_cap(parcel.land_use) or 0.0
