@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.permissions import Actor, require_parcel_editor
-from app.errors import DomainError, ParcelOverlap, ValidationFailed
-from app.parcels import far, lifecycle, rules
+from app.errors import DomainError, ValidationFailed
+from app.parcels import far, lifecycle, overlap, rules
 from app.parcels.classify import NOWHERE, Location, drop_pieces, locate, subdivided
 from app.parcels.rules import Cap
 from app.parcels.service import ParcelDraft
@@ -129,29 +129,6 @@ async def stage(session: AsyncSession, drafts: Sequence[ParcelDraft], keys: Sequ
     await session.execute(text(f"ANALYZE {STAGE} (key, geom)"))  # what locate and the insert plan by
 
 
-async def overlaps_in_stage(session: AsyncSession, policy: Policy) -> dict[int, str]:
-    """SPEC §2 for a whole batch: each staged industrial row overlapping an existing parcel or an earlier
-    staged row by more than the tolerance, with the reason naming the other one."""
-    rows = await session.execute(text(f"""
-        SELECT s.key, 'parcel ' || p.id || ' (' || p.code || ')' AS other,
-               ST_Area(ST_Intersection(s.geom, p.geom)::geography) AS m2
-          FROM {STAGE} s JOIN parcel p ON p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
-                                      AND ST_Intersects(s.geom, p.geom) AND NOT ST_Touches(s.geom, p.geom)
-         WHERE s.land_use IN ('industrial', 'rnd')
-        UNION ALL
-        SELECT b.key, 'row ' || a.row_no || ' (' || a.code || ')' AS other,
-               ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS m2
-          FROM {STAGE} a JOIN {STAGE} b ON a.key < b.key AND ST_Intersects(a.geom, b.geom)
-                                       AND NOT ST_Touches(a.geom, b.geom)
-         WHERE a.land_use IN ('industrial', 'rnd') AND b.land_use IN ('industrial', 'rnd')
-    """))  # noqa: S608 (constant table name)
-    found: dict[int, str] = {}
-    for key, other, m2 in rows:
-        if m2 > policy.overlap_tolerance_m2 and key not in found:
-            found[key] = f"overlaps {other} by {m2:.1f} m²"
-    return found
-
-
 async def bulk_create(session: AsyncSession, actor: Actor, policy: Policy, drafts: Sequence[ParcelDraft],
                       *, action: str = "bulk_create", all_or_nothing: bool = True,
                       row_numbers: Sequence[int] | None = None, progress: Progress | None = None,
@@ -244,12 +221,11 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
         ids = await _try_insert(session, actor, policy, decided, measuring)
     if ids is None and decided:
         await report(progress, "overlaps", 0, total)
-        overlaps = await overlaps_in_stage(session, policy)
+        overlaps = await overlap.overlaps_in_stage(session, policy, STAGE)
         kept: list[Decided] = []
         for entry in decided:
-            if entry[0] in overlaps:
-                overlap = ParcelOverlap(overlaps[entry[0]])
-                result.refused.append(Refused(entry[0], overlap.code, overlap.detail))
+            if refusal := overlaps.get(entry[0]):
+                result.refused.append(Refused(entry[0], refusal.code, refusal.detail))
             else:
                 kept.append(entry)
         decided = kept
@@ -321,8 +297,8 @@ async def _insert(session: AsyncSession, actor: Actor, policy: Policy, decided: 
     await _measures(session, await measuring if measuring is not None else None)
     before = await _set_local(session, {
         # The overlap guard (a statement trigger, migration 0006) probes the new rows through the GiST index of
-        # `parcel`; it measures with this batch's tolerance, so it refuses exactly what `overlaps_in_stage`
-        # would list. Seq scans are off: the index is always right for these statements.
+        # `parcel`; it measures with this batch's tolerance, so it refuses exactly what
+        # `overlap.overlaps_in_stage` would list. Seq scans are off: the index is always right for these statements.
         "enable_seqscan": "off", "work_mem": "256MB",  # sorts 100,000 rows
         "landcycle.overlap_tolerance_m2": str(policy.overlap_tolerance_m2),
         # This INSERT brings area_m2, tile_geom and tile_point (trigger parcel_measures, migration 0007).

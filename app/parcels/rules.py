@@ -1,5 +1,5 @@
-"""Pure rules over plain data: tier (SPEC §2), planning lock (rule 1), plot-ratio cap (rule 3), the plot
-ratio of contracted land (rule 9, SPEC §4) and who sets a legacy zone (SPEC §4).
+"""Pure rules over plain data: tier and overlap (SPEC §2), planning lock (rule 1), plot-ratio cap (rule 3),
+the plot ratio of contracted land (rule 9, SPEC §4) and who sets a legacy zone (SPEC §4).
 
 No database, no HTTP: facts in, a decision or a DomainError out. REST, WFS-T, import and the
 plot-ratio request workflow all call these.
@@ -8,12 +8,14 @@ plot-ratio request workflow all call these.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import (
     FarCapExceeded,
     ForbiddenRole,
     LockupPlanning,
     NotFound,
+    ParcelOverlap,
     PlotRatioRequestRequired,
     ValidationFailed,
 )
@@ -58,6 +60,18 @@ def num(value: float | None) -> str:
         return "none"
     text = f"{value:.2f}".rstrip("0")
     return text + "0" if text.endswith(".") else text
+
+
+# ---------------------------------------------------------------------------------------------- SPEC §2
+def overlap_refusal(other: str, overlap_m2: float, policy: Policy, **numbers: Any) -> ParcelOverlap | None:
+    """SPEC §2: industrial/R&D parcels may overlap each other by at most the tolerance. The refusal of an
+    overlap beyond it, naming the other one (`other`: "parcel 7 (P-7)", "row 3 (A-3)"), or None."""
+    tolerance = policy.overlap_tolerance_m2
+    if overlap_m2 <= tolerance:
+        return None
+    return ParcelOverlap(f"overlaps {other} by {overlap_m2:.1f} m² "
+                         f"(industrial/R&D parcels may overlap by at most {tolerance:g} m²)",
+                         **numbers, overlap_m2=round(overlap_m2, 2), tolerance_m2=tolerance)
 
 
 # ---------------------------------------------------------------------------------------------- rule 1

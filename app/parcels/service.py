@@ -23,8 +23,8 @@ from app.audit import service as audit
 from app.auth.permissions import Actor, require_override_rights, require_parcel_editor
 from app.calendar import city_today
 from app.context import request_id
-from app.errors import DomainError, ParcelOverlap, Refusal, ValidationFailed
-from app.parcels import far, lifecycle, rules
+from app.errors import DomainError, Refusal, ValidationFailed
+from app.parcels import far, lifecycle, overlap, rules
 from app.parcels.classify import NOWHERE, Location, locate_geometries, locate_parcels
 from app.parcels.lifecycle import StatusChange
 from app.parcels.rules import Cap, ContractInForce, LockState, Override
@@ -322,7 +322,7 @@ async def _decide(session: AsyncSession, actor: Actor, policy: Policy, before: _
             geom=draft.geom, reference_id=draft.plot_ratio_reference_id, exclude_id=parcel_id))
     if draft.land_use in INDUSTRIAL_USES and (before is None or geometry_changed
                                               or before.draft.land_use not in INDUSTRIAL_USES):
-        await _check_overlap(session, policy, parcel_id, draft.geom)
+        await overlap.check_overlap(session, policy, parcel_id, draft.geom)
     await _audit_override(session, actor, "parcel", parcel_id, overridden, override)
     if ratio_overridden and override is not None and before is not None and held.in_force is not None:
         await audit.record(session, actor, "override", "parcel", parcel_id, outcome="overridden",
@@ -361,24 +361,6 @@ def _derive(policy: Policy, parcel_id: int, version: int, draft: ParcelDraft, lo
         cap = keep
     return _State(parcel_id, version, draft, location.district_code, cls.tier, cls.zone_id,
                   cls.planning_locked, cap)
-
-
-async def _check_overlap(session: AsyncSession, policy: Policy, parcel_id: int, geom: MultiPolygon) -> None:
-    """SPEC §2: industrial/rnd parcels may not overlap each other by more than the tolerance."""
-    row = (await session.execute(text("""
-        SELECT id, code, ST_Area(ST_Intersection(geom, g)::geography) AS m2
-          FROM parcel, (SELECT ST_GeomFromEWKB(:g) AS g) AS c
-         WHERE valid_to IS NULL AND land_use IN ('industrial', 'rnd') AND id <> :id
-           AND ST_Intersects(geom, g) AND NOT ST_Touches(geom, g)
-         ORDER BY m2 DESC LIMIT 1
-    """), {"g": _ewkb(geom), "id": parcel_id})).first()
-    if row is not None and row.m2 > policy.overlap_tolerance_m2:
-        raise ParcelOverlap(
-            f"overlaps parcel {row.id} ({row.code}) by {row.m2:.1f} m² "
-            f"(industrial/R&D parcels may overlap by at most {policy.overlap_tolerance_m2:g} m²)",
-            other_parcel_id=row.id, other_parcel_code=row.code, overlap_m2=round(row.m2, 2),
-            tolerance_m2=policy.overlap_tolerance_m2,
-        )
 
 
 async def _check_code_free(session: AsyncSession, code: str, parcel_id: int) -> None:

@@ -1,4 +1,5 @@
-"""Rule 3 over gathered facts, the one check every write path uses, as pure functions (no database)."""
+"""Rule 3 over gathered facts (the one check every write path uses) and SPEC §2's overlap refusal, as pure
+functions (no database)."""
 
 import pytest
 
@@ -8,6 +9,7 @@ from app.parcels.rules import (
     Reference,
     ZoneFacts,
     check_far_facts,
+    overlap_refusal,
     reference_needed,
 )
 from app.policy import Policy
@@ -56,3 +58,15 @@ def test_a_plot_ratio_request_does_not_adopt_a_nearest_reference_that_does_not_q
     with pytest.raises(FarCapExceeded) as err:
         check_far_facts(FarFacts("industrial", 2.8, None, nearest=office(2.4)), POLICY, adopt_nearest_reference=True)
     assert err.value.numbers["nearest_reference"]["qualifies"] is False
+
+
+def test_an_overlap_within_the_tolerance_is_no_refusal():
+    assert overlap_refusal("parcel 7 (P-7)", POLICY.overlap_tolerance_m2, POLICY) is None
+
+
+def test_an_overlap_beyond_the_tolerance_names_the_other_area_and_tolerance():
+    refusal = overlap_refusal("row 3 (A-3)", 1234.567, POLICY, other_parcel_id=None)
+    assert refusal is not None and refusal.code == "PARCEL_OVERLAP"
+    assert refusal.detail == ("overlaps row 3 (A-3) by 1234.6 m² "
+                              "(industrial/R&D parcels may overlap by at most 1 m²)")
+    assert refusal.numbers == {"other_parcel_id": None, "overlap_m2": 1234.57, "tolerance_m2": 1.0}
