@@ -37,6 +37,10 @@ from models.parcel import STATUSES
 parcel = cast(Table, Parcel.__table__)
 
 WRITABLE = ("code", "land_use", "plot_ratio", "plot_ratio_reference_id", "legacy_zone", "status")
+# The audit's view of a parcel version, in before/after of every parcel audit row (the geometry lives in the
+# history rows): built in Python by `_State.snapshot`, in SQL by `snapshot_sql` (set_statuses).
+SNAPSHOT = (*WRITABLE, "version", "district_code", "tier", "zone_id", "planning_locked", "plot_ratio_cap",
+            "plot_ratio_cap_source")
 # Not stored on the parcel: the date of a district's life-cycle step, recorded in the audit row (SPEC §4).
 STATUS_ON = "status_on"
 
@@ -94,12 +98,18 @@ class _State:
         return LockState(self.id, self.planning_locked, self.zone_id, self.draft.land_use)
 
     def snapshot(self) -> dict[str, Any]:
-        """Audit view: attributes, derived facts and the version (geometry lives in the history rows)."""
-        data = {k: v for k, v in asdict(self.draft).items() if k != "geom"}
-        data.update(version=self.version, district_code=self.district_code, tier=self.tier,
-                    zone_id=self.zone_id, planning_locked=self.planning_locked,
-                    plot_ratio_cap=self.cap.value, plot_ratio_cap_source=self.cap.source)
-        return data
+        """The audit's view of this version (SNAPSHOT): the draft's attributes and the derived facts."""
+        derived = {"version": self.version, "district_code": self.district_code, "tier": self.tier,
+                   "zone_id": self.zone_id, "planning_locked": self.planning_locked,
+                   "plot_ratio_cap": self.cap.value, "plot_ratio_cap_source": self.cap.source}
+        return {k: derived[k] if k in derived else getattr(self.draft, k) for k in SNAPSHOT}
+
+
+def snapshot_sql(row: str, **exprs: str) -> str:
+    """The audit's view of a parcel (SNAPSHOT) as a jsonb expression over the parcel row `row`, for writes
+    done in SQL alone; `exprs` give a field's value where it is not that row's column of the same name."""
+    pairs = ", ".join(f"'{k}', {exprs.get(k, f'{row}.{k}')}" for k in SNAPSHOT)
+    return f"jsonb_build_object({pairs})"
 
 
 def _float(value: Decimal | float | None) -> float | None:
@@ -253,13 +263,8 @@ async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, 
         return []
     if set(statuses.values()) - set(STATUSES):
         raise ValidationFailed(f"unknown parcel status in {sorted(set(statuses.values()))}")
-    snapshot = """jsonb_build_object('code', {t}.code, 'land_use', {t}.land_use, 'plot_ratio', {t}.plot_ratio,
-        'plot_ratio_reference_id', {t}.plot_ratio_reference_id, 'legacy_zone', {t}.legacy_zone,
-        'status', {s}, 'version', {v}, 'district_code', {t}.district_code, 'tier', {t}.tier,
-        'zone_id', {t}.zone_id, 'planning_locked', {t}.planning_locked,
-        'plot_ratio_cap', {t}.plot_ratio_cap, 'plot_ratio_cap_source', {t}.plot_ratio_cap_source)"""
-    before = snapshot.format(t="c", s="c.status", v="c.version")
-    after = snapshot.format(t="c", s="c.new_status", v="c.version + 1")
+    before = snapshot_sql("c")
+    after = snapshot_sql("c", status="c.new_status", version="c.version + 1")
     sql = text(f"""
         WITH ch AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[])) AS t(id, status)),
         closed AS (
