@@ -101,11 +101,15 @@ def check_targets(targets: Mapping[str, float]) -> None:
             raise ValidationFailed(f"target of {code} must be a finite number ≥ 0", field="indicators")
 
 
-def check_parcel(kind: str, parcel: ParcelFacts) -> None:
-    """Contracts are for industrial/R&D land; rule 2: no new supply on fragments or legacy-198 land."""
+def check_contract_land(parcel: ParcelFacts) -> None:
+    """Contracts are for industrial/R&D land."""
     if parcel.land_use not in INDUSTRIAL_USES:
         raise ValidationFailed(f"parcel {parcel.id} is {parcel.land_use} land; contracts are for "
                                "industrial or R&D land", parcel_id=parcel.id, land_use=parcel.land_use)
+
+
+def check_supply_lock(kind: str, parcel: ParcelFacts) -> None:
+    """Rule 2, the supply lock: no new supply on fragments or legacy-198 land (renewal and transfer go on)."""
     if kind != "new_supply":
         return
     why = ("it is a fragment (in no industrial base or community)" if parcel.tier == "fragment"

@@ -144,7 +144,8 @@ async def create_contract(session: AsyncSession, actor: Actor, policy: Policy, d
         industry = await _industry(session, draft.enterprise_id)
         await _check_organisation(session, draft.responsible_org_id)
         await _check_code_free(session, draft.code, None)
-        rules.check_parcel(draft.kind, parcel)
+        rules.check_contract_land(parcel)
+        rules.check_supply_lock(draft.kind, parcel)
         had = bool(await session.scalar(select(exists().where(contract.c.parcel_id == draft.parcel_id))))
         replaced = rules.check_holding(draft.kind, draft.enterprise_id, draft.signed_on, parcel.id,
                                        await holding_contract(session, parcel.id), had, policy,

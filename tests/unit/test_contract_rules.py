@@ -7,8 +7,9 @@ from app.contracts.rules import (
     Holding,
     ParcelFacts,
     check_access_standard,
+    check_contract_land,
     check_holding,
-    check_parcel,
+    check_supply_lock,
     check_targets,
     parcel_status_after_signing,
 )
@@ -35,24 +36,24 @@ def parcel(tier="base", legacy="104", land_use="industrial", status="planned"):
 
 def test_supply_lock_refuses_new_supply_on_fragment():
     with pytest.raises(LockupSupply) as err:
-        check_parcel("new_supply", parcel(tier="fragment", legacy=None))
+        check_supply_lock("new_supply", parcel(tier="fragment", legacy=None))
     assert err.value.numbers["tier"] == "fragment"
 
 
 def test_supply_lock_refuses_new_supply_on_legacy_198():
     with pytest.raises(LockupSupply) as err:
-        check_parcel("new_supply", parcel(tier="community", legacy="198"))
+        check_supply_lock("new_supply", parcel(tier="community", legacy="198"))
     assert err.value.numbers["legacy_zone"] == "198"
 
 
 @pytest.mark.parametrize("kind", ["renewal", "transfer"])
 def test_supply_lock_allows_renewal_and_transfer(kind):
-    check_parcel(kind, parcel(tier="fragment", legacy="198"))
+    check_supply_lock(kind, parcel(tier="fragment", legacy="198"))
 
 
 def test_contracts_are_for_industrial_land():
     with pytest.raises(ValidationFailed):
-        check_parcel("new_supply", parcel(land_use="office", tier=None))
+        check_contract_land(parcel(land_use="office", tier=None))
 
 
 def test_unknown_indicator_is_refused():
