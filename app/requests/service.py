@@ -4,6 +4,8 @@ audit. Approval changes the parcel through `app.parcels.service.update_parcel` i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -95,7 +97,7 @@ async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: dat
     parcel = await parcels.load_current(session, parcel_id)
     current = _float(parcel.plot_ratio)
     attempted = {"parcel_id": parcel_id, "requested_plot_ratio": requested, "reference_parcel_id": reference_id}
-    try:
+    with _refused_as(None, "submit", attempted):
         workflow.check_submitter(actor, parcel.district_code)
         if parcel.land_use not in INDUSTRIAL_USES:
             raise ValidationFailed(f"parcel {parcel_id} is {parcel.land_use} land; requests are for industrial and "
@@ -113,8 +115,6 @@ async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: dat
                                 zone=await parcels.zone_facts(session, parcel.zone_id),
                                 geom=parcels.geometry_of(parcel), reference_id=reference_id, exclude_id=parcel_id,
                                 adopt_nearest_reference=True)
-    except DomainError as exc:
-        raise exc.with_refusal(Refusal("plot_ratio_request", None, "submit", attempted)) from None
     default_cap = policy.default_far_cap(parcel.land_use) or 0.0
     row = PlotRatioRequest(
         parcel_id=parcel_id, parcel_code=parcel.code, district_code=parcel.district_code,
@@ -139,85 +139,79 @@ async def load(session: AsyncSession, request_id: int, *, lock: bool = False) ->
     return row
 
 
-async def _begin(session: AsyncSession, request_id: int, if_match: int | None) -> PlotRatioRequest:
+async def _begin(session: AsyncSession, request_id: int, if_match: int | None
+                 ) -> tuple[PlotRatioRequest, dict[str, Any]]:
+    """The request a step changes, locked and at the version the client saw, with its audit view before."""
     row = await load(session, request_id, lock=True)
     locks.check_if_match("request", request_id, row.version, if_match)
-    return row
+    return row, snapshot(row)
+
+
+@contextmanager
+def _refused_as(request_id: int | None, action: str, attempted: dict[str, Any]) -> Iterator[None]:
+    """A refusal raised inside is audited (SPEC rule 10) as this attempted step of the request."""
+    try:
+        yield
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, attempted)) from None
 
 
 async def record_notice(session: AsyncSession, actor: Actor, request_id: int, starts_on: date, ends_on: date,
                         if_match: int | None = None) -> PlotRatioRequest:
     """submitted → public_notice with the notice's dates (7–30 days; past dates allowed)."""
-    row = await _begin(session, request_id, if_match)
-    before = snapshot(row)
-    try:
+    row, before = await _begin(session, request_id, if_match)
+    with _refused_as(request_id, "record_notice",
+                     {"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()}):
         status = workflow.transition(row.status, "record_notice")
         workflow.check_notice_recorder(actor, _facts(row))
         workflow.check_notice_period(starts_on, ends_on)
-    except DomainError as exc:
-        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, "record_notice",
-                                       {"starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})) from None
     row.status, row.notice_starts_on, row.notice_ends_on = status, starts_on, ends_on
     row.notice_recorded_by, row.notice_recorded_at = actor.username, func.now()
-    await _bump(session, row)
-    await audit.record(session, actor, "record_notice", "plot_ratio_request", row.id, before=before,
-                       after=snapshot(row))
-    return row
+    return await _done(session, actor, "record_notice", row, before)
 
 
 async def decide(session: AsyncSession, actor: Actor, policy: Policy, today: date, request_id: int,
                  approve: bool, note: str | None, if_match: int | None = None) -> PlotRatioRequest:
     """public_notice → approved | rejected. Approval re-checks rules 3 and 9 and sets the parcel's plot
     ratio (a new parcel version with its cap source and reference) in the same transaction."""
-    row = await _begin(session, request_id, if_match)
-    before = snapshot(row)
+    row, before = await _begin(session, request_id, if_match)
     action = "approve" if approve else "reject"
-    try:
+    with _refused_as(request_id, action, {"note": note}):
         status = workflow.transition(row.status, action)
         facts = _facts(row)
         workflow.check_decider(actor, facts)
         workflow.check_notice_over(facts, today)
         if approve:
             await _check_contract(session, row.parcel_id, today)
-    except DomainError as exc:
-        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
-    if approve:
-        requested = float(row.requested_plot_ratio)
-        try:
             row.parcel_version_applied = await parcels.update_parcel(
                 session, actor, policy, row.parcel_id,
-                parcels.ParcelChanges(values={"plot_ratio": requested,
+                parcels.ParcelChanges(values={"plot_ratio": float(row.requested_plot_ratio),
                                               "plot_ratio_reference_id": row.reference_parcel_id}),
                 cause=lifecycle.REQUEST)
-        except DomainError as exc:
-            raise exc.with_refusal(Refusal("plot_ratio_request", request_id, action, {"note": note})) from None
     row.status, row.decided_by, row.decided_at, row.decision_note = status, actor.username, func.now(), note
-    await _bump(session, row)
-    await audit.record(session, actor, action, "plot_ratio_request", row.id, before=before, after=snapshot(row))
-    return row
+    return await _done(session, actor, action, row, before)
 
 
 async def withdraw(session: AsyncSession, actor: Actor, request_id: int,
                    if_match: int | None = None) -> PlotRatioRequest:
     """The submitter withdraws an open request."""
-    row = await _begin(session, request_id, if_match)
-    before = snapshot(row)
-    try:
+    row, before = await _begin(session, request_id, if_match)
+    with _refused_as(request_id, "withdraw", {}):
         status = workflow.transition(row.status, "withdraw")
         workflow.check_withdrawer(actor, _facts(row))
-    except DomainError as exc:
-        raise exc.with_refusal(Refusal("plot_ratio_request", request_id, "withdraw", {})) from None
     row.status, row.withdrawn_at = status, func.now()
-    await _bump(session, row)
-    await audit.record(session, actor, "withdraw", "plot_ratio_request", row.id, before=before, after=snapshot(row))
-    return row
+    return await _done(session, actor, "withdraw", row, before)
 
 
-async def _bump(session: AsyncSession, row: PlotRatioRequest) -> None:
+async def _done(session: AsyncSession, actor: Actor, action: str, row: PlotRatioRequest,
+                before: dict[str, Any]) -> PlotRatioRequest:
+    """A step of the workflow written: the request's next version, audited with its view before and after."""
     row.version += 1
     row.updated_at = func.now()
     await session.flush()
     await session.refresh(row)
+    await audit.record(session, actor, action, "plot_ratio_request", row.id, before=before, after=snapshot(row))
+    return row
 
 
 READ = "read plot-ratio requests"
