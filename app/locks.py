@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, VersionConflict
-from models.base import Versioned
+from models.base import Versioned, current
 
 V = TypeVar("V", bound=Versioned)
 
@@ -63,7 +63,7 @@ async def current_row(session: AsyncSession, model: type[V], kind: str, entity_i
     after waiting for the entity's other writers (rule 10 writes: lock, check If-Match, close, insert)."""
     if lock:
         await entity(session, kind, entity_id)
-    row = await session.scalar(select(model).where(model.id == entity_id, model.valid_to.is_(None)))
+    row = await session.scalar(select(model).where(model.id == entity_id, current(model)))
     if row is None:
         error = NotFound(f"{kind} {entity_id} does not exist")
         error.numbers[f"{kind}_id"] = entity_id

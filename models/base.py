@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, func, text
+from sqlalchemy import BigInteger, ColumnElement, DateTime, FromClause, Integer, MetaData, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
@@ -37,7 +37,13 @@ def web_mercator(kind: str) -> Geometry:
     return Geometry(kind, srid=WEB_MERCATOR_SRID, spatial_index=False)
 
 
-CURRENT = text("valid_to IS NULL")
+def current_sql(alias: str = "") -> str:
+    """Rule 10's current version in SQL text: the row of the table `alias` (or of the only table) not yet
+    closed. SQL over several versioned tables names each: `current_sql("p")` is `p.valid_to IS NULL`."""
+    return f"{alias}.valid_to IS NULL" if alias else "valid_to IS NULL"
+
+
+CURRENT = text(current_sql())
 CLOSED = text("valid_to IS NOT NULL")  # the history of a versioned table
 
 
@@ -49,3 +55,9 @@ class Versioned:
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     changed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+def current(of: FromClause | type[Versioned]) -> ColumnElement[bool]:
+    """Rule 10's current version of a versioned class, table or alias (`of.valid_to IS NULL`), for a query."""
+    column = of.c.valid_to if isinstance(of, FromClause) else of.valid_to
+    return column.is_(None)

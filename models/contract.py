@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import CURRENT, Base, Versioned
+from models.base import CURRENT, Base, Versioned, current_sql
 
 contract_id_seq = Sequence("contract_id_seq", metadata=Base.metadata)
 
@@ -80,7 +80,7 @@ class Contract(Versioned, Base):
         Index("uq_contract_current_code", "code", unique=True, postgresql_where=CURRENT),
         # The database's own guarantee behind CONTRACT_CONFLICT: one holding contract per parcel.
         Index("uq_contract_holding_parcel", "parcel_id", unique=True,
-              postgresql_where=text(f"valid_to IS NULL AND {_in('status', HOLDING)}")),
+              postgresql_where=text(f"{current_sql()} AND {_in('status', HOLDING)}")),
         Index("ix_contract_parcel_id", "parcel_id"),
         Index("ix_contract_current_enterprise", "enterprise_id", postgresql_where=CURRENT),
         Index("ix_contract_valid_from", "valid_from"),

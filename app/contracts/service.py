@@ -27,6 +27,7 @@ from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
 from models import Contract, ContractIndicator, Enterprise, ExitCase, Organisation, Parcel
+from models.base import current, current_sql
 from models.contract import HOLDING
 
 contract = cast(Table, Contract.__table__)
@@ -86,7 +87,7 @@ async def targets_of(session: AsyncSession, contract_id: int, terms_version: int
 
 async def parcel_facts(session: AsyncSession, parcel_id: int) -> ParcelFacts:
     """What the contract rules look at on a parcel (NOT_FOUND when it does not exist)."""
-    row = await session.scalar(select(Parcel).where(Parcel.id == parcel_id, Parcel.valid_to.is_(None)))
+    row = await session.scalar(select(Parcel).where(Parcel.id == parcel_id, current(Parcel)))
     if row is None:
         raise NotFound(f"parcel {parcel_id} does not exist", parcel_id=parcel_id)
     return ParcelFacts(row.id, row.code, row.land_use, row.tier, row.legacy_zone, row.status,
@@ -96,7 +97,7 @@ async def parcel_facts(session: AsyncSession, parcel_id: int) -> ParcelFacts:
 async def holding_contract(session: AsyncSession, parcel_id: int) -> Holding | None:
     """The contract holding a parcel (status active, rectification or exiting), if any."""
     row = await session.scalar(select(Contract).where(Contract.parcel_id == parcel_id,
-                                                      Contract.valid_to.is_(None),
+                                                      current(Contract),
                                                       Contract.status.in_(HOLDING)))
     return None if row is None else Holding(row.id, row.code, row.status, row.enterprise_id, row.expires_on)
 
@@ -121,7 +122,7 @@ async def _check_organisation(session: AsyncSession, org_id: int) -> None:
 
 
 async def _check_code_free(session: AsyncSession, code: str, contract_id: int | None) -> None:
-    other = await session.scalar(select(Contract.id).where(Contract.code == code, Contract.valid_to.is_(None),
+    other = await session.scalar(select(Contract.id).where(Contract.code == code, current(Contract),
                                                            Contract.id != (contract_id or 0)))
     if other is not None:
         raise ValidationFailed(f"code {code} is already used by contract {other}", field="code",
@@ -242,7 +243,7 @@ WITH ch AS (
                          CAST(:ended_on AS date[]), CAST(:causes AS jsonb[]))
          AS t(id, status, rectify_by, ended_on, cause)
 ), closed AS (
-    UPDATE contract c SET valid_to = :at FROM ch WHERE c.id = ch.id AND c.valid_to IS NULL
+    UPDATE contract c SET valid_to = :at FROM ch WHERE c.id = ch.id AND {current_sql('c')}
     RETURNING c.*, ch.status AS new_status, ch.rectify_by AS new_rectify_by, ch.ended_on AS new_ended_on,
               ch.cause
 ), opened AS (
@@ -267,7 +268,7 @@ SELECT :actor, :role, 'update', 'contract', id::text, 'done',
 # ------------------------------------------------------------------------------------------ persistence
 async def _close(session: AsyncSession, ids: Sequence[int]) -> None:
     at = await locks.change_time(session)
-    await session.execute(update(contract).where(contract.c.id.in_(list(ids)), contract.c.valid_to.is_(None))
+    await session.execute(update(contract).where(contract.c.id.in_(list(ids)), current(contract))
                           .values(valid_to=at))
 
 

@@ -39,6 +39,7 @@ from app.evaluations.schedule import plan
 from app.exits import service as exits
 from app.parcels.bulk import driver_connection
 from app.settings import Settings
+from models.base import current_sql
 
 SYSTEM = Actor(id=0, username="demo-loader", role="bureau")
 TABLES = ["exit_case", "evaluation", "contract_indicator", "contract", "enterprise", "organisation"]
@@ -91,14 +92,14 @@ async def load(session: AsyncSession, settings: Settings, seed: int, progress: C
     today = city_today(settings.today)
     rng = np.random.default_rng(seed + 3)
     await session.execute(text("ALTER SEQUENCE contract_id_seq RESTART"))
-    parcels = (await session.execute(text("""
+    parcels = (await session.execute(text(f"""
         SELECT p.id, p.land_use, p.status, p.district_code, p.area_m2, coalesce(z.code, '') AS zone,
                (p.tier = 'fragment' OR p.legacy_zone = '198') AS supply_locked
-          FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id AND z.valid_to IS NULL
-         WHERE p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd')
+          FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id AND {current_sql('z')}
+         WHERE {current_sql('p')} AND p.land_use IN ('industrial', 'rnd')
            AND p.status IN ('supplied', 'under_construction', 'operating')
          ORDER BY p.id
-    """))).all()
+    """))).all()  # noqa: S608
     chosen = [p for p, keep in zip(parcels, rng.random(len(parcels)) < 0.88, strict=True) if keep]
     orgs = await _organisations(session)
     made = await _contracts(session, rng, chosen, orgs, today)
@@ -122,7 +123,7 @@ async def _organisations(session: AsyncSession) -> dict[str, int]:
     for code, zh, en in districts:
         rows.append((f"{zh}人民政府 {en} District Government", "district_government", code))
     for code, name, district in await session.execute(text(
-            "SELECT code, name, district_code FROM zone WHERE valid_to IS NULL ORDER BY code")):
+            f"SELECT code, name, district_code FROM zone WHERE {current_sql()} ORDER BY code")):  # noqa: S608
         rows.append((f"{name} 管委会 (park committee {code})", "park_committee", district))
     result = await session.execute(text("""
         INSERT INTO organisation (name, kind, district_code, created_by)
@@ -299,13 +300,13 @@ async def _history(session: AsyncSession, settings: Settings, rng: np.random.Gen
     ends = [d for d in (date(y, 1, 1) for y in range(first_year, today.year + 1, 2)) if d < today] + [today]
     for until in ends:
         recorded = 0
-        while rows := (await session.execute(text("""
+        while rows := (await session.execute(text(f"""
             SELECT DISTINCT ON (e.contract_id) e.id, e.contract_id, e.due_on
-              FROM evaluation e JOIN contract c ON c.id = e.contract_id AND c.valid_to IS NULL
+              FROM evaluation e JOIN contract c ON c.id = e.contract_id AND {current_sql('c')}
              WHERE e.evaluated_on IS NULL AND e.cancelled_on IS NULL AND e.due_on < :until
                AND c.status IN ('active', 'rectification') AND e.contract_id <> ALL(CAST(:stalled AS bigint[]))
              ORDER BY e.contract_id, e.due_on, e.id
-        """), {"until": until, "stalled": stalled})).all():
+        """), {"until": until, "stalled": stalled})).all():  # noqa: S608
             inputs = []
             for eval_id, contract_id, due_on in rows:
                 k = index[contract_id]

@@ -21,6 +21,7 @@ from app.policy import Policy
 from gis.crs import STORAGE_SRID
 from gis.geometry import problems
 from models import District
+from models.base import current_sql
 
 
 @dataclass(frozen=True)
@@ -98,27 +99,27 @@ async def _rederive(session: AsyncSession, actor: Actor, policy: Policy, codes: 
     """Parcels and zones in or formerly of the imported districts take their district again."""
     touched = list(
         await session.scalars(
-            text("""
+            text(f"""
         SELECT p.id FROM parcel p
-         WHERE p.valid_to IS NULL
+         WHERE {current_sql('p')}
            AND (p.district_code = ANY(:codes)
                 OR EXISTS (SELECT 1 FROM district d
                             WHERE d.code = ANY(:codes) AND ST_Intersects(d.geom, p.geom)))
-    """),
+    """),  # noqa: S608
             {"codes": codes},
         )
     )
     await reclassify_parcels(session, actor, policy, touched)
     # A zone's district is a derived label of its current row (as the demo loader sets it).
     await session.execute(
-        text("""
+        text(f"""
         UPDATE zone z SET district_code = (
           SELECT d.code FROM district d WHERE ST_Intersects(d.geom, z.geom)
            ORDER BY ST_Area(ST_Intersection(d.geom, z.geom)::geography) DESC, d.code LIMIT 1)
-         WHERE z.valid_to IS NULL
+         WHERE {current_sql('z')}
            AND (z.district_code = ANY(:codes)
                 OR EXISTS (SELECT 1 FROM district d
                             WHERE d.code = ANY(:codes) AND ST_Intersects(d.geom, z.geom)))
-    """),
+    """),  # noqa: S608
         {"codes": codes},
     )

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.contracts.indicators import EFFICIENCY
 from app.evaluations.bottom_line import PeerGroup, PeerSums, bottom_line, exact
 from app.policy import Policy
+from models.base import current_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class Staged:
 
 # Peer groups are numbered for the sort: industry i (1-based position in :industries) and district d
 # (position in :districts) make group i * 1000 + d; the city-wide group of industry i is i * 1000.
-_SUMS = text("""
+_SUMS = text(f"""
 WITH staged AS (
     SELECT * FROM unnest(CAST(:s_ids AS bigint[]), CAST(:s_days AS date[]), CAST(:s_out AS numeric[]),
                          CAST(:s_tax AS numeric[])) AS s(id, evaluated_on, o, t)
@@ -60,8 +61,8 @@ WITH staged AS (
            coalesce(array_position(CAST(:districts AS text[]), p.district_code::text), 999) AS d
       FROM contract c
       JOIN enterprise en ON en.id = c.enterprise_id
-      LEFT JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL
-     WHERE c.valid_to IS NULL AND en.industry_code = ANY(CAST(:industries AS text[]))
+      LEFT JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
+     WHERE {current_sql('c')} AND en.industry_code = ANY(CAST(:industries AS text[]))
 ), results AS (
     SELECT e.id, e.contract_id, e.evaluated_on, 0 AS staged,
            (e.measurements ->> 'output_per_mu')::numeric AS o, (e.measurements ->> 'tax_per_mu')::numeric AS t
@@ -99,7 +100,7 @@ WITH staged AS (
     WINDOW w AS (PARTITION BY g ORDER BY on_, q ROWS UNBOUNDED PRECEDING)
 )
 SELECT DISTINCT on_ AS d, g, so, n_o, st, n_t FROM running WHERE q = 1
-""")
+""")  # noqa: S608
 
 
 async def peer_sums(session: AsyncSession, points: Iterable[Point], staged: Staged | None = None

@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Select, Table, and_, case, func, select, true
 
 from models import Contract, Enterprise, Evaluation, Organisation, Parcel
+from models.base import current
 
 evaluation = cast(Table, Evaluation.__table__)
 contract = cast(Table, Contract.__table__)
@@ -48,8 +49,8 @@ class EvaluationQuery:
 
 def source() -> Any:
     return (evaluation
-            .join(contract, and_(contract.c.id == evaluation.c.contract_id, contract.c.valid_to.is_(None)))
-            .outerjoin(parcel, and_(parcel.c.id == contract.c.parcel_id, parcel.c.valid_to.is_(None)))
+            .join(contract, and_(contract.c.id == evaluation.c.contract_id, current(contract)))
+            .outerjoin(parcel, and_(parcel.c.id == contract.c.parcel_id, current(parcel)))
             .outerjoin(organisation, organisation.c.id == contract.c.responsible_org_id)
             .join(enterprise, enterprise.c.id == contract.c.enterprise_id))
 

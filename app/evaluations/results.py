@@ -26,6 +26,7 @@ from app.evaluations.peers import Point, Staged
 from app.evaluations.workflow import Decision, Previous
 from app.parcels import service as parcels
 from app.policy import Policy
+from models.base import current_sql
 
 RECORDERS = ("bureau", "district_officer", "evaluator")
 
@@ -220,23 +221,23 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
 
 
 # ------------------------------------------------------------------------------------------ loading
-_FACTS = text("""
+_FACTS = text(f"""
 SELECT e.id, e.contract_id, e.stage, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,
        en.industry_code, p.district_code,
-       (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{}'::jsonb) FROM contract_indicator i
+       (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{{}}'::jsonb) FROM contract_indicator i
          WHERE i.contract_id = c.id AND i.contract_version = c.terms_version) AS targets,
        prev.id AS prev_id, prev.outcome AS prev_outcome, prev.evidence AS prev_evidence
   FROM unnest(CAST(:ids AS bigint[]), CAST(:days AS date[])) AS s(id, d)
   JOIN evaluation e ON e.id = s.id
-  JOIN contract c ON c.id = e.contract_id AND c.valid_to IS NULL
+  JOIN contract c ON c.id = e.contract_id AND {current_sql('c')}
   JOIN enterprise en ON en.id = c.enterprise_id
-  LEFT JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL
+  LEFT JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
   LEFT JOIN LATERAL (
        SELECT x.id, x.outcome, x.evidence FROM evaluation x
         WHERE x.contract_id = e.contract_id AND x.evaluated_on IS NOT NULL AND x.evaluated_on <= s.d
         ORDER BY x.evaluated_on DESC, x.id DESC LIMIT 1) prev ON true
-""")
+""")  # noqa: S608
 
 
 def _json(value: Any) -> Any:

@@ -17,29 +17,31 @@ from sqlalchemy import BigInteger, Date, String, TextClause, column, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import TextualSelect
 
-CANDIDATES_SQL = """
+from models.base import current_sql
+
+CANDIDATES_SQL = f"""
 SELECT c.id AS contract_id, c.parcel_id, l.exit_reason AS reason, l.evidence, l.evaluated_on AS since
   FROM contract c
   CROSS JOIN LATERAL (
        SELECT e.consequence, e.exit_reason, e.evidence, e.evaluated_on FROM evaluation e
         WHERE e.contract_id = c.id AND e.evaluated_on IS NOT NULL
         ORDER BY e.evaluated_on DESC, e.id DESC LIMIT 1) l
- WHERE c.valid_to IS NULL AND c.status = 'rectification' AND l.consequence = 'exit_candidate'
+ WHERE {current_sql('c')} AND c.status = 'rectification' AND l.consequence = 'exit_candidate'
 UNION ALL
 SELECT c.id, c.parcel_id, 'expired',
        coalesce((SELECT array_agg(e.id ORDER BY e.id) FROM evaluation e
                   WHERE e.contract_id = c.id AND e.stage = 'expiry' AND e.evaluated_on IS NOT NULL),
-                '{}'::bigint[]),
+                '{{}}'::bigint[]),
        c.expires_on
   FROM contract c
- WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification') AND c.expires_on <= :today
+ WHERE {current_sql('c')} AND c.status IN ('active', 'rectification') AND c.expires_on <= :today
 UNION ALL
-SELECT c.id, c.parcel_id, 'idle_land', '{}'::bigint[],
+SELECT c.id, c.parcel_id, 'idle_land', '{{}}'::bigint[],
        (c.start_by + make_interval(years => :idle_years))::date
-  FROM contract c JOIN parcel p ON p.id = c.parcel_id AND p.valid_to IS NULL AND p.status = 'supplied'
- WHERE c.valid_to IS NULL AND c.status IN ('active', 'rectification')
+  FROM contract c JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')} AND p.status = 'supplied'
+ WHERE {current_sql('c')} AND c.status IN ('active', 'rectification')
    AND c.start_by + make_interval(years => :idle_years) <= :today
-"""
+"""  # noqa: S608
 
 
 # The same candidates for readers that cannot pass today's date (WFS): "today" and the idle-land years come
@@ -70,9 +72,9 @@ SELECT x.contract_id, c.code AS contract_code, c.status AS contract_status, x.pa
        p.code AS parcel_code, p.district_code, c.enterprise_id, en.name AS enterprise_name,
        en.industry_code, c.responsible_org_id, x.reason, x.evidence, x.since
   FROM ({CANDIDATES_SQL}) x
-  JOIN contract c ON c.id = x.contract_id AND c.valid_to IS NULL
+  JOIN contract c ON c.id = x.contract_id AND {current_sql('c')}
   JOIN enterprise en ON en.id = c.enterprise_id
-  LEFT JOIN parcel p ON p.id = x.parcel_id AND p.valid_to IS NULL
+  LEFT JOIN parcel p ON p.id = x.parcel_id AND {current_sql('p')}
  WHERE (CAST(:reason AS text) IS NULL OR x.reason = :reason)
    AND (CAST(:district AS text) IS NULL OR p.district_code = :district)
    AND (CAST(:contract_id AS bigint) IS NULL OR x.contract_id = :contract_id)

@@ -26,6 +26,7 @@ from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
 from models import ExitCase, Parcel
+from models.base import current
 
 exit_case = cast(Table, ExitCase.__table__)
 parcel = cast(Table, Parcel.__table__)
@@ -124,7 +125,7 @@ async def load_case(session: AsyncSession, case_id: int) -> ExitCase:
 
 def _in_district(district_code: str) -> Any:
     """The cases on parcels (current rows) of a district."""
-    return exit_case.c.parcel_id.in_(select(parcel.c.id).where(parcel.c.valid_to.is_(None),
+    return exit_case.c.parcel_id.in_(select(parcel.c.id).where(current(parcel),
                                                                 parcel.c.district_code == district_code))
 
 
@@ -146,6 +147,6 @@ async def get_case(session: AsyncSession, case_id: int, actor: Actor) -> dict[st
     """One exit case as a dict (NOT_FOUND otherwise; FORBIDDEN_DISTRICT outside the actor's scope)."""
     case = await row_of(session, exit_case, case_id, "exit_case")
     district = await session.scalar(select(parcel.c.district_code).where(parcel.c.id == case["parcel_id"],
-                                                                         parcel.c.valid_to.is_(None)))
+                                                                         current(parcel)))
     require_readable(actor, district, READ_CASES)
     return case

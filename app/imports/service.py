@@ -30,6 +30,7 @@ from app.policy import INDUSTRIAL_USES, Policy
 from app.settings import Settings
 from app.zones.bulk import bulk_create_zones
 from app.zones.service import ZoneDraft
+from models.base import current_sql
 
 # Who may import what (SPEC §4): parcels as REST writes them; zones and districts the bureau (and admin).
 EDITORS = {"parcels": ("bureau", "district_officer"), "zones": ("bureau",), "districts": ("bureau", "admin")}
@@ -262,7 +263,7 @@ async def _resolve_references(
     if not wanted:
         return batch, []
     rows = await session.execute(
-        text("SELECT code, id FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"), {"c": sorted(wanted)}
+        text(f"SELECT code, id FROM parcel WHERE {current_sql()} AND code = ANY(:c)"), {"c": sorted(wanted)}  # noqa: S608
     )
     ids = {code: pid for code, pid in rows}
     kept: list[int] = []

@@ -23,8 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.parcels.rules import ZoneFacts
+from models.base import current_sql
 
-# {source}, {zone_pieces}, {district_pieces}, {share_places} are the constants below, never client text.
+# {source}, {zone_pieces}, {district_pieces}, {share_places} and {current_zone} are constants, never client text.
 _LOCATE = """
 WITH src AS NOT MATERIALIZED ({source}),
 zone_pair AS MATERIALIZED (
@@ -36,14 +37,14 @@ zone_pair AS MATERIALIZED (
 zone_hit AS (SELECT key, zone_id, max(hit) AS hit FROM zone_pair GROUP BY key, zone_id),
 zone_share AS (
   SELECT h.key, z.id, z.code, z.kind, z.advanced_manufacturing, z.far_cap, z.far_min, 1.0::float8 AS share
-    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND z.valid_to IS NULL
+    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND {current_zone}
    WHERE h.hit = 2
   UNION ALL
   SELECT h.key, z.id, z.code, z.kind, z.advanced_manufacturing, z.far_cap, z.far_min,
          CASE WHEN ST_Covers(z.geom, s.geom) THEN 1.0
               ELSE ST_Area(ST_Intersection(s.geom, z.geom)::geography)
                    / NULLIF(ST_Area(s.geom::geography), 0) END
-    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND z.valid_to IS NULL JOIN src s ON s.key = h.key
+    FROM zone_hit h JOIN zone z ON z.id = h.zone_id AND {current_zone} JOIN src s ON s.key = h.key
    WHERE h.hit = 1
 ),
 best_zone AS (
@@ -84,7 +85,8 @@ SELECT bd.code AS district_code, bz.id AS zone_id, bz.code AS zone_code, bz.kind
 # Sources: candidate geometries given as EWKB, or current parcels by id, or a staging table.
 FROM_WKB = ("SELECT k AS key, ST_GeomFromEWKB(g) AS geom "
             "FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[])) AS t(k, g)")
-FROM_PARCELS = "SELECT id AS key, geom FROM parcel WHERE valid_to IS NULL AND id = ANY(CAST(:ids AS bigint[]))"
+FROM_PARCELS = (f"SELECT id AS key, geom FROM parcel WHERE {current_sql()} "  # noqa: S608
+                "AND id = ANY(CAST(:ids AS bigint[]))")
 
 ZONE_PIECES = "locate_zone_piece"
 DISTRICT_PIECES = "locate_district_piece"
@@ -106,7 +108,7 @@ class Pieces:
 
 
 # Each whole geometry as its own piece (one write: nothing to prepare).
-WHOLE = Pieces(zones="SELECT id AS zone_id, geom FROM zone WHERE valid_to IS NULL",
+WHOLE = Pieces(zones=f"SELECT id AS zone_id, geom FROM zone WHERE {current_sql()}",  # noqa: S608
                districts="SELECT code, geom FROM district")
 
 
@@ -125,7 +127,7 @@ async def subdivided(session: AsyncSession) -> Pieces:
     """Current zones and districts cut into small indexed pieces, in temporary tables private to this
     transaction (built for one bulk write; `drop_pieces` removes them, commit does too)."""
     await drop_pieces(session)
-    for table, key, source in ((ZONE_PIECES, "id AS zone_id", "zone WHERE valid_to IS NULL"),
+    for table, key, source in ((ZONE_PIECES, "id AS zone_id", f"zone WHERE {current_sql()}"),
                                (DISTRICT_PIECES, "code", "district")):
         pieces = f"SELECT {key}, ST_Subdivide(geom, {PIECE_VERTICES}) AS geom FROM {source}"  # noqa: S608
         await session.execute(text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {pieces}"))
@@ -145,7 +147,7 @@ async def locate(session: AsyncSession, source: str, params: Mapping[str, Any], 
     """Locate every `(key, geom)` row of `source` (one of the constants above), by its key (text or
     integer, as the source has it)."""
     sql = _LOCATE.format(source=source, zone_pieces=pieces.zones, district_pieces=pieces.districts,
-                         share_places=SHARE_PLACES)
+                         share_places=SHARE_PLACES, current_zone=current_sql("z"))
     rows = await session.execute(text(sql), {**params, "majority": majority})
     out: dict[Any, Location] = {}
     for row in rows:

@@ -31,6 +31,7 @@ from sqlalchemy.sql.expression import FromClause
 from gis.crs import STORAGE, CrsRef
 from gis.sql import bbox_filter, bbox_values
 from models import Parcel
+from models.base import current
 
 parcel = Parcel.__table__
 
@@ -98,9 +99,9 @@ class ParcelQuery:
 def alive_at(table: FromClause, as_of: datetime | None) -> ColumnElement[bool]:
     """Rule 10: the current row, or the row valid at `as_of` (valid_from ≤ t < valid_to)."""
     if as_of is None:
-        return table.c.valid_to.is_(None)
+        return current(table)
     at = bindparam("as_of", as_of, type_=DateTime(timezone=True), unique=True)
-    return and_(table.c.valid_from <= at, or_(table.c.valid_to.is_(None), table.c.valid_to > at))
+    return and_(table.c.valid_from <= at, or_(current(table), table.c.valid_to > at))
 
 
 def where(q: ParcelQuery, table: FromClause = parcel) -> list[ColumnElement[bool]]:

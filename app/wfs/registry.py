@@ -22,6 +22,7 @@ from app.wfs.ows import WfsError
 from app.zones import query as zone_query
 from app.zones import service as zone_service
 from models import District
+from models.base import current
 
 NAMESPACE = "http://landcycle.example.org/wfs"
 PREFIX = "landcycle"
@@ -102,7 +103,7 @@ _candidate_key = func.concat(_candidate.c.contract_id, "-", _candidate.c.reason)
 
 def _exit_candidates(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
     joined = _candidate.join(_candidate_parcel, and_(_candidate_parcel.c.id == _candidate.c.parcel_id,
-                                                     _candidate_parcel.c.valid_to.is_(None)))
+                                                     current(_candidate_parcel)))
     return select(*columns).select_from(joined).where(*clauses).order_by(_candidate_key)
 _PARCEL_TYPES = dict(parcel_query.PROPERTIES)
 _ZONE_TYPES = dict(zone_query.PROPERTIES)

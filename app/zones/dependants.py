@@ -20,13 +20,14 @@ from app.policy import Policy
 from app.zones import rules
 from app.zones.rules import Breach, Dependant, ReferenceChange, ZoneChange
 from gis.crs import STORAGE_SRID
+from models.base import current_sql
 
 REFERENCE_USES = ("office", "commercial")  # rule 3: what a reference parcel is
 
 # One statement for both kinds: the touched parcels with the zone each lies in now (`:ids`), or the parcels
 # that name `:ref` as their reference, with their distance to its geometry as changed (`:g`, NULL when
 # deleted) and whether they share its zone (`:ref_zone`).
-_GATHER = text("""
+_GATHER = text(f"""
 SELECT p.id, p.code, p.land_use, p.plot_ratio::float8 AS plot_ratio,
        z.id AS zone_id, z.code AS zone_code, z.kind, z.advanced_manufacturing,
        z.far_cap::float8 AS far_cap, z.far_min::float8 AS far_min,
@@ -34,12 +35,12 @@ SELECT p.id, p.code, p.land_use, p.plot_ratio::float8 AS plot_ratio,
             THEN ST_Distance(p.geom::geography, ST_GeomFromEWKB(CAST(:g AS bytea))::geography) END AS distance_m,
        (CAST(:ref_zone AS bigint) IS NOT NULL AND p.zone_id = CAST(:ref_zone AS bigint)) AS same_zone
   FROM parcel p
-  LEFT JOIN zone z ON z.id = p.zone_id AND z.valid_to IS NULL
- WHERE p.valid_to IS NULL AND p.land_use IN ('industrial', 'rnd') AND p.plot_ratio IS NOT NULL
+  LEFT JOIN zone z ON z.id = p.zone_id AND {current_sql('z')}
+ WHERE {current_sql('p')} AND p.land_use IN ('industrial', 'rnd') AND p.plot_ratio IS NOT NULL
    AND (p.id = ANY(CAST(:ids AS bigint[]))
         OR (p.plot_ratio_cap_source = 'reference' AND p.plot_ratio_reference_id = CAST(:ref AS bigint)))
  ORDER BY p.id
-""")
+""")  # noqa: S608
 
 
 async def gather(session: AsyncSession, *, parcel_ids: Sequence[int] = (), reference_id: int | None = None,

@@ -25,6 +25,7 @@ from app.policy import Policy
 from app.zones import dependants
 from gis.crs import STORAGE_SRID
 from models import Parcel, Zone
+from models.base import current, current_sql
 
 zone = cast(Table, Zone.__table__)
 WRITABLE = ("code", "name", "kind", "advanced_manufacturing", "far_cap", "far_min")
@@ -154,7 +155,7 @@ def _check(actor: Actor, draft: ZoneDraft, override: Override | None) -> None:
 
 
 async def _check_code_free(session: AsyncSession, code: str, zone_id: int) -> None:
-    other = await session.scalar(select(Zone.id).where(Zone.code == code, Zone.valid_to.is_(None), Zone.id != zone_id))
+    other = await session.scalar(select(Zone.id).where(Zone.code == code, current(Zone), Zone.id != zone_id))
     if other is not None:
         raise ValidationFailed(f"code {code} is already used by zone {other}", field="code", existing_id=other)
 
@@ -170,13 +171,13 @@ async def _touched(session: AsyncSession, geoms: list[MultiPolygon], zone_id: in
     shapes = [func.ST_GeomFromEWKB(_ewkb(g)) for g in geoms]
     inside = [func.ST_Intersects(parcel.c.geom, shape) for shape in shapes]
     rows = await session.scalars(
-        select(parcel.c.id).where(parcel.c.valid_to.is_(None), or_(parcel.c.zone_id == zone_id, *inside)))
+        select(parcel.c.id).where(current(parcel), or_(parcel.c.zone_id == zone_id, *inside)))
     return list(rows)
 
 
 async def _close(session: AsyncSession, zone_id: int) -> None:
     at = await locks.change_time(session)
-    await session.execute(update(zone).where(zone.c.id == zone_id, zone.c.valid_to.is_(None)).values(valid_to=at))
+    await session.execute(update(zone).where(zone.c.id == zone_id, current(zone)).values(valid_to=at))
 
 
 async def _insert(session: AsyncSession, zone_id: int, version: int, draft: ZoneDraft, district: str | None,
@@ -191,4 +192,6 @@ async def _insert(session: AsyncSession, zone_id: int, version: int, draft: Zone
 
 async def zone_exists(session: AsyncSession, zone_id: int) -> bool:
     """Whether a current zone has this id."""
-    return bool(await session.scalar(text("SELECT 1 FROM zone WHERE id = :id AND valid_to IS NULL"), {"id": zone_id}))
+    found = await session.scalar(text(f"SELECT 1 FROM zone WHERE id = :id AND {current_sql()}"),  # noqa: S608
+                                 {"id": zone_id})
+    return bool(found)
