@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import record_refusal
+from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
 from app.auth.service import Authenticator
 from app.db import Database
-from app.errors import DomainError, Unauthenticated
+from app.errors import Unauthenticated
 from app.features.versions import CountCache
 from app.settings import Settings
 
@@ -59,13 +59,8 @@ async def get_counts(request: Request) -> CountCache:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed before the response is sent, rolled back on any error;
     a refused rule attempt is then written to the audit log in a transaction of its own."""
-    db = app_database(request)
-    try:
-        async with db.session() as session:
-            yield session
-    except DomainError as exc:
-        await record_refusal(db, getattr(request.state, "actor", None), exc)
-        raise
+    async with audited_transaction(app_database(request), lambda: getattr(request.state, "actor", None)) as session:
+        yield session
 
 
 def client_address(request: Request) -> str:

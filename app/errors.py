@@ -16,6 +16,8 @@ class Refusal:
     attempted: dict[str, Any] = field(default_factory=dict)
     # Other rows the refused attempt would have changed (a zone edit's parcels): audited against each too.
     related: tuple[tuple[str, int], ...] = ()
+    # The audit row's detail when not the error's own text and numbers (a refused import: file, row counts).
+    detail: dict[str, Any] | None = None
 
 
 class DomainError(Exception):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -73,13 +74,29 @@ SELECT :actor, :role, :action, :entity, e.id, :outcome, :code, e.before, e.after
 """)
 
 
-async def record_refusal(db: Database, actor: Actor | None, error: DomainError) -> None:
-    """After the request's rollback, keep the refused attempt in its own transaction."""
+@asynccontextmanager
+async def audited_transaction(db: Database, actor: Actor | Callable[[], Actor | None] | None
+                              ) -> AsyncIterator[AsyncSession]:
+    """One write's transaction, for every surface (REST, WFS-T, import): committed when the work ends,
+    rolled back when it raises. A refused rule attempt (a DomainError carrying a Refusal) is then kept in
+    the audit log in a transaction of its own (SPEC rule 10) and the error goes on to the caller. `actor`
+    may be given as a callable, for REST, where the request is authenticated after its session opened."""
+    try:
+        async with db.session() as session:
+            yield session
+    except DomainError as exc:
+        await _record_refusal(db, actor() if callable(actor) else actor, exc)
+        raise
+
+
+async def _record_refusal(db: Database, actor: Actor | None, error: DomainError) -> None:
+    """After the rollback, keep the refused attempt in its own transaction."""
     refusal = error.refusal
     if refusal is None:
         return
     async with db.session() as session:
-        detail = {"detail": error.detail, **_jsonable(error.numbers)}
+        detail = refusal.detail if refusal.detail is not None else {"detail": error.detail,
+                                                                    **_jsonable(error.numbers)}
         await record(
             session, actor, refusal.action, refusal.entity, refusal.entity_id,
             after=refusal.attempted or None, outcome="refused", code=error.code, detail=detail,

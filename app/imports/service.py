@@ -23,6 +23,7 @@ from app.audit import service as audit
 from app.auth.permissions import Actor, require_role
 from app.db import Database
 from app.districts.service import DistrictDraft, upsert_districts
+from app.errors import DomainError, Refusal
 from app.imports.source import ImportOptions, Source, load
 from app.parcels.bulk import BulkResult, Progress, bulk_create, report
 from app.parcels.service import ParcelDraft
@@ -91,7 +92,24 @@ class ImportOutcome:
 
 
 class _RollBack(Exception):
-    """Leave the import's transaction without committing (dry run, refused)."""
+    """Leave the import's transaction without committing (a dry run)."""
+
+
+class _Refused(DomainError):
+    """The import is refused (rows refused and not skipped): rolled back, then audited as one refused write
+    attempt naming the file and its first refused rows (SPEC rule 10)."""
+
+    def __init__(self, outcome: ImportOutcome) -> None:
+        first = outcome.refused[:20]
+        super().__init__(f"{len(outcome.refused)} rows refused", refusal=Refusal(
+            outcome.kind, None, "import", detail={
+                "file": outcome.filename,
+                "read": outcome.read,
+                "accepted": outcome.accepted,
+                "refused": len(outcome.refused),
+                "rows": [r.as_dict() for r in first],
+            }))
+        self.code = first[0].code
 
 
 Hook = Callable[[AsyncSession], Awaitable[None]]
@@ -121,7 +139,7 @@ async def run_import(
     check_rights(actor, options.kind)
     outcome = ImportOutcome(kind=options.kind, filename=filename or path.name, dry_run=options.dry_run)
     try:
-        async with db.session() as session:
+        async with audit.audited_transaction(db, actor) as session:
             await session.execute(text(f"SET LOCAL statement_timeout = '{BATCH_TIMEOUT}'"))
             await session.execute(text("SET LOCAL application_name = 'landcycle import'"))
             if on_begin is not None:
@@ -141,17 +159,17 @@ async def run_import(
             refused.extend(more)
             refused.sort(key=lambda r: r.row)
             outcome.accepted, outcome.refused = accepted, refused
-            if options.dry_run or (refused and not options.skip_invalid):
+            if options.dry_run:
                 raise _RollBack
+            if refused and not options.skip_invalid:
+                raise _Refused(outcome)
             outcome.committed, outcome.created = True, created
             outcome.seconds = time.perf_counter() - started
             if before_commit is not None:
                 await before_commit(session, outcome)
-    except _RollBack:
+    except (_RollBack, _Refused):
         pass
     outcome.seconds = time.perf_counter() - started
-    if not outcome.committed and not options.dry_run:
-        await _audit_refused(db, actor, outcome)
     return outcome
 
 
@@ -290,25 +308,3 @@ def _refusals(source: Source, batch: Sequence[int], result: BulkResult) -> list[
         RowRefusal(source.rows[batch[r.row]], r.code, r.reason, source.keys[batch[r.row]])
         for r in result.refused
     ]
-
-
-async def _audit_refused(db: Database, actor: Actor, outcome: ImportOutcome) -> None:
-    """Rule 10: a refused import is a refused write attempt; it is audited after the rollback."""
-    first = outcome.refused[:20]
-    async with db.session() as session:
-        await audit.record(
-            session,
-            actor,
-            "import",
-            outcome.kind,
-            None,
-            outcome="refused",
-            code=first[0].code if first else None,
-            detail={
-                "file": outcome.filename,
-                "read": outcome.read,
-                "accepted": outcome.accepted,
-                "refused": len(outcome.refused),
-                "rows": [r.as_dict() for r in first],
-            },
-        )

@@ -1,8 +1,8 @@
 """HTTP for `/wfs`: KVP GET and XML POST, dispatched by operation; every failure is an OWS report.
 
-GetFeature reads on the asyncpg read path (`Database.reader()`, app/wfs/getfeature.py); a Transaction owns
-one `Database.session()` (committed at the end, rolled back on the first refusal, the refusal then audited
-like REST's `SessionDep` does).
+GetFeature reads on the asyncpg read path (`Database.reader()`, app/wfs/getfeature.py); a Transaction is
+one `audited_transaction` (committed at the end, rolled back on the first refusal, the refusal then audited,
+as for REST's `SessionDep`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import URL
 from starlette.responses import Response, StreamingResponse
 
-from app.audit.service import record_refusal
+from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
 from app.deps import app_database, app_settings, authenticate
 from app.errors import DomainError, Unauthenticated
@@ -299,13 +299,12 @@ async def _transaction(request: Request, actor: Actor, root: Any) -> Response:
     if actor.role == "anonymous":
         raise Unauthenticated("WFS-T needs an authenticated user (HTTP Basic)")
     try:
-        async with db.session() as session:
+        async with audited_transaction(db, actor) as session:
             out = await transaction.execute(session, actor, settings.policy, tx)
     except Exception as exc:
         error = as_domain_error(exc)
         if error.status >= 500 and not isinstance(exc, DomainError):
             log.error("unhandled %s in a WFS Transaction", type(exc).__name__, exc_info=exc)
-        await record_refusal(db, actor, error)
         if tx.version == "1.0.0" and error.status < 500 and error.status != 401:
             return Response(
                 transaction.failed_10(f"{error.code}: {error.detail}", error.code), media_type=XML
