@@ -220,23 +220,23 @@ async def test_expired_contracts_read_as_expired_and_are_renewed_in_their_last_y
 
 async def test_problems_never_500(client, parties):
     ent, org, _ = parties
-    cases = [
-        ("post", f"{API}/contracts", {"code": "x"}),
+    cases = [  # SPEC §6: shape/type errors VALIDATION_ERROR 422, a missing resource NOT_FOUND 404
+        ("post", f"{API}/contracts", {"code": "x"}, 422, "VALIDATION_ERROR"),
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 999999, "enterprise_id": ent,
-                                      "responsible_org_id": org, "signed_on": "2026-01-01"}),
+                                      "responsible_org_id": org, "signed_on": "2026-01-01"}, 404, "NOT_FOUND"),
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 1, "enterprise_id": ent,
                                       "responsible_org_id": org, "signed_on": "2026-01-01",
-                                      "term_years": 60}),
+                                      "term_years": 60}, 422, "VALIDATION_ERROR"),
         ("post", f"{API}/contracts", {"code": "HT-1", "parcel_id": 1, "enterprise_id": ent,
                                       "responsible_org_id": org, "signed_on": "2026-01-01",
-                                      "indicators": [{"code": "profit", "target": 1}]}),
-        ("get", f"{API}/contracts/12345", None),
-        ("get", f"{API}/contracts?as_of=yesterday", None),
-        ("patch", f"{API}/contracts/12345", {"term_years": 10}),
+                                      "indicators": [{"code": "profit", "target": 1}]}, 422, "VALIDATION_ERROR"),
+        ("get", f"{API}/contracts/12345", None, 404, "NOT_FOUND"),
+        ("get", f"{API}/contracts?as_of=yesterday", None, 422, "VALIDATION_ERROR"),
+        ("patch", f"{API}/contracts/12345", {"term_years": 10}, 404, "NOT_FOUND"),
     ]
-    for method, url, body in cases:
+    for method, url, body, status, code in cases:
         r = await client.request(method, url, json=body, headers=basic("bureau"))
-        assert 400 <= r.status_code < 500, (url, r.text)
+        assert (r.status_code, r.json()["code"]) == (status, code), (url, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
 
 

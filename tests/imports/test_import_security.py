@@ -117,7 +117,7 @@ async def test_a_vrt_named_csv_is_refused_by_run_import_and_the_cli(db, settings
         [sys.executable, "-m", "app.cli", "import", str(upload), "--dry-run"],
         cwd=tmp_path, env={**os.environ, "DATABASE_URL": TEST_URL}, capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 1  # a DomainError: its code and detail on stderr
     assert word not in proc.stdout + proc.stderr
     assert "it holds XML or binary data, not comma-separated text" in proc.stderr
     assert not (tmp_path / "parcels.refused.gpkg").exists()  # no report of the target's "rows" either
