@@ -6,12 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import TEST_URL
+from tests.waiting import wait_until
 
 
 def free_port() -> int:
@@ -34,17 +34,21 @@ def start_server(port: int, database_url: str = TEST_URL, **env: str) -> subproc
     }
     proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("server did not start in 30 s")
+            return False
+
+    try:
+        wait_until(ready, 30, "the server to answer /healthz", interval=0.2)
+    except AssertionError:
+        proc.terminate()
+        raise RuntimeError("server did not start in 30 s") from None
+    return proc
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

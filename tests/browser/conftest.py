@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,16 +106,23 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+# web/map.js ends the map's first `idle` with performance.measure("map-first-render"); a buffered
+# PerformanceObserver sees that entry whether it was made before or after the observer.
+_FIRST_RENDER = """(timeoutMs) => new Promise((resolve, reject) => {
+  const timer = setTimeout(
+    () => reject(new Error(`the map did not finish its first render in ${timeoutMs} ms`)), timeoutMs);
+  new PerformanceObserver((list, observer) => {
+    const [entry] = list.getEntriesByName("map-first-render");
+    if (entry) { clearTimeout(timer); observer.disconnect(); resolve(entry.duration); }
+  }).observe({ type: "measure", buffered: true });
+})"""
+
+
 def first_render_ms(page: Any, timeout_s: float = 30) -> float:
-    """The map's first render (ms), once MapLibre has drawn every tile of its first view. Polled with
-    `evaluate` (a DevTools call): the page's Content-Security-Policy forbids the eval behind
-    `wait_for_function`, as it should."""
-    deadline = time.monotonic() + timeout_s
-    while (value := page.evaluate("() => window.landcycle && window.landcycle.firstRenderMs")) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the map did not finish its first render in {timeout_s} s")
-        page.wait_for_timeout(100)
-    return float(value)
+    """The map's first render (ms), once MapLibre has drawn every tile of its first view: the page's own
+    event, awaited through `evaluate` (a DevTools call: the page's Content-Security-Policy forbids the
+    eval behind `wait_for_function`, as it should)."""
+    return float(page.evaluate(_FIRST_RENDER, int(timeout_s * 1000)))
 
 
 def shot(page: Any, name: str) -> None:

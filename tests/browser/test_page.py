@@ -76,9 +76,11 @@ def test_map_draws_the_city_from_vector_tiles(live_page: LivePage, page: Any) ->
     page.on("response", lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None)
     log_in(page, live_page.base, "bureau")
     assert first_render_ms(page) > 0
-    layers = {url.split("/tiles/")[1].split("/")[0] for url, status in tiles if status in (200, 204)}
+    layers = {url.split("/tiles/")[1].split("/")[0] for url, _ in tiles}
     assert {"parcels", "zones", "districts"} <= layers
-    assert all(status in (200, 204, 304) for _, status in tiles), tiles
+    # A new browser context has nothing cached to revalidate (no 304): a tile with features is 200, an empty
+    # one 204 (tests/api/test_tiles.py holds each tile to its answer).
+    assert {status for _, status in tiles} <= {200, 204}, tiles
     # Tier colours are explained beside the map, in the chosen language.
     legend = page.inner_text("#legend")
     assert "Base" in legend and "Community" in legend and "Fragment" in legend
@@ -206,10 +208,12 @@ def test_keyboard_and_small_screen(live_page: LivePage, page: Any) -> None:
     page.keyboard.press("Enter")
     page.wait_for_selector("#view-queues h1")
     assert "Pudong" in page.inner_text("#view-queues h1")
-    # No horizontal scrolling at 1280×720 in any view.
-    for view in ("queues", "dashboard", "map"):
+    # No horizontal scrolling at 1280×720 in any view, each once it has rendered.
+    rendered = {"queues": "#view-queues h1", "dashboard": "#view-dashboard[data-ready]",
+                "map": "#view-map:not([hidden])"}
+    for view, ready in rendered.items():
         page.click(f"nav a[data-view={view}]")
-        page.wait_for_timeout(300)
+        page.wait_for_selector(ready)
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280, view
     shot(page, "10-queues-officer")
     # Escape closes the parcel panel.

@@ -8,7 +8,6 @@ import asyncio
 import secrets
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.conftest import TEST_URL, make_settings
 from tests.imports.files import BUREAU, Row, frame, write
 from tests.imports.files import square as box_square
 from tests.servers import free_port, start_server, stop_server
+from tests.waiting import wait_until
 
 MB = 1024 * 1024
 BOUNDARY = "landcycle-test-boundary"
@@ -239,14 +239,14 @@ async def test_a_parcel_across_a_cell_border_takes_every_cell_it_touches(db):
     assert len(inside) == 1 and inside[0] in cells
 
 
-async def _waiting_on_advisory_lock(conn: Any, limit_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                  "AND classid = 10 AND NOT granted")):
-            return True
-        await asyncio.sleep(0.05)
-    return False
+async def _waiting_on_advisory_lock(conn: Any, limit_s: float = 20.0) -> None:
+    """Once a writer waits for an overlap cell's lock (class 10); AssertionError after `limit_s`."""
+
+    async def waiting() -> int:
+        return await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                      "AND classid = 10 AND NOT granted"))
+
+    await wait_until(waiting, limit_s, "the write in the import's cell to wait for its lock")
 
 
 @pytest.mark.live
@@ -276,7 +276,7 @@ async def test_a_long_import_in_one_district_does_not_hold_up_a_rest_edit_in_ano
             over = feature(square(121.6205, 31.0205), code="EAST-OVER", land_use="industrial")
             waiting = asyncio.create_task(client.post("/api/v1/parcels", json=over, headers=basic("bureau")))
             async with engine.connect() as watch:
-                assert await _waiting_on_advisory_lock(watch), "the write in the import's cell did not wait"
+                await _waiting_on_advisory_lock(watch)
             assert not waiting.done()
             release.set()
             outcome = await asyncio.wait_for(imported, 30)

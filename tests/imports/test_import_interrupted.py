@@ -5,13 +5,11 @@ trigger waits for it), so the interruption lands mid-way every time, without sle
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -25,6 +23,7 @@ from app.main import create_app
 from tests import builders
 from tests.conftest import TEST_URL, make_settings
 from tests.imports.files import Row, city_rows, frame, square, write
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,27 +60,25 @@ def cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
 
 async def import_backend(conn, waiting: bool = True, limit_s: float = 60.0) -> int:
     """The pid of the import's backend once it waits on the guard (or just exists)."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        pid = await conn.scalar(
+
+    async def backend() -> int | None:
+        return await conn.scalar(
             text("""
             SELECT pid FROM pg_stat_activity WHERE application_name = 'landcycle import'
                AND (NOT :waiting OR wait_event_type = 'Lock') LIMIT 1"""),
             {"waiting": waiting},
         )
-        if pid:
-            return int(pid)
-        await asyncio.sleep(0.05)
-    raise AssertionError("the import never reached the parcel insert")
+
+    return int(await wait_until(backend, limit_s, "the import to reach the parcel insert"))
 
 
 async def gone(conn, pid: int, limit_s: float = 30.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if not await conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"backend {pid} still there")
+    """Once backend `pid` has ended (PostgreSQL notices a dead client on its own time)."""
+
+    async def ended() -> bool:
+        return not await conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid})
+
+    await wait_until(ended, limit_s, f"backend {pid} to end")
 
 
 @pytest.fixture

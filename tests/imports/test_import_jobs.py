@@ -17,6 +17,7 @@ from app.main import create_app
 from tests.builders import basic, build_city
 from tests.conftest import make_settings
 from tests.imports.files import Row, city_rows, frame, square, write
+from tests.waiting import wait_until
 
 
 async def post_file(client, path: Path, user: str = "bureau", **form):
@@ -219,10 +220,7 @@ async def _cancel_while_held(live, monkeypatch, tmp_path: Path, prefix: str) -> 
     response = await post_file(client, write(frame(city_rows(prefix), 4490), tmp_path / f"{prefix}.gpkg"))
     location = response.headers["location"]
     try:
-        for _ in range(200):
-            if started.is_set():
-                break
-            await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(started.wait, 10), "the import never began reading its file"
         assert (await client.get(location, headers=basic("bureau"))).json()["status"] == "running"
         cancelled = await client.delete(location, headers=basic("bureau"))
         assert cancelled.status_code == 200, cancelled.text
@@ -259,16 +257,19 @@ async def test_a_job_of_another_server_process_is_stopped_by_ending_its_connecti
     ended: list[int] = []
     real = locks.end_holders
 
-    async def end(session, kind, entity_id):
+    async def importing_now() -> int:
         async with live[2].session() as other:
-            ended.append(await other.scalar(text(importing)))
+            return await other.scalar(text(importing))
+
+    async def end(session, kind, entity_id):
+        ended.append(await importing_now())
         done = await real(session, kind, entity_id)
-        for _ in range(100):
-            async with live[2].session() as other:
-                if not await other.scalar(text(importing)):
-                    ended.append(0)
-                    return done
-            await asyncio.sleep(0.05)
+
+        async def none_left() -> bool:
+            return not await importing_now()
+
+        await wait_until(none_left, 5, "the import's connection to end")  # PostgreSQL ends it on its own time
+        ended.append(0)
         return done
 
     monkeypatch.setattr(locks, "end_holders", end)
