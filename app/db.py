@@ -23,8 +23,8 @@ def server_settings(settings: Settings, statement_timeout_ms: int | None = None)
     return {
         "statement_timeout": str(_timeout_ms(settings, statement_timeout_ms)),
         "application_name": "landcycle",
-        "landcycle.overlap_tolerance_m2": str(settings.overlap_tolerance_m2),
-        "landcycle.idle_after_years": str(settings.idle_after_years),
+        "landcycle.overlap_tolerance_m2": str(settings.policy.overlap_tolerance_m2),
+        "landcycle.idle_after_years": str(settings.policy.idle_after_years),
         "landcycle.today": settings.today.isoformat() if settings.today else "",
         "jit": "off",
     }

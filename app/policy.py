@@ -2,48 +2,76 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import Field, dataclass, field, fields
 from datetime import date
+from typing import Any
 
 INDUSTRIAL_USES = frozenset({"industrial", "rnd"})
+
+# Rule 5: the term a contract may have and its evaluation interval, in years.
+TERM_YEARS = (1, 50)
+EVALUATION_INTERVAL_YEARS = (3, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """How operators set a Policy field: by `LANDCYCLE_<NAME>` (a tuple by one name per member), within
+    bounds (each member of a tuple within the same); app/settings.py turns each into a setting."""
+
+    names: tuple[str, ...] = ()
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+
+def setting(default: Any, *, names: tuple[str, ...] = (), ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None) -> Any:
+    """A Policy field with its SPEC default that operators may set (see `Setting`)."""
+    return field(default=default, metadata={"setting": Setting(names, ge, gt, le, lt)})
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Caps, distances and thresholds; defaults are SPEC.md's, operators override them by settings."""
+    """Caps, distances and thresholds; defaults are SPEC.md's, written here once. The fields made with
+    `setting` are the operators' to override (LANDCYCLE_FAR_CAP_INDUSTRIAL …, app/settings.py)."""
 
     # The date taken as today when one is configured (LANDCYCLE_TODAY: demos, tests); None: Shanghai's.
     today: date | None = None
-    far_cap_industrial: float = 2.0
-    far_cap_rnd: float = 3.0
-    far_reference_distance_m: float = 1000.0
-    overlap_tolerance_m2: float = 1.0
-    tier_majority_share: float = 0.5
-    extent: tuple[float, float, float, float] = (120.8, 30.6, 122.2, 31.9)
+    # Rule 3 caps and the reference parcel's distance; SPEC §2 overlap tolerance, tier majority, extent.
+    far_cap_industrial: float = setting(2.0)
+    far_cap_rnd: float = setting(3.0)
+    far_reference_distance_m: float = setting(1000.0)
+    overlap_tolerance_m2: float = setting(1.0)
+    tier_majority_share: float = setting(0.5)
+    extent: tuple[float, float, float, float] = setting(
+        (120.8, 30.6, 122.2, 31.9), names=("extent_min_lon", "extent_min_lat", "extent_max_lon", "extent_max_lat"))
 
     # Rule 4: the bottom line is the peers' mean when at least `peer_min_contracts` are in the group,
     # else city-wide, else these floors (万元/亩/yr).
-    bottom_line_floor_output_per_mu: float = 200.0
-    bottom_line_floor_tax_per_mu: float = 15.0
-    peer_min_contracts: int = 5
+    bottom_line_floor_output_per_mu: float = setting(200.0, ge=0)
+    bottom_line_floor_tax_per_mu: float = setting(15.0, ge=0)
+    peer_min_contracts: int = setting(5, ge=1)
     # Rule 5: contract terms and the evaluation schedule (years unless named otherwise).
-    term_years_default: int = 20
-    term_years_range: tuple[int, int] = (1, 50)
-    evaluation_interval_default: int = 5
-    evaluation_interval_range: tuple[int, int] = (3, 5)
-    commissioning_years_default: int = 3
+    term_years_default: int = setting(20, ge=TERM_YEARS[0], le=TERM_YEARS[1])
+    term_years_range: tuple[int, int] = TERM_YEARS
+    evaluation_interval_default: int = setting(5, ge=EVALUATION_INTERVAL_YEARS[0], le=EVALUATION_INTERVAL_YEARS[1])
+    evaluation_interval_range: tuple[int, int] = EVALUATION_INTERVAL_YEARS
+    commissioning_years_default: int = setting(3, ge=1, le=10)
     expiry_evaluation_months: int = 12
-    start_by_default_months: int = 6
+    start_by_default_months: int = setting(6, ge=0, le=60)
     # Rule 7: rectification period (1–2 years) and idle land (years after the agreed start).
-    rectification_years: int = 1
-    idle_after_years: int = 1
+    rectification_years: int = setting(1, ge=1, le=2)
+    idle_after_years: int = setting(1, ge=1, le=10)
     # SPEC §5 efficiency report: weights, the rank cut-offs of classes A/B/C (D below), and the ratio
     # at which a component counts in full.
-    efficiency_weight_tax: float = 45.0
-    efficiency_weight_output: float = 35.0
-    efficiency_weight_green: float = 20.0
-    efficiency_cutoffs: tuple[float, float, float] = (0.20, 0.60, 0.95)
-    efficiency_ratio_cap: float = 2.0
+    efficiency_weight_tax: float = setting(45.0, ge=0)
+    efficiency_weight_output: float = setting(35.0, ge=0)
+    efficiency_weight_green: float = setting(20.0, ge=0)
+    efficiency_cutoffs: tuple[float, float, float] = setting(
+        (0.20, 0.60, 0.95), gt=0, lt=1, names=("efficiency_cutoff_a", "efficiency_cutoff_b", "efficiency_cutoff_c"))
+    efficiency_ratio_cap: float = setting(2.0, gt=0)
     # Rule 11 area targets, km².
     target_2020_km2: float = 550.0
     band_2035_km2: tuple[float, float] = (320.0, 480.0)
@@ -64,3 +92,10 @@ class Policy:
         if code == "tax_per_mu":
             return self.bottom_line_floor_tax_per_mu
         raise KeyError(code)
+
+
+def settable() -> Iterator[tuple[Field[Any], Setting]]:
+    """The Policy fields operators may set, each with how (in declaration order)."""
+    for f in fields(Policy):
+        if (how := f.metadata.get("setting")) is not None:
+            yield f, how

@@ -7,12 +7,13 @@ import secrets
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.auth.keys import InsecureKey, checked_key
-from app.policy import Policy
+from app.policy import Policy, settable
 from gis.guard import ZipLimits
 
 
@@ -20,7 +21,27 @@ def _local_url() -> str:
     return f"postgresql://landcycle@127.0.0.1:{os.environ.get('LANDCYCLE_PG_PORT', '55432')}/landcycle"
 
 
-class Settings(BaseSettings):
+def _policy_fields() -> dict[str, Any]:
+    """One setting per settable Policy field (one per member of a tuple, e.g. the extent's four), with the
+    Policy's type, default and bounds: each rule number is written once, in app/policy.py."""
+    hints = get_type_hints(Policy)
+    out: dict[str, Any] = {}
+    for f, how in settable():
+        default: Any = f.default
+        names, types, defaults = ((how.names, get_args(hints[f.name]), default) if how.names
+                                  else ((f.name,), (hints[f.name],), (default,)))
+        for name, kind, value in zip(names, types, defaults, strict=True):
+            out[name] = (kind, Field(default=value, ge=how.ge, gt=how.gt, le=how.le, lt=how.lt))
+    return out
+
+
+if TYPE_CHECKING:  # the fields are made at run time; code reads them through `Settings.policy`
+    _PolicySettings = BaseSettings
+else:
+    _PolicySettings = create_model("_PolicySettings", __base__=BaseSettings, **_policy_fields())
+
+
+class Settings(_PolicySettings):
     """Everything configurable; built once by `create_app` or the CLI, never at import time."""
 
     model_config = SettingsConfigDict(env_prefix="LANDCYCLE_", extra="ignore", frozen=True)
@@ -96,35 +117,9 @@ class Settings(BaseSettings):
     # Vector tiles (app/tiles): the in-process cache of tile bytes, per worker, in MB (0: no cache).
     tile_cache_mb: int = Field(default=64, ge=0)
 
-    # Service extent (SPEC §2): lon/lat, EPSG:4490.
-    extent_min_lon: float = 120.8
-    extent_min_lat: float = 30.6
-    extent_max_lon: float = 122.2
-    extent_max_lat: float = 31.9
-
-    # Rule numbers (SPEC §3); see app/policy.py.
-    far_cap_industrial: float = 2.0
-    far_cap_rnd: float = 3.0
-    far_reference_distance_m: float = 1000.0
-    overlap_tolerance_m2: float = 1.0
-    tier_majority_share: float = 0.5
-    # Rules 4–7 and the reports (SPEC §3, §5); see app/policy.py.
-    bottom_line_floor_output_per_mu: float = Field(default=200.0, ge=0)
-    bottom_line_floor_tax_per_mu: float = Field(default=15.0, ge=0)
-    peer_min_contracts: int = Field(default=5, ge=1)
-    term_years_default: int = Field(default=20, ge=1, le=50)
-    evaluation_interval_default: int = Field(default=5, ge=3, le=5)
-    commissioning_years_default: int = Field(default=3, ge=1, le=10)
-    start_by_default_months: int = Field(default=6, ge=0, le=60)
-    rectification_years: int = Field(default=1, ge=1, le=2)
-    idle_after_years: int = Field(default=1, ge=1, le=10)
-    efficiency_weight_tax: float = Field(default=45.0, ge=0)
-    efficiency_weight_output: float = Field(default=35.0, ge=0)
-    efficiency_weight_green: float = Field(default=20.0, ge=0)
-    efficiency_cutoff_a: float = Field(default=0.20, gt=0, lt=1)
-    efficiency_cutoff_b: float = Field(default=0.60, gt=0, lt=1)
-    efficiency_cutoff_c: float = Field(default=0.95, gt=0, lt=1)
-    efficiency_ratio_cap: float = Field(default=2.0, gt=0)
+    # The rule numbers (SPEC §2–§3, §5) are the settable fields of app/policy.py's Policy, with its defaults
+    # and bounds, by their own names (LANDCYCLE_FAR_CAP_INDUSTRIAL, LANDCYCLE_EXTENT_MIN_LON …): see
+    # `_PolicySettings`; `policy` hands them to the rules as one value.
     # The date the service takes as today (default: the current date in Shanghai); demos and tests.
     today: date | None = None
 
@@ -183,33 +178,15 @@ class Settings(BaseSettings):
     @cached_property
     def policy(self) -> Policy:
         """The rule numbers as one frozen value for the pure rule functions."""
-        return Policy(
-            today=self.today,
-            far_cap_industrial=self.far_cap_industrial,
-            far_cap_rnd=self.far_cap_rnd,
-            far_reference_distance_m=self.far_reference_distance_m,
-            overlap_tolerance_m2=self.overlap_tolerance_m2,
-            tier_majority_share=self.tier_majority_share,
-            extent=(self.extent_min_lon, self.extent_min_lat, self.extent_max_lon, self.extent_max_lat),
-            bottom_line_floor_output_per_mu=self.bottom_line_floor_output_per_mu,
-            bottom_line_floor_tax_per_mu=self.bottom_line_floor_tax_per_mu,
-            peer_min_contracts=self.peer_min_contracts,
-            term_years_default=self.term_years_default,
-            evaluation_interval_default=self.evaluation_interval_default,
-            commissioning_years_default=self.commissioning_years_default,
-            start_by_default_months=self.start_by_default_months,
-            rectification_years=self.rectification_years,
-            idle_after_years=self.idle_after_years,
-            efficiency_weight_tax=self.efficiency_weight_tax,
-            efficiency_weight_output=self.efficiency_weight_output,
-            efficiency_weight_green=self.efficiency_weight_green,
-            efficiency_cutoffs=(self.efficiency_cutoff_a, self.efficiency_cutoff_b, self.efficiency_cutoff_c),
-            efficiency_ratio_cap=self.efficiency_ratio_cap,
-        )
+        values: dict[str, Any] = {
+            f.name: tuple(getattr(self, n) for n in how.names) if how.names else getattr(self, f.name)
+            for f, how in settable()}
+        return Policy(today=self.today, **values)
 
     @model_validator(mode="after")
     def _ordered_cutoffs(self) -> Settings:
-        if not self.efficiency_cutoff_a < self.efficiency_cutoff_b < self.efficiency_cutoff_c:
+        a, b, c = self.policy.efficiency_cutoffs
+        if not a < b < c:
             raise ValueError("efficiency cut-offs must rise: A < B < C (e.g. 0.20, 0.60, 0.95)")
         return self
 
