@@ -75,6 +75,7 @@ class Authenticator:
         self._basic: dict[tuple[str, bytes], _Cached] = {}
         self._users: dict[int, _Cached] = {}
         self._hasher = HashPool(settings.auth_hash_workers, settings.auth_hash_queue)
+        self._pending: dict[tuple[str, bytes, str], asyncio.Future[Actor]] = {}
         self.throttle = LoginThrottle(ThrottlePolicy(per_name=settings.login_failures_allowed,
                                                      per_address=settings.login_failures_per_address), clock)
 
@@ -120,6 +121,23 @@ class Authenticator:
         self._hasher.close()
 
     async def _check_password(self, username: str, password: str, client: str) -> Actor:
+        """One check per (name, password, address) at a time: QGIS opens several connections with the same
+        Basic credentials at once, and they share one verdict, one hash and one counted attempt (an
+        identical guess tells an attacker nothing new) instead of tripping the limit together."""
+        key = (username.lower(), hashlib.sha256(password.encode()).digest(), client)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify(username, password, client))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(pending)
+
+    def _settled(self, key: tuple[str, bytes, str], done: asyncio.Future[Actor]) -> None:
+        self._pending.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, so a check whose callers all left is not logged as lost
+
+    async def _verify(self, username: str, password: str, client: str) -> Actor:
         # Counted before the lookup and the hash: a blocked address costs neither.
         attempt = self.throttle.begin(username, client)
         try:

