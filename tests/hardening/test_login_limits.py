@@ -95,7 +95,7 @@ async def test_fifty_parallel_logins_with_made_up_names_do_not_stall_healthz(liv
 
 @pytest.mark.live
 async def test_fifty_parallel_made_up_names_from_one_address_get_exactly_its_limit_of_tries(live_server: str):
-    answers, latencies = await _logins_while_probing(live_server, [(_made_up(), {}) for _ in range(50)])
+    answers, _ = await _logins_while_probing(live_server, [(_made_up(), {}) for _ in range(50)])
     assert Counter(r.status_code for r in answers) == {401: PER_ADDRESS, 429: 50 - PER_ADDRESS}
     refused = [r for r in answers if r.status_code == 429]
     assert all(r.json()["code"] == "TOO_MANY_REQUESTS" and 0 < int(r.headers["retry-after"]) <= 15 * 60 + 1
