@@ -130,11 +130,13 @@ async def test_a_rest_filter_value_beyond_int8_is_a_validation_error_not_unreach
 async def slow(live_db):
     """An app whose statements time out after 300 ms, over a committed city; and a connection of our own."""
     await build_city(live_db)
+    setup = create_app(make_settings(), live_db)  # the parcel is written without the short timeout
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=setup), base_url="http://t") as http:
+        await create_parcel(http, square(121.36, 31.2), code="SLOW-1")
     settings = make_settings(db_statement_timeout_ms=300)
     database = Database(create_engine(settings), settings)
     app = create_app(settings, database)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        await create_parcel(http, square(121.36, 31.2), code="SLOW-1")
         yield http, live_db
     await database.dispose()
 
