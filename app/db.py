@@ -8,20 +8,39 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.errors import ServiceUnavailable
 from app.settings import Settings
+
+# Seconds a client is told to wait (Retry-After) when no pooled connection came free in time.
+POOL_RETRY_AFTER = 5
+
+
+def pool_exhausted() -> ServiceUnavailable:
+    """The answer when every pooled connection stayed busy for the pool timeout: 503, retry shortly."""
+    return ServiceUnavailable("the server is busy: no database connection came free in time; retry shortly",
+                              retry_after=POOL_RETRY_AFTER)
 
 
 def _timeout_ms(settings: Settings, statement_timeout_ms: int | None) -> int:
     return settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
 
 
+def _idle_ms(settings: Settings, statement_timeout_ms: int | None) -> int:
+    """How long a session may sit idle inside a transaction before the server ends it (a stalled stream, a
+    crashed client). A batch job's transaction waits between statements on its own work (reading a file in
+    a thread) and may do so as long as one of its statements may run."""
+    return max(settings.db_idle_in_transaction_timeout_ms, statement_timeout_ms or 0)
+
+
 def server_settings(settings: Settings, statement_timeout_ms: int | None = None) -> dict[str, str]:
-    """Session settings of every connection: a statement timeout (batch jobs pass a longer one) and the
-    rule numbers the database guards read."""
+    """Session settings of every connection: a statement timeout (batch jobs pass a longer one), an
+    idle-in-transaction timeout, and the rule numbers the database guards read."""
     return {
         "statement_timeout": str(_timeout_ms(settings, statement_timeout_ms)),
+        "idle_in_transaction_session_timeout": str(_idle_ms(settings, statement_timeout_ms)),
         "application_name": "landcycle",
         "landcycle.overlap_tolerance_m2": str(settings.policy.overlap_tolerance_m2),
         "landcycle.idle_after_years": str(settings.policy.idle_after_years),
@@ -31,10 +50,12 @@ def server_settings(settings: Settings, statement_timeout_ms: int | None = None)
 
 
 def create_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
-    """The app's engine: asyncpg with `server_settings`."""
+    """The app's engine: asyncpg with `server_settings`; a request waits at most `db_pool_timeout_seconds`
+    for a pooled connection (then sqlalchemy.exc.TimeoutError, answered as `pool_exhausted()`)."""
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
+        "pool_timeout": settings.db_pool_timeout_seconds,
         "pool_pre_ping": True,
         "pool_recycle": 1800,
         # asyncpg's own client-side limit must outlast the statement timeout, or a batch job's long
@@ -70,22 +91,37 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed when the block ends, rolled back when it raises."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """A session in a transaction: committed when the block ends, rolled back when it raises; 503
+        (`pool_exhausted()`) when its first statement finds no connection within the pool timeout."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except PoolTimeout:  # a refusal the client can act on (retry), not a fault of the program
+            raise pool_exhausted() from None
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a read transaction, for streaming large results with a server-side cursor."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except PoolTimeout:
+            raise pool_exhausted() from None
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[asyncpg.Connection]:
-        """An asyncpg connection for reads (autocommit; prepared statements cached per connection)."""
+        """An asyncpg connection for reads (autocommit; prepared statements cached per connection); 503
+        (`pool_exhausted()`) when none comes free within the pool timeout."""
         pool = self._pool or await self._open_pool()
-        async with pool.acquire() as conn:
+        wait = self._settings.db_pool_timeout_seconds if self._settings else None
+        try:
+            conn = await pool.acquire(timeout=wait)
+        except TimeoutError:
+            raise pool_exhausted() from None
+        try:
             yield conn
+        finally:
+            await pool.release(conn)
 
     @asynccontextmanager
     async def spare_reader(self) -> AsyncIterator[asyncpg.Connection | None]:

@@ -10,10 +10,12 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.context import request_id
+from app.db import pool_exhausted
 from app.errors import (
     ContractConflict,
     DomainError,
@@ -114,6 +116,8 @@ def as_domain_error(exc: BaseException) -> DomainError:
         return GeometryInvalid(str(exc), reason=str(exc))
     if isinstance(exc, IntegrityError):
         return _integrity(exc)
+    if isinstance(exc, PoolTimeout):  # the engine's pool stayed full for its pool timeout
+        return pool_exhausted()
     # The raw read paths (asyncpg without SQLAlchemy) raise asyncpg's own errors; SQLAlchemy wraps the same
     # ones. A value asyncpg cannot encode (an id beyond int8) is an InterfaceError to both, not a lost database.
     if _is_unencodable(exc):

@@ -141,6 +141,8 @@ async def run_import(
     try:
         async with audit.audited_transaction(db, actor) as session:
             await session.execute(text(f"SET LOCAL statement_timeout = '{BATCH_TIMEOUT}'"))
+            # The file is read (in a thread) inside this transaction: idle meanwhile, for as long as it takes.
+            await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = '{BATCH_TIMEOUT}'"))
             await session.execute(text("SET LOCAL application_name = 'landcycle import'"))
             if on_begin is not None:
                 await on_begin(session)
