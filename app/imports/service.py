@@ -283,7 +283,8 @@ async def _resolve_references(
     if not wanted:
         return batch, []
     rows = await session.execute(
-        text(f"SELECT code, id FROM parcel WHERE {current_sql()} AND code = ANY(:c)"), {"c": sorted(wanted)}  # noqa: S608
+        text(f"SELECT code, id FROM parcel WHERE {current_sql()} AND code = ANY(:c)"),  # noqa: S608
+        {"c": sorted(wanted)},
     )
     ids = {code: pid for code, pid in rows}
     kept: list[int] = []

@@ -38,6 +38,7 @@ from app.parcels.service import ParcelDraft
 from app.policy import Policy
 from gis.crs import STORAGE_SRID
 from gis.geometry import problems
+from models.base import current_sql
 
 STAGE = "bulk_parcel_stage"
 _FROM_STAGE = f"SELECT key, geom FROM {STAGE}"  # noqa: S608 (constant)
@@ -174,8 +175,8 @@ async def _write(session: AsyncSession, actor: Actor, policy: Policy, drafts: Se
     pieces = await subdivided(session)
     located = await locate(session, _FROM_STAGE, {}, policy.tier_majority_share, pieces)
     await drop_pieces(session)
-    taken = set(await session.scalars(text("SELECT code FROM parcel WHERE valid_to IS NULL AND code = ANY(:c)"),
-                                      {"c": [d.code for d in drafts]}))
+    codes = text(f"SELECT code FROM parcel WHERE {current_sql()} AND code = ANY(:c)")  # noqa: S608
+    taken = set(await session.scalars(codes, {"c": [d.code for d in drafts]}))
     seen = Counter(d.code for d in drafts)
 
     # Rows share a few locations, uses and ratios: rights, classification and cap are decided once for each.

@@ -14,18 +14,19 @@ from app.parcels import rules
 from app.parcels.rules import Cap, FarFacts, Reference, ZoneFacts
 from app.policy import Policy
 from gis.crs import STORAGE_SRID
+from models.base import current_sql
 
 _USES = ", ".join(f"'{use}'" for use in rules.REFERENCE_USES)
 _G = "ST_GeomFromWKB(:g, :srid)"  # the geometry of the parcel asking
 _FACTS = f"""id, code, land_use, plot_ratio::float8 AS plot_ratio, zone_id,
             ST_Distance(geom::geography, {_G}::geography) AS distance_m"""
-_OTHERS = f"valid_to IS NULL AND land_use IN ({_USES}) AND id <> :self AND CAST(:ref AS bigint) IS NULL"
+_OTHERS = f"{current_sql()} AND land_use IN ({_USES}) AND id <> :self AND CAST(:ref AS bigint) IS NULL"
 # One statement for the candidates of a ratio above the base cap: the named parcel, else the nearest
 # qualifying office/commercial parcel (same zone, or within the distance, ratio ≥ requested), else the
 # nearest office/commercial parcel at all, so that a refusal can say what is missing.
 _CANDIDATES = text(f"""
     WITH named AS (
-        SELECT 'named' AS pick, {_FACTS} FROM parcel WHERE id = CAST(:ref AS bigint) AND valid_to IS NULL),
+        SELECT 'named' AS pick, {_FACTS} FROM parcel WHERE id = CAST(:ref AS bigint) AND {current_sql()}),
     qualifying AS (
         SELECT 'nearest' AS pick, {_FACTS} FROM parcel
          WHERE {_OTHERS} AND plot_ratio >= :req

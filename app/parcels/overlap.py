@@ -14,6 +14,7 @@ from app.errors import ParcelOverlap
 from app.parcels import rules
 from app.policy import INDUSTRIAL_USES, Policy
 from gis.crs import STORAGE_SRID
+from models.base import current_sql
 
 _USES = ", ".join(f"'{use}'" for use in sorted(INDUSTRIAL_USES))
 
@@ -36,7 +37,7 @@ def _area(a: str, b: str) -> str:
 _ONE = text(f"""
     SELECT p.id, p.code, {_area("p.geom", "c.g")}
       FROM parcel p, (SELECT ST_GeomFromWKB(:g, :srid) AS g) AS c
-     WHERE p.valid_to IS NULL AND {_industrial("p")} AND p.id <> :id AND {_overlap("p.geom", "c.g")}
+     WHERE {current_sql('p')} AND {_industrial("p")} AND p.id <> :id AND {_overlap("p.geom", "c.g")}
      ORDER BY m2 DESC LIMIT 1
 """)  # noqa: S608 (constant fragments)
 
@@ -63,7 +64,7 @@ async def overlaps_in_stage(session: AsyncSession, policy: Policy, stage: str) -
     the first such one."""
     rows = await session.execute(text(f"""
         SELECT s.key, 'parcel' AS what, p.id AS ident, p.code, {_area("s.geom", "p.geom")}
-          FROM {stage} s JOIN parcel p ON p.valid_to IS NULL AND {_industrial("p")} AND {_overlap("s.geom", "p.geom")}
+          FROM {stage} s JOIN parcel p ON {current_sql('p')} AND {_industrial("p")} AND {_overlap("s.geom", "p.geom")}
          WHERE {_industrial("s")}
         UNION ALL
         SELECT b.key, 'row' AS what, a.row_no AS ident, a.code, {_area("a.geom", "b.geom")}

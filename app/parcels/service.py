@@ -32,6 +32,7 @@ from app.policy import INDUSTRIAL_USES, Policy
 from app.zones import dependants
 from gis.crs import STORAGE_SRID
 from models import Parcel
+from models.base import current, current_sql
 from models.parcel import STATUSES
 
 parcel = cast(Table, Parcel.__table__)
@@ -224,7 +225,7 @@ async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy
     if not parcel_ids:
         return []
     rows = list(await session.scalars(
-        select(Parcel).where(Parcel.id.in_(parcel_ids), Parcel.valid_to.is_(None)).order_by(Parcel.id)))
+        select(Parcel).where(Parcel.id.in_(parcel_ids), current(Parcel)).order_by(Parcel.id)))
     located = await locate_parcels(session, [r.id for r in rows], policy.tier_majority_share)
     changes: list[tuple[_State, _State]] = []
     for row in rows:
@@ -241,7 +242,7 @@ async def reclassify_parcels(session: AsyncSession, actor: Actor, policy: Policy
     ids = [b.id for b, _ in changes]
     if ids:
         at = await locks.change_time(session)
-        await session.execute(update(parcel).where(parcel.c.id.in_(ids), parcel.c.valid_to.is_(None))
+        await session.execute(update(parcel).where(parcel.c.id.in_(ids), current(parcel))
                               .values(valid_to=at))
         await _insert(session, [after for _, after in changes], actor)
         for before, after in changes:
@@ -269,7 +270,7 @@ async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, 
         WITH ch AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[])) AS t(id, status)),
         closed AS (
             UPDATE parcel p SET valid_to = :at FROM ch
-             WHERE p.id = ch.id AND p.valid_to IS NULL AND p.status <> ch.status
+             WHERE p.id = ch.id AND {current_sql('p')} AND p.status <> ch.status
             RETURNING p.*, ch.status AS new_status),
         opened AS (
             INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
@@ -342,15 +343,15 @@ async def contract_facts(session: AsyncSession, parcel_id: int, today: date) -> 
     """The contract in force on a parcel on `today` and whether it ever had one, in one query. In force:
     the holding contract (active, rectification, exiting) unless active/rectification past its expiry
     (then it reads `expired`, app/contracts/query.py `effective_status`)."""
-    row = (await session.execute(text("""
+    row = (await session.execute(text(f"""
         SELECT h.id, h.code, h.status, h.signed_on, h.expires_on,
                EXISTS (SELECT 1 FROM contract c WHERE c.parcel_id = :id) AS ever
           FROM (SELECT 1) AS one
           LEFT JOIN LATERAL (
                SELECT id, code, status, signed_on, expires_on FROM contract
-                WHERE parcel_id = :id AND valid_to IS NULL AND status IN ('active', 'rectification', 'exiting')
+                WHERE parcel_id = :id AND {current_sql()} AND status IN ('active', 'rectification', 'exiting')
                 ORDER BY id LIMIT 1) h ON true
-    """), {"id": parcel_id})).one()
+    """), {"id": parcel_id})).one()  # noqa: S608
     in_force = None
     if row.id is not None and (row.status == "exiting" or row.expires_on > today):
         in_force = ContractInForce(row.id, row.code, row.status)
@@ -369,7 +370,7 @@ def _derive(policy: Policy, parcel_id: int, version: int, draft: ParcelDraft, lo
 
 
 async def _check_code_free(session: AsyncSession, code: str, parcel_id: int) -> None:
-    other = await session.scalar(select(Parcel.id).where(Parcel.code == code, Parcel.valid_to.is_(None),
+    other = await session.scalar(select(Parcel.id).where(Parcel.code == code, current(Parcel),
                                                          Parcel.id != parcel_id))
     if other is not None:
         raise ValidationFailed(f"code {code} is already used by parcel {other}", field="code", existing_id=other)
@@ -379,10 +380,10 @@ async def zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFa
     """The rule-3 facts of a current zone (None for no zone)."""
     if zone_id is None:
         return None
-    row = (await session.execute(text("""
+    row = (await session.execute(text(f"""
         SELECT id, code, kind, advanced_manufacturing, far_cap::float8 AS far_cap, far_min::float8 AS far_min
-          FROM zone WHERE id = :id AND valid_to IS NULL
-    """), {"id": zone_id})).first()
+          FROM zone WHERE id = :id AND {current_sql()}
+    """), {"id": zone_id})).first()  # noqa: S608
     if row is None:
         return None
     return rules.ZoneFacts(row.id, row.code, row.kind, row.advanced_manufacturing, row.far_cap, row.far_min)
@@ -400,7 +401,7 @@ def _ewkb(geom: MultiPolygon) -> bytes:
 
 async def _close(session: AsyncSession, parcel_id: int) -> None:
     at = await locks.change_time(session)
-    await session.execute(update(parcel).where(parcel.c.id == parcel_id, parcel.c.valid_to.is_(None))
+    await session.execute(update(parcel).where(parcel.c.id == parcel_id, current(parcel))
                           .values(valid_to=at))
 
 
