@@ -14,13 +14,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import func
 from starlette.background import BackgroundTask
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response
 
 from app.db import Database
 from app.deps import ActorDep, CountsDep, DatabaseDep, SettingsDep
@@ -33,6 +34,7 @@ from app.parcels.params import ParcelQueryDep
 from app.parcels.query import ParcelQuery
 from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
+from app.streaming import BoundedFile, BoundedStream
 from app.zones.params import ZoneQueryDep
 from gis.crs import CrsRef, crs_urn
 from gis.io import CSV_GEOMETRY, csv_text
@@ -78,7 +80,7 @@ async def export_parcels(
     export = Export(kind="parcels", crs=out_crs, parcel_query=query, bom=csv_bom(f, bom))
     if f == "geojson":
         return await _geojson(request, db, settings, counts, query, out_crs, _headers(export, f), if_none_match)
-    return await _send_file(db, export, f)
+    return await _send_file(db, settings, export, f)
 
 
 @router.get(
@@ -91,6 +93,7 @@ async def export_parcels(
 async def export_zones(
     db: DatabaseDep,
     actor: ActorDep,
+    settings: SettingsDep,
     query: ZoneQueryDep,
     f: Format = "gpkg",
     crs: OutCrs = None,
@@ -98,7 +101,7 @@ async def export_zones(
 ) -> Response:
     """Every zone the zone list would match (no paging), as a file for re-import (`--kind zones`)."""
     out_crs = header_crs(crs)
-    return await _send_file(db, Export(kind="zones", crs=out_crs, zone_query=query, bom=csv_bom(f, bom)), f)
+    return await _send_file(db, settings, Export(kind="zones", crs=out_crs, zone_query=query, bom=csv_bom(f, bom)), f)
 
 
 @router.get(
@@ -109,10 +112,10 @@ async def export_zones(
     responses=FILES,
 )
 async def export_districts(
-    db: DatabaseDep, actor: ActorDep, f: Format = "gpkg", crs: OutCrs = None, bom: Bom = False
+    db: DatabaseDep, actor: ActorDep, settings: SettingsDep, f: Format = "gpkg", crs: OutCrs = None, bom: Bom = False
 ) -> Response:
     """The municipality's districts, as a file for re-import (`--kind districts`)."""
-    return await _send_file(db, Export(kind="districts", crs=header_crs(crs), bom=csv_bom(f, bom)), f)
+    return await _send_file(db, settings, Export(kind="districts", crs=header_crs(crs), bom=csv_bom(f, bom)), f)
 
 
 def _headers(export: Export, f: str) -> dict[str, str]:
@@ -120,12 +123,13 @@ def _headers(export: Export, f: str) -> dict[str, str]:
             "Content-Disposition": f'attachment; filename="{export.kind}{SUFFIX[f]}"'}
 
 
-async def _send_file(db: Database, export: Export, f: str) -> Response:
+async def _send_file(db: Database, settings: Settings, export: Export, f: str) -> Response:
     """CSV streamed; the other formats written to a temporary file a chunk at a time, then sent (the file
     goes afterwards)."""
     headers = _headers(export, f)
     if f == "csv":
-        return StreamingResponse(_csv(db, export), media_type=MEDIA["csv"], headers=headers)
+        return BoundedStream(_csv(db, export), media_type=MEDIA["csv"], headers=headers,
+                             send_timeout=settings.stream_send_timeout_seconds)
     folder = Path(tempfile.mkdtemp(prefix="landcycle-export-"))
     path = folder / f"{export.kind}{SUFFIX[f]}"
     try:
@@ -133,8 +137,8 @@ async def _send_file(db: Database, export: Export, f: str) -> Response:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(path, media_type=MEDIA[f], headers=headers,
-                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
+    return BoundedFile(path, media_type=MEDIA[f], headers=headers, send_timeout=settings.stream_send_timeout_seconds,
+                       background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 async def _geojson(request: Request, db: Database, settings: Settings, counts: CountCache, query: ParcelQuery,
@@ -150,7 +154,8 @@ async def _geojson(request: Request, db: Database, settings: Settings, counts: C
     extra = {"name": "parcels", "crs": {"type": "name", "properties": {"name": crs_urn(crs.srid)}}}
     chunks = stream_collection_chunks(export_chunks(db, query, crs), matched, lambda _n, _k: self_link,
                                       head_extra=extra)
-    return StreamingResponse(chunks, media_type=MEDIA["geojson"], headers=headers)
+    return BoundedStream(chunks, media_type=MEDIA["geojson"], headers=headers,
+                         send_timeout=settings.stream_send_timeout_seconds)
 
 
 async def _csv(db: Database, export: Export) -> AsyncIterator[bytes]:
@@ -158,6 +163,8 @@ async def _csv(db: Database, export: Export) -> AsyncIterator[bytes]:
     names = [name for name, _, _ in columns(export)]
     yield csv_text([[*names, CSV_GEOMETRY]], bom=export.bom).encode()
     async with db.connection() as conn:
-        async for rows in stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, export.crs)))):
-            yield csv_text([*(r._mapping[n] for n in names), r._mapping["geom"]] for r in rows).encode()
+        chunks = stream_chunks(conn, statement(export, lambda g: func.ST_AsText(in_crs(g, export.crs))))
+        async with aclosing(chunks):  # its cursor closed before the connection goes back to the pool
+            async for rows in chunks:
+                yield csv_text([*(r._mapping[n] for n in names), r._mapping["geom"]] for r in rows).encode()
 

@@ -8,7 +8,7 @@ database's, codes travel, so an export re-imported elsewhere finds its rule-3 re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ def parse_where(kind: str, items: list[str]) -> dict[str, Any]:
     return out
 
 
-async def stream_chunks(conn: AsyncConnection, stmt: Select[Any]) -> AsyncIterator[list[Any]]:
+async def stream_chunks(conn: AsyncConnection, stmt: Select[Any]) -> AsyncGenerator[list[Any], None]:
     """Rows of a select through a server-side cursor, a chunk at a time."""
     result = await conn.stream(stmt.execution_options(yield_per=CHUNK_ROWS))
     try:

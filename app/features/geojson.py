@@ -168,23 +168,26 @@ async def stream_records(db: Database, sql: str, args: Sequence[Any], number_mat
     returned = 0
     last_id: int | None = None
     async with db.reader() as conn:
-        async for batch in prefetched(record_batches(conn, sql, args, _STREAM_ROWS)):
-            text = ",".join([row[1] for row in batch])
-            yield (b"," if returned else b"") + text.encode()
-            returned += len(batch)
-            last_id = batch[-1][0]
+        batches = prefetched(record_batches(conn, sql, args, _STREAM_ROWS))
+        async with contextlib.aclosing(batches):  # its task ends before the connection goes back to the pool
+            async for batch in batches:
+                text = ",".join([row[1] for row in batch])
+                yield (b"," if returned else b"") + text.encode()
+                returned += len(batch)
+                last_id = batch[-1][0]
     yield collection_tail(returned, links_for(returned, last_id))
 
 
-async def stream_chunks(chunks: AsyncIterator[tuple[str, int, int | None]], number_matched: int | None,
+async def stream_chunks(chunks: AsyncGenerator[tuple[str, int, int | None], None], number_matched: int | None,
                         links_for: Callable[[int, int | None], list[dict[str, Any]]],
                         head_extra: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
     """A FeatureCollection from chunks `(features joined by commas, how many, last id)`, as a byte stream."""
     yield collection_head(number_matched, head_extra)
     returned = 0
     last_id: int | None = None
-    async for text, count, last in chunks:
-        yield (b"," if returned else b"") + text.encode()
-        returned += count
-        last_id = last
+    async with contextlib.aclosing(chunks):  # ended (its connections released) however this one ends
+        async for text, count, last in chunks:
+            yield (b"," if returned else b"") + text.encode()
+            returned += count
+            last_id = last
     yield collection_tail(returned, links_for(returned, last_id))

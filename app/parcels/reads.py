@@ -7,7 +7,7 @@ statements through asyncpg, so the comparison is with the same SQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -159,15 +159,17 @@ def bounds_statement(q: ParcelQuery) -> Compiled:
 Chunk = tuple[str, int, int | None]
 
 
-async def export_chunks(db: Database, q: ParcelQuery, crs: CrsRef) -> AsyncIterator[Chunk]:
+async def export_chunks(db: Database, q: ParcelQuery, crs: CrsRef) -> AsyncGenerator[Chunk, None]:
     """Every match as `(features joined by commas, how many, last id)` chunks in id order. With a spare
     connection, two connections read alternate id blocks in one exported snapshot (app/features/blocks.py);
     without one (a busy pool, tests), one server-side cursor. Memory stays bounded either way."""
     async with db.reader() as first, db.spare_reader() as second:
         if second is None:
             compiled = all_statement(q, crs)
-            async for batch in prefetched(record_batches(first, compiled.sql, compiled.args(q.binds()), 2000)):
-                yield ",".join([row[1] for row in batch]), len(batch), batch[-1][0]
+            batches = prefetched(record_batches(first, compiled.sql, compiled.args(q.binds()), 2000))
+            async with aclosing(batches):  # its task ends before the connection goes back to the pool
+                async for batch in batches:
+                    yield ",".join([row[1] for row in batch]), len(batch), batch[-1][0]
             return
         async with first.transaction(isolation="repeatable_read", readonly=True), shared(first, second):
             bounds = bounds_statement(q)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from app.db import Database
 from app.deps import ActorDep, SessionDep, SettingsDep, app_counts, app_database, app_settings
@@ -34,6 +34,7 @@ from app.parcels.schemas import (
     ParcelPatch,
 )
 from app.settings import Settings
+from app.streaming import BoundedStream
 from gis import geometry
 from gis.crs import CrsRef
 
@@ -100,8 +101,8 @@ async def list_parcels(
         return Response(body, media_type=GEOJSON, headers=headers)
     compiled = page_rows_statement(query, out_crs, keyset=after is not None)
     args = compiled.args(page_values(query, size, offset, after))
-    return StreamingResponse(stream_records(db, compiled.sql, args, matched, links), media_type=GEOJSON,
-                             headers=headers)
+    return BoundedStream(stream_records(db, compiled.sql, args, matched, links), media_type=GEOJSON,
+                         headers=headers, send_timeout=settings.stream_send_timeout_seconds)
 
 
 @router.post("", status_code=201, response_model=None, summary="Create a parcel",

@@ -8,12 +8,12 @@ as for REST's `SessionDep`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import URL
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
@@ -21,6 +21,7 @@ from app.deps import app_database, app_settings, authenticate
 from app.errors import DomainError, Unauthenticated
 from app.features.paging import public_url
 from app.responses import as_domain_error
+from app.streaming import BoundedStream
 from app.wfs import capabilities, describe, getfeature, kvp, project, transaction, xmlreq, xmlsafe
 from app.wfs.filters import check_id_count
 from app.wfs.model import JSON, GetFeature
@@ -276,14 +277,9 @@ async def _get_feature(request: Request, req: GetFeature, base: str, actor: Acto
     crs = req.query.srs or STORAGE
     body = getfeature.stream(db, req, limit, next_for, schema_url, crs.uri, actor)
     first = await body.__anext__()
-
-    async def rest() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in body:
-            yield chunk
-
     headers = {"Content-Crs": f"<{crs.uri}>"} if req.output_format == JSON else {}
-    return StreamingResponse(rest(), media_type=media, headers=headers)
+    return BoundedStream(body, first=first, media_type=media, headers=headers,
+                         send_timeout=settings.stream_send_timeout_seconds)
 
 
 def _encode(items: list[tuple[str, str]]) -> str:
