@@ -129,10 +129,13 @@ def _evaluations_due(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import math
+
     import uvicorn
 
     from app.auth.keys import InsecureKey
     from app.observability import configure_logging
+    from app.serving import protocol
 
     try:
         settings.signing_key  # noqa: B018 — checked before any worker starts
@@ -155,7 +158,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         forwarded_allow_ips="127.0.0.1",
         log_config=None,
         access_log=False,
-        timeout_keep_alive=10,
+        # Slow or hostile clients: connections at once (beyond: 503), idle keep-alive, header and write
+        # deadlines (app/serving.py).
+        limit_concurrency=settings.serve_limit_concurrency,
+        timeout_keep_alive=math.ceil(settings.serve_keep_alive_seconds),  # (whole seconds to uvicorn)
+        http=protocol(header_timeout=settings.serve_header_timeout_seconds,
+                      send_timeout=settings.stream_send_timeout_seconds),
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -12,30 +12,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
-from app.auth.service import Authenticator
 from app.db import Database
 from app.errors import Unauthenticated
 from app.features.versions import CountCache
 from app.settings import Settings
+from app.state import AppState
 
 
 # Plain accessors of the app's state, for code that holds the request (routes, /wfs, the fast path).
+def app_state(request: Request) -> AppState:
+    """The app's state (app/state.py, built by create_app)."""
+    state: AppState = request.app.state
+    return state
+
+
 def app_settings(request: Request) -> Settings:
     """The app's settings (built by create_app)."""
-    settings: Settings = request.app.state.settings
-    return settings
+    return app_state(request).settings
 
 
 def app_database(request: Request) -> Database:
     """The app's Database."""
-    db: Database = request.app.state.db
-    return db
+    return app_state(request).db
 
 
 def app_counts(request: Request) -> CountCache:
     """The app's cache of collection counts (keyed by collection version)."""
-    counts: CountCache = request.app.state.counts
-    return counts
+    return app_state(request).counts
 
 
 # The dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
@@ -70,7 +73,7 @@ def client_address(request: Request) -> str:
 
 async def authenticate(request: Request, authorization: str | None) -> Actor:
     """Credentials from an Authorization header → Actor (shared by REST and /wfs)."""
-    auth: Authenticator = request.app.state.authenticator
+    auth = app_state(request).authenticator
     settings = app_settings(request)
     if not authorization:
         if settings.public_read and request.method in ("GET", "HEAD"):

@@ -17,17 +17,15 @@ from starlette.responses import Response
 
 from app.audit.routes import router as audit_router
 from app.auth.routes import router as auth_router
-from app.auth.service import Authenticator
 from app.contracts.routes import router as contracts_router
 from app.db import Database, create_engine
+from app.deps import app_database
 from app.districts.routes import router as districts_router
 from app.enterprises.routes import router as enterprises_router
 from app.errors import DomainError
 from app.evaluations.routes import router as evaluations_router
 from app.exits.routes import router as exits_router
 from app.exports.routes import router as exports_router
-from app.features.versions import CountCache
-from app.imports.jobs import runner_of
 from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
@@ -38,6 +36,7 @@ from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
 from app.settings import Settings
+from app.state import AppState
 from app.tiles.routes import router as tiles_router
 from app.web.routes import mount as mount_web
 from app.wfs.routes import router as wfs_router
@@ -56,8 +55,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await runner_of(app.state).shutdown()  # running imports roll back (issue 7)
-        app.state.authenticator.close()  # the argon2 threads
+        await state.import_jobs.shutdown()  # running imports roll back
+        state.authenticator.close()  # the argon2 threads
         await db.dispose()
 
     app = FastAPI(
@@ -70,10 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.authenticator = Authenticator(settings, db)
-    app.state.counts = CountCache()
+    app.state = state = AppState(settings, db)
 
     # Errors with a SPEC code of their own are mapped here; `Exception` last, for the true 500s.
     # asyncpg's own errors come from the raw read paths (app/parcels/reads.py, app/wfs/getfeature.py, tiles):
@@ -118,9 +114,8 @@ def _service_router() -> APIRouter:
         """The database answers and the schema is at the migrations' head."""
         from app.migrate import head_revision
 
-        db: Database = request.app.state.db
         try:
-            async with db.connection() as conn:
+            async with app_database(request).connection() as conn:
                 current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
         except Exception:  # any failure to reach the database means not ready
             return JSON({"status": "unavailable", "database": "unreachable"}, status_code=503)

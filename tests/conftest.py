@@ -20,9 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from app import migrate
-from app.auth.service import Authenticator
 from app.db import BoundDatabase, Database, create_engine
-from app.features.versions import CountCache
 from app.main import create_app
 from app.settings import Settings
 from tests import builders
@@ -59,8 +57,8 @@ TEST_URL = _test_url()
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings for tests: the test database, a fixed key, plain-text logs."""
-    values: dict[str, Any] = {"database_url": TEST_URL, "secret_key": "test-signing-key-for-the-suite-only-0123456789", "log_json": False,
-                              "login_failures_allowed": 5}
+    values: dict[str, Any] = {"database_url": TEST_URL, "secret_key": "test-signing-key-for-the-suite-only-0123456789",
+                              "log_json": False, "login_failures_allowed": 5}
     values.update(overrides)
     return Settings(**values)
 
@@ -120,16 +118,8 @@ def _shared_app() -> Any:
 
 @pytest.fixture
 async def app(_shared_app: Any, settings: Settings, db: Database) -> Any:
-    """The app wired to the rolled-back test transaction, with fresh credential caches."""
-    # Per-app caches are keyed by collection versions, which a rolled-back test hands to the next one
-    # again: each test starts with empty caches.
-    state = _shared_app.state
-    state.settings, state.db = settings, db
-    state.authenticator = Authenticator(settings, db)
-    state.counts = CountCache()
-    for cache in ("wfs_bounds", "tile_cache"):
-        if hasattr(state, cache):
-            delattr(state, cache)
+    """The app wired to the rolled-back test transaction, with a fresh authenticator and empty caches."""
+    _shared_app.state.bind(settings, db)
     return _shared_app
 
 

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
-from app.auth.service import Authenticator
-from app.deps import ActorDep, client_address
+from app.deps import ActorDep, app_state, client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -33,7 +32,7 @@ class Me(BaseModel):
 async def token(request: Request, username: Annotated[str, Form(min_length=1, max_length=64)],
                 password: Annotated[str, Form(min_length=1, max_length=1024)]) -> Token:
     """Exchange a user name and password for a bearer token (SPEC §5)."""
-    auth: Authenticator = request.app.state.authenticator
+    auth = app_state(request).authenticator
     access_token, expires_in = await auth.login(username, password, client_address(request))
     return Token(access_token=access_token, expires_in=expires_in)
 

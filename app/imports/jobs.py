@@ -81,11 +81,8 @@ class JobRunner:
 
 
 def runner_of(state: Any) -> JobRunner:
-    """The app's runner (made on first use and kept in `app.state`)."""
-    runner = getattr(state, "import_jobs", None)
-    if runner is None:
-        runner = JobRunner()
-        state.import_jobs = runner
+    """The app's runner (`app.state.import_jobs`, app/state.py)."""
+    runner: JobRunner = state.import_jobs
     return runner
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from app.auth.permissions import Actor, require_role
-from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep, app_database, app_settings, get_actor
+from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep, app_database, app_settings, app_state, get_actor
 from app.errors import CrsUnsupported, NotFound, PayloadTooLarge, ValidationFailed
 from app.features.paging import clamp_limit, page_links, public_url
 from app.features.params import Bom, csv_bom
@@ -138,7 +138,7 @@ async def create_import(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     job = await jobs.create_job(session, actor, options, path.name)
-    runner = jobs.runner_of(request.app.state)
+    runner = app_state(request).import_jobs
     # Started once the response is on its way, i.e. after the request's transaction committed the job.
     background.add_task(
         runner.start, job.id, jobs.execute(db, settings, actor, job.id, path, workdir, options)
@@ -198,7 +198,7 @@ async def cancel_import(
     """Stop a queued or running job: nothing of it is written (409 INVALID_TRANSITION once it has ended).
     Its creator, the bureau and admins may."""
     job = await _job(session, actor, job_id)
-    job = await jobs.cancel(session, jobs.runner_of(request.app.state), job, actor)
+    job = await jobs.cancel(session, app_state(request).import_jobs, job, actor)
     body = job_read(job, str(public_url(request, settings).replace(query="")))
     return JSON(body.model_dump(mode="json"))
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
-from app.deps import ActorDep, app_database, app_settings
+from app.deps import ActorDep, app_database, app_state
 from app.features.versions import etag_matches
 from app.tiles.layers import LAYERS
 from app.tiles.service import Tile, TileCache, current_etag, find_layer, read_tile
@@ -25,12 +25,8 @@ Row = Annotated[int, Path(description="Tile row, 0 to 2^z − 1, counted from th
 
 
 def tile_cache(request: Request) -> TileCache:
-    """The app's cache of tile bytes (per app: tests build one app per test)."""
-    state = request.app.state
-    if not hasattr(state, "tile_cache"):
-        state.tile_cache = TileCache(app_settings(request).tile_cache_mb * 1024 * 1024)
-    cache: TileCache = state.tile_cache
-    return cache
+    """The app's cache of tile bytes (app/state.py)."""
+    return app_state(request).tile_cache
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
-from app.deps import app_database, app_settings, authenticate
+from app.deps import app_database, app_settings, app_state, authenticate
 from app.errors import DomainError, Unauthenticated
 from app.features.paging import public_url
 from app.responses import as_domain_error
@@ -55,12 +55,8 @@ def _base(request: Request) -> str:
 
 
 def _bounds_cache(request: Request) -> capabilities.BoundsCache:
-    """The app's cache of feature-type bounds (per app: tests build one app per test)."""
-    state = request.app.state
-    if not hasattr(state, "wfs_bounds"):
-        state.wfs_bounds = {}
-    cache: capabilities.BoundsCache = state.wfs_bounds
-    return cache
+    """The app's cache of feature-type bounds (app/state.py)."""
+    return app_state(request).wfs_bounds
 
 
 async def _actor(request: Request, operation: str) -> Actor:
