@@ -36,7 +36,7 @@ from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
 from app.streaming import BoundedFile, BoundedStream
 from app.zones.params import ZoneQueryDep
-from gis.crs import CrsRef, crs_urn
+from gis.crs import STORAGE_SRID, CrsRef, crs_urn
 from gis.io import CSV_GEOMETRY, csv_text
 from gis.sql import in_crs
 
@@ -49,7 +49,7 @@ MEDIA = {
 }
 SUFFIX = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp": ".zip"}
 Format = Annotated[Literal["gpkg", "geojson", "csv", "shp"], Query(description="File format (shp: a zipped Shapefile)")]
-OutCrs = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
+OutCrs = Annotated[str | None, Query(description=f"Output CRS, e.g. EPSG:4549 (default EPSG:{STORAGE_SRID})")]
 FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}}}  # OpenAPI
 
 

@@ -10,12 +10,14 @@ from app.deps import SettingsDep
 from app.features.params import as_of_param, bbox_param, header_crs
 from app.parcels.query import ParcelQuery
 from app.parcels.schemas import LandUse, LegacyZone, Status, Tier
+from gis.crs import STORAGE_SRID
 
 
 async def parcel_query(
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (default EPSG:4490)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs",
+                                          description=f"CRS of bbox (default EPSG:{STORAGE_SRID})")] = None,
     as_of: Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")] = None,
     code: Annotated[str | None, Query(min_length=1, max_length=64, description="The parcel's code, exactly")] = None,
     tier: Tier | None = None,

@@ -36,7 +36,7 @@ from app.parcels.schemas import (
 from app.settings import Settings
 from app.streaming import BoundedStream
 from gis import geometry
-from gis.crs import CrsRef
+from gis.crs import STORAGE_SRID, CrsRef
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 
@@ -45,7 +45,7 @@ STREAM_ABOVE = 1000  # pages larger than this are streamed from a server-side cu
 NO_CACHE = {"Cache-Control": "no-cache"}  # collections: cache, but revalidate with the ETag every time
 
 ParcelId = Annotated[int, Path(ge=1, le=2**62, description="Parcel id")]
-CrsParam = Annotated[str | None, Query(description="Output CRS, e.g. EPSG:4549 (default EPSG:4490)")]
+CrsParam = Annotated[str | None, Query(description=f"Output CRS, e.g. EPSG:4549 (default EPSG:{STORAGE_SRID})")]
 AsOf = Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")]
 
 

@@ -10,12 +10,14 @@ from app.deps import SettingsDep
 from app.features.params import as_of_param, bbox_param, header_crs
 from app.zones.query import ZoneQuery
 from app.zones.schemas import ZoneKind
+from gis.crs import STORAGE_SRID
 
 
 async def zone_query(
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (x/y order)")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (default EPSG:4490)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs",
+                                          description=f"CRS of bbox (default EPSG:{STORAGE_SRID})")] = None,
     as_of: Annotated[str | None, Query(description="A date (end of day, Shanghai) or date-time: rule 10")] = None,
     kind: ZoneKind | None = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
