@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from app.kinds import KINDS
-from gis.crs import STORAGE_SRID
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=VALUE",
         help="filters of the REST list, e.g. --where tier=base district_code=310115",
     )
-    parser.add_argument("--crs", help=f"output CRS (default EPSG:{STORAGE_SRID})")
+    # EPSG:4490 is gis.crs.STORAGE_SRID, spelled here so that the CLI starts without loading pyproj
+    parser.add_argument("--crs", help="output CRS (default EPSG:4490)")
     parser.add_argument("--bbox", help="minx,miny,maxx,maxy in the output CRS")
     parser.add_argument("--as-of", help="the data as of a date (YYYY-MM-DD) or date-time (rule 10)")
     parser.add_argument("--layer", help="layer name (default: the kind)")
