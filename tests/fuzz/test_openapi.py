@@ -49,8 +49,9 @@ def server(engine):
 
     asyncio.run(_seed())
     port = free_port()
-    proc = start_server(port, LANDCYCLE_SECRET_KEY="fuzz-test-key-for-the-suite-only-0123456789", LANDCYCLE_LOG_LEVEL="error",
-                        LANDCYCLE_LOGIN_FAILURES_ALLOWED="100000", LANDCYCLE_LOGIN_FAILURES_PER_ADDRESS="100000")
+    proc = start_server(port, LANDCYCLE_SECRET_KEY="fuzz-test-key-for-the-suite-only-0123456789",
+                        LANDCYCLE_LOG_LEVEL="error", LANDCYCLE_LOGIN_FAILURES_ALLOWED="100000",
+                        LANDCYCLE_LOGIN_FAILURES_PER_ADDRESS="100000")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
