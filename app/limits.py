@@ -54,8 +54,8 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send, 413, f"the request body is {int(declared):,} bytes; the limit is {limit:,}",
-                               limit)
+            await self._reject(scope, send, 413,
+                               f"the request body is {int(declared):,} bytes; the limit is {limit:,}", limit)
             return
         received = 0
         rejected = False
@@ -70,15 +70,15 @@ class BodyLimitMiddleware:
                 message = await asyncio.wait_for(receive(), self.timeout)
             except TimeoutError:
                 rejected = True
-                await self._reject(send, 408, f"the request body did not arrive within {self.timeout:g} s")
+                await self._reject(scope, send, 408, f"the request body did not arrive within {self.timeout:g} s")
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 applies = min(limit, (scope.get("state") or {}).get(_LIMIT_KEY, limit))
                 if received > applies:
                     rejected = True
-                    await self._reject(send, 413, f"the request body is larger than the limit of {applies:,} bytes",
-                                       applies)
+                    await self._reject(scope, send, 413,
+                                       f"the request body is larger than the limit of {applies:,} bytes", applies)
                     return {"type": "http.disconnect"}
             return message
 
@@ -89,11 +89,19 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, guarded_send)
 
     @staticmethod
-    async def _reject(send: Send, status: int, detail: str, limit_bytes: int | None = None) -> None:
-        code, title = ("PAYLOAD_TOO_LARGE", "Request body too large") if status == 413 else \
-            ("REQUEST_TIMEOUT", "Request body too slow")
-        body = _problem(status, code, title, detail, limit_bytes)
+    async def _reject(scope: Scope, send: Send, status: int, detail: str, limit_bytes: int | None = None) -> None:
+        """problem+json, or on /wfs the OWS ExceptionReport a WFS client reads (OWS 1.1 §8)."""
+        if scope["path"] == "/wfs":
+            from app.wfs.ows import exception_report
+
+            code = "OperationParsingFailed" if status == 413 else "NoApplicableCode"
+            report = exception_report(code, detail, None, "2.0.0", status)
+            body, media = bytes(report.body), report.media_type or "text/xml"
+        else:
+            code, title = ("PAYLOAD_TOO_LARGE", "Request body too large") if status == 413 else \
+                ("REQUEST_TIMEOUT", "Request body too slow")
+            body, media = _problem(status, code, title, detail, limit_bytes), "application/problem+json"
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close")]})
+                    "headers": [(b"content-type", media.encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 

@@ -72,7 +72,10 @@ async def test_a_huge_wfs_document_is_refused_before_parsing(client, two_parcels
 
     body = f'<wfs:GetFeature service="WFS" version="2.0.0" {WFS}><!--' + "x" * (xmlsafe.MAX_BODY_BYTES + 10) + "-->"
     r = await post(client, body + "</wfs:GetFeature>")
-    assert r.status_code == 413, r.text  # PAYLOAD_TOO_LARGE at the edge, before any XML parsing
+    # refused at the edge, before any XML parsing, as the ExceptionReport a WFS client reads
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"].startswith("text/xml")
+    assert exception(r)[0] == "OperationParsingFailed" and "limit" in exception(r)[2]
 
 
 INJECTIONS = ["code; DROP TABLE parcel--", "code' OR '1'='1", "1); DELETE FROM parcel; --",
