@@ -128,8 +128,10 @@ def as_domain_error(exc: BaseException) -> DomainError:
                                   retry_after=QUERY_RETRY_AFTER)
     if sqlstate in ("40001", "40P01"):
         return VersionConflict("a concurrent change won; reload and retry")
-    if sqlstate and sqlstate.startswith("22"):  # data exceptions: NUL characters, overflow, bad dates …
-        return ValidationFailed("a value is out of range or malformed (text may not contain NUL characters)")
+    if sqlstate in ("22021", "22P05"):  # a NUL character or bytes that are not UTF-8
+        return ValidationFailed("text may not contain NUL characters or bytes that are not UTF-8")
+    if sqlstate and sqlstate.startswith("22"):  # other data exceptions: overflow, out-of-range dates …
+        return ValidationFailed("a value is out of range or malformed for its field")
     if sqlstate and sqlstate.startswith("08"):
         return ServiceUnavailable("the database connection was lost; retry shortly")
     if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):

@@ -76,5 +76,6 @@ async def test_a_failing_statement_leaves_the_test_transaction_usable(client, ci
                "<fes:Literal>1e300</fes:Literal></fes:PropertyIsGreaterThan>")
     r = await post(client, get_feature_20("landcycle:parcels", huge))
     assert (r.status_code, exception(r)[0]) == (400, "InvalidParameterValue"), r.text
+    assert exception(r)[2] == "VALIDATION_ERROR: a value is out of range or malformed for its field"
     r = await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:parcels")
     assert r.status_code == 200 and len(members(xml(r))) == 1
