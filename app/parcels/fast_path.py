@@ -1,4 +1,5 @@
-"""`GET /api/v1/parcels/{id}` without FastAPI's routing and parameter machinery (issue 6).
+"""`GET /api/v1/parcels/{id}` without FastAPI's routing and parameter machinery (bench/RESULTS.md
+"REST API": one feature by id).
 
 One feature by id is the service's most frequent request (map clicks, QGIS identify). Its database work
 is one prepared statement (~0.2 ms); FastAPI's route matching, dependency solving and parameter

@@ -135,7 +135,7 @@ async def cached_count(counts: CountCache, conn: asyncpg.Connection, version: in
 
 
 # The export: id blocks read by two connections in one snapshot, so PostgreSQL builds GeoJSON on two
-# cores while the app sends (the feature SQL is the stream's floor: issue 6 profile).
+# cores while the app sends (the feature SQL is the stream's floor: bench/RESULTS.md "REST API", profile-stream.svg).
 _BLOCK_IDS = 4000
 _READ_AHEAD = 2
 

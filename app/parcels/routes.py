@@ -72,7 +72,8 @@ async def list_parcels(
 
     The response carries an ETag of the collection's version; `If-None-Match` with it answers 304 while
     no parcel changed. `numberMatched` is exact (counted once per collection version and query)."""
-    # The app's objects straight from its state: each FastAPI dependency costs per request (issue 6).
+    # The app's objects straight from its state: each FastAPI dependency costs per request
+    # (bench/RESULTS.md "REST API").
     db, settings, counts = app_database(request), app_settings(request), app_counts(request)
     out_crs = header_crs(crs)
     size = clamp_limit(limit, settings)
