@@ -90,10 +90,10 @@ class Settings(_PolicySettings):
     log_level: str = "info"
     log_json: bool = True
     # FastAPI's native OpenTelemetry (traces, metrics, logs to a configured provider). Off unless asked:
-    # when on, it looks up the OTel providers in the environment on every request (issue 6 profile).
+    # when on, it looks up the OTel providers in the environment on every request (bench/RESULTS.md "REST API").
     otel: bool = False
 
-    # Issue 9 resource bounds; POST /imports takes files up to import_max_mb (issue 7).
+    # Resource bounds at the HTTP edge (app/limits.py); POST /imports takes files up to import_max_mb.
     max_body_bytes: int = 10 * 1024 * 1024
     body_timeout_seconds: float = 30.0
     max_bbox_degrees: float = 5.0
