@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.wkb
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -88,6 +89,11 @@ def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     if isinstance(geom, MultiPolygon):
         return geom
     raise GeometryError(f"not a polygon or multipolygon: {geom.geom_type}")
+
+
+def storage_ewkb(geom: BaseGeometry) -> bytes:
+    """A storage-CRS geometry as EWKB carrying the storage SRID (what `ST_GeomFromEWKB` reads in SQL)."""
+    return bytes(shapely.wkb.dumps(geom, srid=STORAGE_SRID, include_srid=True))
 
 
 def check_one(geom: BaseGeometry, crs: CrsRef, extent: Extent) -> MultiPolygon:

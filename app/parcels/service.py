@@ -31,6 +31,7 @@ from app.parcels.rules import Cap, ContractInForce, LockState, Override
 from app.policy import INDUSTRIAL_USES, Policy
 from app.zones import dependants
 from gis.crs import STORAGE_SRID
+from gis.geometry import storage_ewkb
 from models import Parcel
 from models.base import current, current_sql
 from models.parcel import STATUSES
@@ -390,15 +391,11 @@ async def zone_facts(session: AsyncSession, zone_id: int | None) -> rules.ZoneFa
 
 
 async def _locate(session: AsyncSession, geom: MultiPolygon, policy: Policy) -> Location:
-    found = await locate_geometries(session, {"g": _ewkb(geom)}, policy.tier_majority_share)
+    found = await locate_geometries(session, {"g": storage_ewkb(geom)}, policy.tier_majority_share)
     return found.get("g", NOWHERE)
 
 
 # ------------------------------------------------------------------------------------------ persistence
-def _ewkb(geom: MultiPolygon) -> bytes:
-    return bytes(shapely_wkb.dumps(geom, srid=STORAGE_SRID, include_srid=True))
-
-
 async def _close(session: AsyncSession, parcel_id: int) -> None:
     at = await locks.change_time(session)
     await session.execute(update(parcel).where(parcel.c.id == parcel_id, current(parcel))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shapely import wkb as shapely_wkb
 from shapely.geometry import MultiPolygon
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,7 @@ from app.parcels.rules import Override, ZoneFacts
 from app.policy import Policy
 from app.zones import rules
 from app.zones.rules import Breach, Dependant, ReferenceChange, ZoneChange
-from gis.crs import STORAGE_SRID
+from gis.geometry import storage_ewkb
 from models.base import current_sql
 
 REFERENCE_USES = ("office", "commercial")  # rule 3: what a reference parcel is
@@ -48,8 +47,7 @@ async def gather(session: AsyncSession, *, parcel_ids: Sequence[int] = (), refer
                  ) -> list[Dependant]:
     """The dependants of a zone write (`parcel_ids`: the parcels it touched, as they are now) or of a
     reference parcel's write (`reference_id`, with its geometry and zone after the write)."""
-    g = None if reference_geom is None else bytes(shapely_wkb.dumps(reference_geom, srid=STORAGE_SRID,
-                                                                     include_srid=True))
+    g = None if reference_geom is None else storage_ewkb(reference_geom)
     rows = await session.execute(_GATHER, {"ids": list(parcel_ids), "ref": reference_id, "g": g,
                                            "ref_zone": reference_zone_id})
     return [Dependant(r.id, r.code, r.land_use, r.plot_ratio,

@@ -24,6 +24,7 @@ from app.parcels.service import reclassify_parcels
 from app.policy import Policy
 from app.zones import dependants
 from gis.crs import STORAGE_SRID
+from gis.geometry import storage_ewkb
 from models import Parcel, Zone
 from models.base import current, current_sql
 
@@ -64,10 +65,6 @@ def _draft_of(row: Zone) -> ZoneDraft:
     return ZoneDraft(code=row.code, name=row.name, kind=row.kind, advanced_manufacturing=row.advanced_manufacturing,
                      far_cap=_float(row.far_cap), far_min=_float(row.far_min),
                      geom=shapely_wkb.loads(bytes(row.geom.data)))
-
-
-def _ewkb(geom: MultiPolygon) -> bytes:
-    return bytes(shapely_wkb.dumps(geom, srid=STORAGE_SRID, include_srid=True))
 
 
 async def load_current(session: AsyncSession, zone_id: int, *, lock: bool = False) -> Zone:
@@ -161,14 +158,14 @@ async def _check_code_free(session: AsyncSession, code: str, zone_id: int) -> No
 
 
 async def _district(session: AsyncSession, geom: MultiPolygon, policy: Policy) -> str | None:
-    found = await locate_geometries(session, {"z": _ewkb(geom)}, policy.tier_majority_share)
+    found = await locate_geometries(session, {"z": storage_ewkb(geom)}, policy.tier_majority_share)
     return found["z"].district_code if "z" in found else None
 
 
 async def _touched(session: AsyncSession, geoms: list[MultiPolygon], zone_id: int) -> list[int]:
     """Current parcels a zone change may re-derive: those in its old/new footprint or assigned to it."""
     parcel = Parcel.__table__
-    shapes = [func.ST_GeomFromEWKB(_ewkb(g)) for g in geoms]
+    shapes = [func.ST_GeomFromEWKB(storage_ewkb(g)) for g in geoms]
     inside = [func.ST_Intersects(parcel.c.geom, shape) for shape in shapes]
     rows = await session.scalars(
         select(parcel.c.id).where(current(parcel), or_(parcel.c.zone_id == zone_id, *inside)))

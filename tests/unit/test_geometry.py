@@ -7,7 +7,7 @@ import shapely
 
 from gis.crs import CrsRef, parse_crs
 from gis.errors import CrsError, GeometryError
-from gis.geometry import from_geojson, problems
+from gis.geometry import from_geojson, problems, storage_ewkb
 
 EXTENT = (120.8, 30.6, 122.2, 31.9)
 WGS = CrsRef(4490)
@@ -23,6 +23,12 @@ SQUARE = poly([121.5, 31.2], [121.501, 31.2], [121.501, 31.201], [121.5, 31.201]
 def test_a_polygon_becomes_a_storage_multipolygon():
     geom = from_geojson(SQUARE, WGS, EXTENT)
     assert geom.geom_type == "MultiPolygon" and geom.is_valid
+
+
+def test_a_storage_geometry_goes_to_sql_as_ewkb_carrying_the_storage_srid():
+    geom = from_geojson(SQUARE, WGS, EXTENT)
+    back = shapely.from_wkb(storage_ewkb(geom))
+    assert (shapely.get_srid(back), back.equals(geom)) == (4490, True)
 
 
 def test_a_self_intersecting_polygon_is_refused_with_its_reason():
