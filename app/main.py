@@ -29,6 +29,7 @@ from app.exports.routes import router as exports_router
 from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
+from app.ogc.routes import router as ogc_router
 from app.organisations.routes import router as organisations_router
 from app.parcels.fast_path import ParcelFeatureFastPath
 from app.parcels.routes import router as parcels_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router, prefix=API, responses=PROBLEM_RESPONSES)
     app.include_router(tiles_router, responses=PROBLEM_RESPONSES)
     app.include_router(wfs_router)
+    app.include_router(ogc_router)
     app.include_router(_service_router())
     mount_web(app, settings.web_dir)
     return app
