@@ -239,27 +239,22 @@ def response(version: str, out: Outcome) -> bytes:
         + ("<wfs:totalReplaced>0</wfs:totalReplaced>" if version == "2.0.0" else "")
         + f"<wfs:totalDeleted>{out.deleted}</wfs:totalDeleted></wfs:TransactionSummary>"
     )
-    if version == "2.0.0":
-        feats = "".join(
-            f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><fes:ResourceId rid={quoteattr(fid)}/>"
-            "</wfs:Feature>"
-            for fid, h in out.inserted
-        )
-        results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="2.0.0" '
-            'xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0">'
-            f"{summary}{results}</wfs:TransactionResponse>"
-        ).encode()
+    # Each version names the inserted features its own way: fes:ResourceId rid (2.0), ogc:FeatureId fid (1.1).
+    doc, namespaces, id_tag, id_attr = (
+        ("2.0.0", 'xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0"',
+         "fes:ResourceId", "rid")
+        if version == "2.0.0" else
+        ("1.1.0", 'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc"',
+         "ogc:FeatureId", "fid")
+    )
     feats = "".join(
-        f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><ogc:FeatureId fid={quoteattr(fid)}/>"
+        f"<wfs:Feature{' handle=' + quoteattr(h) if h else ''}><{id_tag} {id_attr}={quoteattr(fid)}/>"
         "</wfs:Feature>"
         for fid, h in out.inserted
     )
     results = f"<wfs:InsertResults>{feats}</wfs:InsertResults>" if out.inserted else ""
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="1.1.0" '
-        'xmlns:wfs="http://www.opengis.net/wfs" xmlns:ogc="http://www.opengis.net/ogc">'
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<wfs:TransactionResponse version="{doc}" {namespaces}>'
         f"{summary}{results}</wfs:TransactionResponse>"
     ).encode()
 
