@@ -105,8 +105,8 @@ def _exit_candidates(columns: Sequence[Any], clauses: Sequence[ColumnElement[boo
     joined = _candidate.join(_candidate_parcel, and_(_candidate_parcel.c.id == _candidate.c.parcel_id,
                                                      current(_candidate_parcel)))
     return select(*columns).select_from(joined).where(*clauses).order_by(_candidate_key)
-_PARCEL_TYPES = dict(parcel_query.PROPERTIES)
-_ZONE_TYPES = dict(zone_query.PROPERTIES)
+
+
 # Columns whose CHECK constraints allow only fixed words (models/parcel.py, models/zone.py) or digits
 # (models/district.py); tests/unit/test_wfs_registry.py holds these to the constraints.
 PLAIN_COLUMNS = {
@@ -114,6 +114,18 @@ PLAIN_COLUMNS = {
     "zone": frozenset({"kind"}),
     "district": frozenset({"code"}),
 }
+
+
+def _resource_props(table: str, key: ColumnElement[Any], types: Sequence[tuple[str, str]],
+                    columns: Sequence[tuple[str, ColumnElement[Any]]], writable: Sequence[str]) -> tuple[Prop, ...]:
+    """The id, then a REST resource's properties (its names, SQL and XML Schema types); WFS-T writes what the
+    REST API writes."""
+    xsd = dict(types)
+    return (
+        Prop("id", "long", key),
+        *(Prop(name, xsd[name], col, name in writable, plain=name in PLAIN_COLUMNS[table]) for name, col in columns),
+    )
+
 
 TYPES: tuple[FeatureType, ...] = (
     FeatureType(
@@ -124,12 +136,8 @@ TYPES: tuple[FeatureType, ...] = (
         key=_parcel.c.id,
         key_is_int=True,
         geom=_parcel.c.geom,
-        props=(
-            Prop("id", "long", _parcel.c.id),
-            *(Prop(name, _PARCEL_TYPES[name], col, name in parcel_service.WRITABLE,
-                   plain=name in PLAIN_COLUMNS["parcel"])
-              for name, col in parcel_query.property_columns()),
-        ),
+        props=_resource_props("parcel", _parcel.c.id, parcel_query.PROPERTIES, parcel_query.property_columns(),
+                              parcel_service.WRITABLE),
         select=_parcels,
         writer="parcels",
         keywords=("industrial land", "parcels", "Shanghai"),
@@ -142,12 +150,8 @@ TYPES: tuple[FeatureType, ...] = (
         key=_zone.c.id,
         key_is_int=True,
         geom=_zone.c.geom,
-        props=(
-            Prop("id", "long", _zone.c.id),
-            *(Prop(name, _ZONE_TYPES[name], col, name in zone_service.WRITABLE,
-                   plain=name in PLAIN_COLUMNS["zone"])
-              for name, col in zone_query.property_columns()),
-        ),
+        props=_resource_props("zone", _zone.c.id, zone_query.PROPERTIES, zone_query.property_columns(),
+                              zone_service.WRITABLE),
         select=_zones,
         writer="zones",
         keywords=("zones", "industrial base", "industrial community"),
