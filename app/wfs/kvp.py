@@ -6,15 +6,7 @@ from collections.abc import Mapping
 
 from app.wfs import xmlsafe
 from app.wfs.filters import MAX_IDS, Translator, check_id_count, kvp_bbox, property_of
-from app.wfs.model import (
-    GET_FEATURE_BY_ID,
-    VERSIONS,
-    GetFeature,
-    Query,
-    crs_param,
-    output_format,
-    result_type,
-)
+from app.wfs.model import GET_FEATURE_BY_ID, VERSIONS, GetFeature, Query, crs_param, output_format, result_type
 from app.wfs.ows import WfsError, invalid, missing
 from app.wfs.registry import FeatureType, find, parse_resource_id
 from gis.errors import GeometryError

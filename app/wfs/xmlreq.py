@@ -6,15 +6,7 @@ from lxml import etree
 
 from app.wfs.filters import Translator, property_of
 from app.wfs.kvp import sort_by
-from app.wfs.model import (
-    GET_FEATURE_BY_ID,
-    VERSIONS,
-    GetFeature,
-    Query,
-    crs_param,
-    output_format,
-    result_type,
-)
+from app.wfs.model import GET_FEATURE_BY_ID, VERSIONS, GetFeature, Query, crs_param, output_format, result_type
 from app.wfs.ows import WfsError, invalid, missing
 from app.wfs.registry import find, parse_resource_id
 from app.wfs.xmlsafe import children, local, text
