@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +36,7 @@ from app.parcels.reads import cached_count, export_chunks
 from app.settings import Settings
 from app.streaming import BoundedFile, BoundedStream
 from app.zones.params import ZoneQueryDep
+from app.zones.query import ZoneQuery
 from gis.crs import STORAGE_SRID, CrsRef, crs_urn
 from gis.io import CSV_GEOMETRY, csv_text
 from gis.sql import in_crs
@@ -53,13 +54,20 @@ OutCrs = Annotated[str | None, Query(description=f"Output CRS, e.g. EPSG:4549 (d
 FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}}}  # OpenAPI
 
 
-@router.get(
-    "/parcels/export",
-    response_model=None,
-    summary="Export parcels as a file",
-    tags=["parcels"],
-    responses=FILES,
-)
+def _export_route(resource: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """GET /{resource}/export, documented as a file in any of the formats."""
+    return router.get(f"/{resource}/export", response_model=None, summary=f"Export {resource} as a file",
+                      tags=[resource], responses=FILES)
+
+
+def _export(kind: str, f: str, crs: str | None, bom: bool, parcel_query: ParcelQuery | None = None,
+            zone_query: ZoneQuery | None = None) -> Export:
+    """What to export: the kind, the output CRS (`crs`, default storage), the BOM (CSV only) and the query."""
+    out_crs = header_crs(crs)
+    return Export(kind=kind, crs=out_crs, parcel_query=parcel_query, zone_query=zone_query, bom=csv_bom(f, bom))
+
+
+@_export_route("parcels")
 async def export_parcels(
     request: Request,
     db: DatabaseDep,
@@ -76,20 +84,13 @@ async def export_parcels(
     whole city for QGIS or a dashboard, built by PostgreSQL on two connections, flat memory, with an ETag);
     GeoPackage, CSV (geometry as WKT) and zipped Shapefile (10-character field names) are files for
     re-import, with `plot_ratio_reference_code`."""
-    out_crs = header_crs(crs)
-    export = Export(kind="parcels", crs=out_crs, parcel_query=query, bom=csv_bom(f, bom))
+    export = _export("parcels", f, crs, bom, parcel_query=query)
     if f == "geojson":
-        return await _geojson(request, db, settings, counts, query, out_crs, _headers(export, f), if_none_match)
+        return await _geojson(request, db, settings, counts, query, export.crs, _headers(export, f), if_none_match)
     return await _send_file(db, settings, export, f)
 
 
-@router.get(
-    "/zones/export",
-    response_model=None,
-    summary="Export zones as a file",
-    tags=["zones"],
-    responses=FILES,
-)
+@_export_route("zones")
 async def export_zones(
     db: DatabaseDep,
     actor: ActorDep,
@@ -100,22 +101,15 @@ async def export_zones(
     bom: Bom = False,
 ) -> Response:
     """Every zone the zone list would match (no paging), as a file for re-import (`--kind zones`)."""
-    out_crs = header_crs(crs)
-    return await _send_file(db, settings, Export(kind="zones", crs=out_crs, zone_query=query, bom=csv_bom(f, bom)), f)
+    return await _send_file(db, settings, _export("zones", f, crs, bom, zone_query=query), f)
 
 
-@router.get(
-    "/districts/export",
-    response_model=None,
-    summary="Export districts as a file",
-    tags=["districts"],
-    responses=FILES,
-)
+@_export_route("districts")
 async def export_districts(
     db: DatabaseDep, actor: ActorDep, settings: SettingsDep, f: Format = "gpkg", crs: OutCrs = None, bom: Bom = False
 ) -> Response:
     """The municipality's districts, as a file for re-import (`--kind districts`)."""
-    return await _send_file(db, settings, Export(kind="districts", crs=header_crs(crs), bom=csv_bom(f, bom)), f)
+    return await _send_file(db, settings, _export("districts", f, crs, bom), f)
 
 
 def _headers(export: Export, f: str) -> dict[str, str]:
