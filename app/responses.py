@@ -88,6 +88,11 @@ class JSON(Response):
         return dumps(content)
 
 
+def created(request: Request, body: Any, new_id: int) -> JSON:
+    """201 Created with the new resource and its URL (`Location`: this collection's path and the id)."""
+    return JSON(body, status_code=201, headers={"Location": f"{request.url.path}/{new_id}"})
+
+
 def problem_response(error: DomainError, request: Request | None = None) -> Response:
     """An RFC 9457 problem+json response for a DomainError."""
     body = error.problem()

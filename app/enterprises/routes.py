@@ -12,7 +12,7 @@ from app.deps import ActorDep, SessionDep, SettingsDep
 from app.enterprises import service
 from app.enterprises.schemas import INDUSTRY_CODE, EnterpriseCreate, EnterprisePage, EnterpriseRead
 from app.features.paging import clamp_limit, json_page
-from app.responses import JSON
+from app.responses import JSON, created
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 EnterpriseId = Annotated[int, Path(ge=1, le=2**62)]
@@ -40,8 +40,7 @@ async def create_enterprise(request: Request, session: SessionDep, actor: ActorD
                             body: Annotated[EnterpriseCreate, Body()]) -> Response:
     """Register an enterprise (bureau or district officer); VALIDATION_ERROR for a bad or known USCC."""
     new_id = await service.create_enterprise(session, actor, body.name, body.uscc, body.industry_code)
-    return JSON(await service.get_enterprise(session, new_id), status_code=201,
-                headers={"Location": f"{request.url.path}/{new_id}"})
+    return created(request, await service.get_enterprise(session, new_id), new_id)
 
 
 @router.get("/{enterprise_id}", response_model=EnterpriseRead, summary="One enterprise")

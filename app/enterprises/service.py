@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.auth.permissions import Actor, require_role
 from app.enterprises import uscc
 from app.errors import DomainError, Refusal, ValidationFailed
-from app.features.tables import page_of, row_of
+from app.features.tables import create_row, page_of, row_of
 from models import Enterprise
 
 enterprise = cast(Table, Enterprise.__table__)
@@ -35,11 +34,7 @@ async def create_enterprise(session: AsyncSession, actor: Actor, name: str, code
                                    existing_id=other)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("enterprise", None, "create", attempt)) from None
-    new_id = int(await session.scalar(insert(enterprise).values(
-        name=name, uscc=normalised, industry_code=industry_code, created_by=actor.username,
-    ).returning(enterprise.c.id)) or 0)
-    await audit.record(session, actor, "create", "enterprise", new_id, after=attempt)
-    return new_id
+    return await create_row(session, actor, enterprise, "enterprise", attempt)
 
 
 def _filters(industry_code: str | None, uscc_code: str | None, name: str | None) -> list[Any]:

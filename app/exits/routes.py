@@ -20,7 +20,7 @@ from app.exits.schemas import (
     Reason,
 )
 from app.features.paging import clamp_limit, json_page
-from app.responses import JSON
+from app.responses import JSON, created
 
 router = APIRouter(tags=["exits"])
 District = Annotated[str | None, Query(pattern=r"^\d{6}$")]
@@ -69,8 +69,7 @@ async def open_exit_case(request: Request, session: SessionDep, actor: ActorDep,
     today = city_today(settings.today)
     case_id = await service.open_case(session, actor, settings.policy, body.contract_id, body.method,
                                       body.decision_ref, today, body.opened_on, body.note)
-    return JSON(await service.get_case(session, case_id, actor), status_code=201,
-                headers={"Location": f"{request.url.path}/{case_id}"})
+    return created(request, await service.get_case(session, case_id, actor), case_id)
 
 
 @router.get("/exit-cases/{case_id}", response_model=ExitCaseRead, summary="One exit case")

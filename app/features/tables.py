@@ -1,13 +1,16 @@
-"""Reading plain (non-versioned, non-spatial) tables: a page by id with its count, one row by id."""
+"""Plain (non-versioned, non-spatial) registry tables: a page by id with its count, one row by id, and a new
+row registered with its audit entry."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.auth.permissions import Actor
 from app.errors import NotFound
 
 
@@ -26,3 +29,11 @@ async def row_of(session: AsyncSession, table: Table, row_id: int, what: str) ->
         numbers: dict[str, Any] = {f"{what}_id": row_id}
         raise NotFound(f"{what.replace('_', ' ')} {row_id} does not exist", **numbers)
     return dict(row._mapping)
+
+
+async def create_row(session: AsyncSession, actor: Actor, table: Table, what: str, values: dict[str, Any]) -> int:
+    """Insert a row of `values` (created by the actor) and audit its creation with them; returns its id."""
+    new_id = int(await session.scalar(insert(table).values(**values, created_by=actor.username)
+                                      .returning(table.c.id)) or 0)
+    await audit.record(session, actor, "create", what, new_id, after=values)
+    return new_id

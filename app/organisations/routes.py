@@ -12,7 +12,7 @@ from app.deps import ActorDep, SessionDep, SettingsDep
 from app.features.paging import clamp_limit, json_page
 from app.organisations import service
 from app.organisations.schemas import Kind, OrganisationCreate, OrganisationPage, OrganisationRead
-from app.responses import JSON
+from app.responses import JSON, created
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 READ = "read responsible organisations"
@@ -38,8 +38,7 @@ async def create_organisation(request: Request, session: SessionDep, actor: Acto
                               body: Annotated[OrganisationCreate, Body()]) -> Response:
     """Register a district government, park committee, industry department or the bureau."""
     new_id = await service.create_organisation(session, actor, body.name, body.kind, body.district_code)
-    return JSON(await service.get_organisation(session, new_id), status_code=201,
-                headers={"Location": f"{request.url.path}/{new_id}"})
+    return created(request, await service.get_organisation(session, new_id), new_id)
 
 
 @router.get("/{organisation_id}", response_model=OrganisationRead, summary="One organisation")

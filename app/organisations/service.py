@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
 from app.auth.permissions import Actor, require_district, require_role
 from app.errors import DomainError, NotFound, Refusal, ValidationFailed
-from app.features.tables import page_of, row_of
+from app.features.tables import create_row, page_of, row_of
 from models import District, Organisation
 
 organisation = cast(Table, Organisation.__table__)
@@ -30,11 +29,7 @@ async def create_organisation(session: AsyncSession, actor: Actor, name: str, ki
             raise NotFound(f"district {district_code} does not exist", district_code=district_code)
     except DomainError as exc:
         raise exc.with_refusal(Refusal("organisation", None, "create", attempt)) from None
-    new_id = int(await session.scalar(insert(organisation).values(
-        name=name, kind=kind, district_code=district_code, created_by=actor.username,
-    ).returning(organisation.c.id)) or 0)
-    await audit.record(session, actor, "create", "organisation", new_id, after=attempt)
-    return new_id
+    return await create_row(session, actor, organisation, "organisation", attempt)
 
 
 async def list_organisations(session: AsyncSession, limit: int, offset: int, kind: str | None = None,
