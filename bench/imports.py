@@ -31,16 +31,14 @@ from sqlalchemy.pool import NullPool
 
 from app import migrate
 from app.settings import Settings
+from bench import database
 from bench.database import work_dir
 
 
 def bench_url() -> str:
-    """BENCH_DATABASE_URL, else `<DATABASE_URL's database>_bench`; asyncpg form."""
-    explicit = os.environ.get("BENCH_DATABASE_URL")
-    if explicit:
-        return Settings(DATABASE_URL=explicit).async_database_url
-    base = make_url(Settings().async_database_url)
-    return base.set(database=f"{base.database}_bench").render_as_string(hide_password=False)
+    """The 100k benchmarks' database (bench.database.bench_url: BENCH_DATABASE_URL, else
+    `<DATABASE_URL's database>_bench`), in asyncpg form."""
+    return Settings(DATABASE_URL=database.bench_url("100k")).async_database_url
 
 
 async def _sql(url: str, *statements: str, autocommit: bool = False) -> list[object]:

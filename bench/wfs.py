@@ -264,58 +264,35 @@ def start_qgis_server(db: dict[str, str]) -> Server | None:
 
 
 # ------------------------------------------------------------------------------------------ requests
+def _get_feature(version: str, type_name: str, output_format: str | None = None) -> dict[str, str]:
+    """A KVP GetFeature of a whole layer: TYPENAMES in WFS 2.0, TYPENAME in 1.x; OUTPUTFORMAT when given."""
+    names = "TYPENAMES" if version == "2.0.0" else "TYPENAME"
+    params = {"VERSION": version, "REQUEST": "GetFeature", names: type_name}
+    if output_format is not None:
+        params["OUTPUTFORMAT"] = output_format
+    return params
+
+
 def full_requests(server: Server) -> dict[str, dict[str, str]]:
     """The full-layer requests each server is asked, by label."""
     if server.name.startswith("Landcycle"):
-        return {
-            "GML 3.2 (2.0)": {"VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "landcycle:parcels"},
-            "GML 3.1.1 (1.1)": {"VERSION": "1.1.0", "REQUEST": "GetFeature", "TYPENAME": "landcycle:parcels"},
-            "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "landcycle:parcels"},
-            "GeoJSON": {
-                "VERSION": "2.0.0",
-                "REQUEST": "GetFeature",
-                "TYPENAMES": "landcycle:parcels",
-                "OUTPUTFORMAT": "application/json",
-            },
-        }
+        name = "landcycle:parcels"
+        return {"GML 3.2 (2.0)": _get_feature("2.0.0", name), "GML 3.1.1 (1.1)": _get_feature("1.1.0", name),
+                "GML 2 (1.0)": _get_feature("1.0.0", name), "GeoJSON": _get_feature("2.0.0", name, "application/json")}
     if server.name.startswith("MapServer"):
-        return {
-            "GML 3.2 (2.0)": {"VERSION": "2.0.0", "REQUEST": "GetFeature", "TYPENAMES": "parcels"},
-            "GML 3.1.1 (1.1)": {"VERSION": "1.1.0", "REQUEST": "GetFeature", "TYPENAME": "parcels"},
-            "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "parcels"},
-            "GeoJSON": {
-                "VERSION": "1.1.0",
-                "REQUEST": "GetFeature",
-                "TYPENAME": "parcels",
-                "OUTPUTFORMAT": "geojson",
-            },
-        }
+        return {"GML 3.2 (2.0)": _get_feature("2.0.0", "parcels"), "GML 3.1.1 (1.1)": _get_feature("1.1.0", "parcels"),
+                "GML 2 (1.0)": _get_feature("1.0.0", "parcels"), "GeoJSON": _get_feature("1.1.0", "parcels", "geojson")}
     return {  # QGIS Server 3.22 speaks WFS 1.0/1.1
-        "GML 3.1.1 (1.1)": {
-            "VERSION": "1.1.0",
-            "REQUEST": "GetFeature",
-            "TYPENAME": "parcels",
-            "OUTPUTFORMAT": "GML3",
-        },
-        "GML 2 (1.0)": {"VERSION": "1.0.0", "REQUEST": "GetFeature", "TYPENAME": "parcels", "OUTPUTFORMAT": "GML2"},
-        "GeoJSON": {
-            "VERSION": "1.1.0",
-            "REQUEST": "GetFeature",
-            "TYPENAME": "parcels",
-            "OUTPUTFORMAT": "application/vnd.geo+json",
-        },
+        "GML 3.1.1 (1.1)": _get_feature("1.1.0", "parcels", "GML3"),
+        "GML 2 (1.0)": _get_feature("1.0.0", "parcels", "GML2"),
+        "GeoJSON": _get_feature("1.1.0", "parcels", "application/vnd.geo+json"),
     }
 
 
 def bbox_request(server: Server, box: tuple[float, float, float, float]) -> dict[str, str]:
     """A WFS 1.1.0 GML 3.1.1 GetFeature of a lon/lat box, written the way each server reads lon/lat."""
     name = "landcycle:parcels" if server.name.startswith("Landcycle") else "parcels"
-    params = {
-        "VERSION": "1.1.0",
-        "REQUEST": "GetFeature",
-        "TYPENAME": name,
-        "BBOX": ",".join(f"{v:.6f}" for v in box) + server.bbox_suffix,
-    }
+    params = {**_get_feature("1.1.0", name), "BBOX": ",".join(f"{v:.6f}" for v in box) + server.bbox_suffix}
     if server.name.startswith("QGIS"):
         params["OUTPUTFORMAT"] = "GML3"
     return params
