@@ -8,6 +8,7 @@ paths, and its metadata document (OGC 17-069r4 §7.14, 18-058r1 §6.2). Confiden
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,21 +118,23 @@ def link(href: str, rel: str, media: str, title: str | None = None) -> dict[str,
     return out
 
 
-def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | None) -> dict[str, Any]:
+def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | None,
+                   queryables: bool = True) -> dict[str, Any]:
     """The collection object (17-069r4 §7.14 collection.yaml; 18-058r1 §6.2 crs and storageCrs), `base`
-    the public URL of /ogc."""
+    the public URL of /ogc; the queryables link when filters are offered (19-079r2 §6.2)."""
     url = f"{base}/collections/{c.id}"
     links = [
         link(url, "self", JSON, "this collection"),
         link(f"{url}?f=html", "alternate", HTML, "this collection as HTML"),
         link(f"{url}/items", "items", GEOJSON, "the features"),
         link(f"{url}/items?f=html", "items", HTML, "the features as HTML"),
-        link(f"{url}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json",
-             "the properties filters may name"),
         link(f"{url}/sortables", "http://www.opengis.net/def/rel/ogc/1.0/sortables", "application/schema+json",
              "the properties sortby may name"),
     ]
-    extent: dict[str, Any] = {"spatial": {"bbox": [list(bounds)], "crs": CRS84}}
+    if queryables:
+        links.append(link(f"{url}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                          "application/schema+json", "the properties filters may name"))
+    extent: dict[str, Any] = {"spatial": {"bbox": [_outward(bounds)], "crs": CRS84}}
     if c.table is not None:
         # Rule 10: versions from the first valid_from on; the current ones are open-ended (null).
         extent["temporal"] = {"interval": [[_rfc3339(start), None]], "trs": GREGORIAN}
@@ -146,6 +149,15 @@ def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | N
         "storageCrs": STORAGE_CRS,
         "links": links,
     }
+
+
+def _outward(bounds: Bounds) -> list[float]:
+    """The bounds rounded outward to the 7 decimals features are written with (~1 cm), so the extent holds
+    every coordinate as served (/req/core/fc-md-extent)."""
+    x0, y0, x1, y1 = bounds
+    scale = 10**7
+    return [math.floor(x0 * scale) / scale, math.floor(y0 * scale) / scale,
+            math.ceil(x1 * scale) / scale, math.ceil(y1 * scale) / scale]
 
 
 def _rfc3339(moment: datetime | None) -> str | None:

@@ -75,6 +75,12 @@ def _optional(name: str) -> ModuleType | None:
         return None
 
 
+def _filters() -> ModuleType | None:
+    """The CQL2 compiler (19-079r2), when it is there with its queryables."""
+    cql2 = _optional("app.ogc.cql2")
+    return cql2 if cql2 is not None and hasattr(cql2, "queryables_schema") else None
+
+
 def conformance_classes() -> list[str]:
     """17-069r4 §7.4: the classes implemented: Parts 1–2 here, Part 3 (CQL2) and Part 4 when present."""
     classes = list(CONFORMANCE)
@@ -154,7 +160,7 @@ async def api_definition(request: Request, actor: ActorDep) -> Response:
     extra = None
     if writes is not None and hasattr(writes, "openapi_paths"):
         extra = writes.openapi_paths(readable(actor))
-    doc = document(base, readable(actor), extra)
+    doc = document(base, readable(actor), extra, _filters() is not None)
     if as_html:
         return _html(html.api(doc, _self_links(f"{base}/api", "API definition", True, OPENAPI)))
     return _json(doc, OPENAPI)
@@ -192,7 +198,8 @@ async def _collection_docs(request: Request, cs: tuple[Collection, ...], base: s
         for c in cs:
             stmt = temporal_start(c)
             starts[c.id] = None if stmt is None else await conn.scalar(stmt)
-    return [collection_doc(c, base, box[c.id], starts[c.id]) for c in cs]
+    offered = _filters() is not None
+    return [collection_doc(c, base, box[c.id], starts[c.id], offered) for c in cs]
 
 
 @router.api_route("/collections/{cid}/queryables", methods=READ, response_model=None)
@@ -200,8 +207,8 @@ async def queryables(request: Request, actor: ActorDep, cid: CollectionId) -> Re
     """The properties a filter may name (19-079r2 §6.2): the whitelist WFS filters on (app.ogc.cql2)."""
     c = collection_for(actor, cid)
     as_html = _format(request)
-    cql2 = _optional("app.ogc.cql2")
-    if cql2 is None or not hasattr(cql2, "queryables_schema"):
+    cql2 = _filters()
+    if cql2 is None:
         raise NotFound(f"filters are not offered on {c.id}")
     url = f"{_base(request)}/collections/{c.id}/queryables"
     doc = {**cql2.queryables_schema(c.ftype), "$id": url}
@@ -234,7 +241,7 @@ def _plan(c: Collection, q: Items, actor: Any) -> Plan:
     district = read_scope(actor, f"read {c.ftype.qname}") if c.ftype.district is not None else None
     clause = None
     if q.filter is not None:
-        cql2 = _optional("app.ogc.cql2")
+        cql2 = _filters()
         if cql2 is None:
             raise invalid("filter is not offered yet", "filter")
         try:
