@@ -211,7 +211,7 @@ class Plan:
     def count(self) -> Compiled:
         """numberMatched."""
         def build() -> Any:
-            matched = self.c.rows([literal(1).label("one")], self.where()).order_by(None).subquery("matched")
+            matched = self.c.rows([literal_column("1").label("one")], self.where()).order_by(None).subquery("matched")
             return select(func.count()).select_from(matched)
 
         return self._compiled("count", build)

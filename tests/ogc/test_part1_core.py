@@ -567,6 +567,22 @@ async def test_sortby_orders_by_whitelisted_properties_and_pages_by_offset(clien
     assert {"code", "land_use", "area_m2"} <= set(sortables["properties"])
 
 
+async def test_a_page_answers_304_while_its_collection_is_unchanged(client, ogc_city):
+    """As the REST list (SPEC §5): a weak ETag of the collection's version and the URL; If-None-Match with
+    it is 304 until a feature changes; the HTML page has an ETag of its own."""
+    first = await get(client, "/collections/parcels/items", limit=2)
+    tag = first.headers["etag"]
+    again = await get(client, "/collections/parcels/items", limit=2, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b""
+    as_html = await get(client, "/collections/parcels/items", limit=2, f="html", headers={"If-None-Match": tag})
+    assert as_html.status_code == 200 and as_html.headers["etag"] != tag
+    pid = ogc_city.ids()[0]
+    r = await client.patch(f"/api/v1/parcels/{pid}", json={"properties": {"legacy_zone": "198"}}, headers=BUREAU)
+    assert r.status_code == 200, r.text
+    changed = await get(client, "/collections/parcels/items", limit=2, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.json()["features"][0]["properties"]["legacy_zone"] == "198"
+
+
 async def test_properties_selects_the_members_written(client, ogc_city):
     """properties: only the named members, in schema order; the geometry stays."""
     body = (await get(client, "/collections/parcels/items", properties="tier,code")).json()
