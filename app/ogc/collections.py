@@ -118,10 +118,9 @@ def link(href: str, rel: str, media: str, title: str | None = None) -> dict[str,
     return out
 
 
-def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | None,
-                   queryables: bool = True) -> dict[str, Any]:
-    """The collection object (17-069r4 §7.14 collection.yaml; 18-058r1 §6.2 crs and storageCrs), `base`
-    the public URL of /ogc; the queryables link when filters are offered (19-079r2 §6.2)."""
+def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | None) -> dict[str, Any]:
+    """The collection object (17-069r4 §7.14 collection.yaml; 18-058r1 §6.2 crs and storageCrs, 19-079r2
+    §6.2 queryables), `base` the public URL of /ogc."""
     url = f"{base}/collections/{c.id}"
     links = [
         link(url, "self", JSON, "this collection"),
@@ -131,9 +130,8 @@ def collection_doc(c: Collection, base: str, bounds: Bounds, start: datetime | N
         link(f"{url}/sortables", "http://www.opengis.net/def/rel/ogc/1.0/sortables", "application/schema+json",
              "the properties sortby may name"),
     ]
-    if queryables:
-        links.append(link(f"{url}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                          "application/schema+json", "the properties filters may name"))
+    links.append(link(f"{url}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                      "application/schema+json", "the properties filters may name"))
     extent: dict[str, Any] = {"spatial": {"bbox": [_outward(bounds)], "crs": CRS84}}
     if c.table is not None:
         # Rule 10: versions from the first valid_from on; the current ones are open-ended (null).

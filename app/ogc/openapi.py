@@ -157,7 +157,7 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"{_REF}parameters/{name}"}
 
 
-def _collection_paths(c: Collection, queryables: bool) -> dict[str, Any]:
+def _collection_paths(c: Collection) -> dict[str, Any]:
     base = f"/collections/{c.id}"
     items_params = [_ref(n) for n in ("fItems", "limit", "offset", "after", "bbox", "bbox-crs", "datetime", "crs",
                                       "sortby", "properties", "filter", "filter-lang", "filter-crs")]
@@ -165,7 +165,7 @@ def _collection_paths(c: Collection, queryables: bool) -> dict[str, Any]:
     fid = {"name": "featureId", "in": "path", "required": True, "description": f"The id of a feature of {c.id}",
            "schema": {"type": "integer" if c.ftype.key_is_int else "string"}}
     schema_ok = _ok(None, ("application/schema+json", HTML), "A JSON Schema of the properties")
-    paths = {
+    return {
         base: {"get": _op(f"describe_{c.id}", f"The {c.id} collection",
                           _ok("collection", (JSON, HTML), "The collection's metadata"), [_ref("f")], ("404",))},
         f"{base}/items": {"get": _op(f"items_{c.id}", f"Features of {c.id}",
@@ -175,19 +175,16 @@ def _collection_paths(c: Collection, queryables: bool) -> dict[str, Any]:
                                                    _ok("featureGeoJSON", (GEOJSON, HTML), "The feature",
                                                        {**_CONTENT_CRS, **_ETAG}),
                                                    [fid, _ref("f"), _ref("crs")], ("404",))},
+        f"{base}/queryables": {"get": _op(f"queryables_{c.id}", f"Queryables of {c.id}", schema_ok, [_ref("f")],
+                                          ("404",))},
         f"{base}/sortables": {"get": _op(f"sortables_{c.id}", f"Sortables of {c.id}", schema_ok, [_ref("f")],
                                          ("404",))},
     }
-    if queryables:
-        paths[f"{base}/queryables"] = {"get": _op(f"queryables_{c.id}", f"Queryables of {c.id}", schema_ok,
-                                                  [_ref("f")], ("404",))}
-    return paths
 
 
-def document(base: str, collections: Sequence[Collection], extra_paths: dict[str, Any] | None = None,
-             queryables: bool = True) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of /ogc for these collections (a reader's readable ones); `queryables`
-    when filters are offered (19-079r2)."""
+def document(base: str, collections: Sequence[Collection], extra_paths: dict[str, Any] | None = None
+             ) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of /ogc for these collections (a reader's readable ones)."""
     paths: dict[str, Any] = {
         "/": {"get": _op("landing", "The landing page", _ok("landingPage", (JSON, HTML), "Links to the API"),
                          [_ref("f")])},
@@ -199,7 +196,7 @@ def document(base: str, collections: Sequence[Collection], extra_paths: dict[str
                                     _ok("collections", (JSON, HTML), "The collections"), [_ref("f")])},
     }
     for c in collections:
-        paths.update(_collection_paths(c, queryables))
+        paths.update(_collection_paths(c))
     for path, ops in (extra_paths or {}).items():
         paths.setdefault(path, {}).update(ops)
     return {

@@ -1,7 +1,7 @@
 """HTTP for /ogc: OGC API – Features Part 1 Core (17-069r4), Part 2 CRS (18-058r1), HTML, GeoJSON, OpenAPI 3.0.
 
-Reads only; Part 4 writes are `app.ogc.writes`' router, included here, and CQL2 filters `app.ogc.cql2`'s
-compiler. Auth as REST (`get_actor`: Basic or Bearer; the public with LANDCYCLE_PUBLIC_READ). The items
+Reads; Part 4 writes are `app.ogc.writes`' router, included here when present, and CQL2 filters
+`app.ogc.cql2`'s compiler. Auth as REST (`get_actor`: Basic or Bearer; the public with LANDCYCLE_PUBLIC_READ). The items
 read path is app/ogc/items.py: one statement per page, plus an exact count remembered per collection version.
 """
 
@@ -24,7 +24,7 @@ from app.errors import DomainError, NotFound
 from app.features.geojson import collection_head, collection_tail, stream_records
 from app.features.paging import clamp_limit, page_links, public_url
 from app.features.versions import collection_etag, collection_version, etag_matches
-from app.ogc import html
+from app.ogc import cql2, html
 from app.ogc.collections import (
     GEOJSON,
     HTML,
@@ -75,19 +75,12 @@ def _optional(name: str) -> ModuleType | None:
         return None
 
 
-def _filters() -> ModuleType | None:
-    """The CQL2 compiler (19-079r2), when it is there with its queryables."""
-    cql2 = _optional("app.ogc.cql2")
-    return cql2 if cql2 is not None and hasattr(cql2, "queryables_schema") else None
-
-
 def conformance_classes() -> list[str]:
     """17-069r4 §7.4: the classes implemented: Parts 1–2 here, Part 3 (CQL2) and Part 4 when present."""
-    classes = list(CONFORMANCE)
-    for module, name in (("app.ogc.cql2", "CQL2_CLASSES"), ("app.ogc.writes", "CONFORMANCE")):
-        found = _optional(module)
-        if found is not None:
-            classes += [uri for uri in getattr(found, name, ()) if uri not in classes]
+    classes = [*CONFORMANCE, *cql2.CQL2_CLASSES]
+    writes = _optional("app.ogc.writes")
+    if writes is not None:
+        classes += [uri for uri in getattr(writes, "CONFORMANCE", ()) if uri not in classes]
     return classes
 
 
@@ -160,7 +153,7 @@ async def api_definition(request: Request, actor: ActorDep) -> Response:
     extra = None
     if writes is not None and hasattr(writes, "openapi_paths"):
         extra = writes.openapi_paths(readable(actor))
-    doc = document(base, readable(actor), extra, _filters() is not None)
+    doc = document(base, readable(actor), extra)
     if as_html:
         return _html(html.api(doc, _self_links(f"{base}/api", "API definition", True, OPENAPI)))
     return _json(doc, OPENAPI)
@@ -198,8 +191,7 @@ async def _collection_docs(request: Request, cs: tuple[Collection, ...], base: s
         for c in cs:
             stmt = temporal_start(c)
             starts[c.id] = None if stmt is None else await conn.scalar(stmt)
-    offered = _filters() is not None
-    return [collection_doc(c, base, box[c.id], starts[c.id], offered) for c in cs]
+    return [collection_doc(c, base, box[c.id], starts[c.id]) for c in cs]
 
 
 @router.api_route("/collections/{cid}/queryables", methods=READ, response_model=None)
@@ -207,11 +199,8 @@ async def queryables(request: Request, actor: ActorDep, cid: CollectionId) -> Re
     """The properties a filter may name (19-079r2 §6.2): the whitelist WFS filters on (app.ogc.cql2)."""
     c = collection_for(actor, cid)
     as_html = _format(request)
-    cql2 = _filters()
-    if cql2 is None:
-        raise NotFound(f"filters are not offered on {c.id}")
     url = f"{_base(request)}/collections/{c.id}/queryables"
-    doc = {**cql2.queryables_schema(c.ftype), "$id": url}
+    doc = cql2.queryables_schema(c.ftype, url)
     if as_html:
         return _html(html.schema(f"Queryables of {c.id}", doc, _self_links(url, "Queryables", True, SCHEMA_JSON)))
     return _json(doc, SCHEMA_JSON)
@@ -241,9 +230,6 @@ def _plan(c: Collection, q: Items, actor: Any) -> Plan:
     district = read_scope(actor, f"read {c.ftype.qname}") if c.ftype.district is not None else None
     clause = None
     if q.filter is not None:
-        cql2 = _filters()
-        if cql2 is None:
-            raise invalid("filter is not offered yet", "filter")
         try:
             clause = cql2.compile_filter(q.filter, q.filter_lang, c.ftype, q.filter_crs)
         except (DomainError, CrsError, GeometryError) as exc:
