@@ -30,6 +30,7 @@ from models.base import current, current_sql
 
 zone = cast(Table, Zone.__table__)
 WRITABLE = ("code", "name", "kind", "advanced_manufacturing", "far_cap", "far_min")
+EDITORS = ("bureau",)  # SPEC §5: the bureau edits zones
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,13 @@ async def delete_zone(session: AsyncSession, actor: Actor, policy: Policy, zone_
     await audit.record(session, actor, "delete", "zone", zone_id, before={**before.snapshot(), "version": row.version})
 
 
+def require_zone_editor(actor: Actor) -> None:
+    """Zones are edited by the bureau alone (FORBIDDEN_ROLE otherwise)."""
+    require_role(actor, EDITORS, "edit zones")
+
+
 def _check(actor: Actor, draft: ZoneDraft, override: Override | None) -> None:
-    require_role(actor, ("bureau",), "edit zones")
+    require_zone_editor(actor)
     if override is not None:
         require_override_rights(actor)
     if draft.far_cap is not None and draft.far_min is not None and draft.far_min > draft.far_cap:
