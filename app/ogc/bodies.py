@@ -133,7 +133,13 @@ def validated(model: type[BaseModel], doc: dict[str, Any]) -> Any:
 
 def feature(schemas: Schemas, doc: dict[str, Any], crs: Crs, extent: Extent) -> Body:
     """A POST or PUT body: the whole feature. An `id` member is ignored (/req/features/geojson-create-replace
-    A; the path names the feature), as are the derived properties a GET shows."""
+    A; the path names the feature), as are the derived properties a GET shows. A client that writes every
+    attribute of a new feature (QGIS) sends null for those left empty: a property with a default then takes
+    it (a parcel's status: planned), as if absent; a required one stays refused."""
+    props = doc.get("properties")
+    if isinstance(props, dict):
+        doc = {**doc, "properties": {k: v for k, v in props.items()
+                                     if v is not None or not _defaulted(schemas.properties, k)}}
     body = validated(schemas.create, doc)
     return Body(body.properties.model_dump(), storage_geometry(body.geometry.model_dump(), crs, extent),
                 body.override.to_rule() if body.override else None)
@@ -166,6 +172,12 @@ def deletion(schemas: Schemas, raw: bytes) -> Override | None:
         return None
     body = validated(schemas.delete, read_json(raw, "the DELETE body"))
     return body.override.to_rule() if body.override else None
+
+
+def _defaulted(model: type[BaseModel], name: str) -> bool:
+    """Whether the schema gives the property a default it cannot be null instead of (`status`)."""
+    field = model.model_fields.get(name)
+    return field is not None and not field.is_required() and not _nullable(field.annotation)
 
 
 def _nullable(annotation: Any) -> bool:
