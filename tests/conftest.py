@@ -104,10 +104,16 @@ def db(conn: AsyncConnection) -> Database:
     return BoundDatabase(conn)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The `settings` marker: a module's or test's overrides of make_settings."""
+    config.addinivalue_line("markers", "settings(**overrides): the test's Settings are make_settings(**overrides)")
+
+
 @pytest.fixture
-def settings() -> Settings:
-    """Test settings."""
-    return make_settings()
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """Test settings; `pytestmark = pytest.mark.settings(today=…)` gives a module its overrides."""
+    marker = request.node.get_closest_marker("settings")
+    return make_settings(**(marker.kwargs if marker else {}))
 
 
 @pytest.fixture(scope="session")

@@ -3,25 +3,11 @@ from datetime import date
 import pytest
 
 from tests.builders import EAST, WEST, basic
-from tests.conftest import make_settings
-from tests.contract_builders import (
-    contract,
-    enterprise,
-    evaluations,
-    organisation,
-    parcel,
-    pending,
-    result,
-    targets,
-)
+from tests.contract_builders import contract, enterprise, evaluations, organisation, parcel, pending, result, targets
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
+pytestmark = pytest.mark.settings(today=TODAY)
 
 
 @pytest.fixture

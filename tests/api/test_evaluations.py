@@ -7,25 +7,12 @@ from app.auth.permissions import Actor
 from app.evaluations.results import ResultInput, record_results
 from tests.builders import EAST, WEST, basic
 from tests.conftest import make_settings
-from tests.contract_builders import (
-    contract,
-    enterprise,
-    evaluations,
-    operate,
-    organisation,
-    parcel,
-    pending,
-    result,
-)
+from tests.contract_builders import contract, enterprise, evaluations, operate, organisation, parcel, pending, result
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 BUREAU = Actor(1, "bureau", "bureau")
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
 
 
 @pytest.fixture

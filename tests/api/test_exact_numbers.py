@@ -6,18 +6,13 @@ from datetime import date
 import pytest
 
 from tests.builders import EAST, basic, create_parcel, feature
-from tests.conftest import make_settings
 from tests.contract_builders import contract, enterprise, organisation, parcel, pending, result, targets
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 OUTPUTS = [200.1, 200.1, 200.1, 200.1, 200.3]  # mean 200.14; as binary floats 200.14000000000001
 TAXES = [15.1, 15.1, 15.1, 15.2, 15.4]  # mean 15.18; as binary floats 15.180000000000001
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
 
 
 async def _peers(client, industry, outputs, taxes):

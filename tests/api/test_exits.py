@@ -3,16 +3,11 @@ from datetime import date
 import pytest
 
 from tests.builders import EAST, basic
-from tests.conftest import make_settings
 from tests.contract_builders import contract, enterprise, operate, organisation, parcel, targets
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
+pytestmark = pytest.mark.settings(today=TODAY)
 
 
 async def candidates(client, **params):

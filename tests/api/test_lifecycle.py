@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 
 from tests.builders import EAST, basic
-from tests.conftest import make_settings
 from tests.contract_builders import (
     contract,
     enterprise,
@@ -22,11 +21,7 @@ from tests.contract_builders import (
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
+pytestmark = pytest.mark.settings(today=TODAY)
 
 
 def frozen(body, code):

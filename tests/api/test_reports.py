@@ -11,11 +11,7 @@ from tests.contract_builders import contract, enterprise, organisation, parcel, 
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
+pytestmark = pytest.mark.settings(today=TODAY)
 
 
 async def test_industrial_land_totals_equal_independent_st_area_sums(client, city, db):

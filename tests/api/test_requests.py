@@ -6,19 +6,14 @@ from datetime import date, timedelta
 import pytest
 
 from tests.builders import BZ, basic, create_parcel, square
-from tests.conftest import make_settings
 from tests.contract_builders import contract, enterprise, operate, operating_land, organisation, parcel, pending, result
 
 API = "/api/v1/plot-ratio-requests"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 PAST_NOTICE = {"starts_on": "2026-04-01", "ends_on": "2026-04-20"}
 OFFICER, COLLEAGUE, WEST_OFFICER = basic("officer.east"), basic("officer2.east"), basic("officer.west")
 BUREAU = basic("bureau")
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.builders import basic, create_parcel, square
-from tests.conftest import make_settings
 from tests.contract_builders import contract, enterprise, operating_land, organisation, parcel, targets
 from tests.imports.files import Row, frame, write
 from tests.imports.files import square as box_at
@@ -17,15 +16,11 @@ from tests.wfs.helpers import exception, post
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 BUREAU, OFFICER, VIEWER = basic("bureau"), basic("officer.east"), basic("viewer")
 OVERRIDE = {"decision_ref": "沪规划资源〔2026〕9号", "reason": "court ruling on the floor area"}
 WFS20 = ('xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0" '
          'xmlns:landcycle="http://landcycle.example.org/wfs"')
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
 
 
 @pytest.fixture

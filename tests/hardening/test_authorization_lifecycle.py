@@ -27,6 +27,7 @@ from tests.contract_builders import contract, enterprise, operate, organisation,
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 PAST_NOTICE = {"starts_on": "2026-04-01", "ends_on": "2026-04-20"}
 PUBLIC = "anonymous_public_read"
 # Matrix columns → users. The land of every case lies in the east district: "own" is east, "other" west.
@@ -393,11 +394,6 @@ CASES = [
 
 
 # ------------------------------------------------------------------------------------------ running it
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
-
-
 async def _send(client: httpx.AsyncClient, app: Any, attempt: Attempt, user: str | None) -> Cell:
     """Send the attempt as `user`; (status, code) as the matrix spells it."""
     headers = basic(user) if user else {}

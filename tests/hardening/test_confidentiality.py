@@ -29,17 +29,13 @@ from tests.wfs.helpers import exception, fes, get_feature_20, kvp, members, post
 
 API = "/api/v1"
 TODAY = date(2026, 6, 1)
+pytestmark = pytest.mark.settings(today=TODAY)
 FORBIDDEN = (403, "FORBIDDEN_DISTRICT")
 ANON = (401, "UNAUTHENTICATED")
 SCOPED = ["officer.east", "evaluator.east"]  # the district roles of the east district
 SITE = {EAST: "base", WEST: "community"}  # the test city's zones: BZ lies in the east, CZ in the west
 # Output and tax measured on the operating contracts: figures that must not cross a district line.
 MEASURED = {EAST: (431.5, 27.25), WEST: (517.75, 33.5)}
-
-
-@pytest.fixture
-def settings():
-    return make_settings(today=TODAY)
 
 
 @dataclass(frozen=True)
