@@ -1,9 +1,11 @@
-"""`make bench` / `python -m bench [api]`: Landcycle against raw PostGIS, tipg and pygeoapi.
+"""`make bench` / `python -m bench [api]`: Landcycle (REST, and OGC API – Features) against raw PostGIS,
+tipg and pygeoapi.
 
 Environment (or the matching --options):
   BENCH_SCALE    100k (default) or 1m: the demo city's industrial parcels (or a small city, e.g. 2k)
   BENCH_ROUNDS   interleaved rounds (default 3)
-  BENCH_SERVERS  comma list of raw,landcycle,tipg,pygeoapi (default all; at 1m: raw,landcycle)
+  BENCH_SERVERS  comma list of raw,landcycle,landcycle-ogc,tipg,pygeoapi (default all; at 1m:
+                 raw,landcycle,landcycle-ogc); landcycle-ogc is /ogc/collections/parcels/items
   BENCH_CASES    comma list of stream,page1000,page10000,bbox1,bbox16,id16 (default all)
   BENCH_WORKERS  uvicorn workers per server (default 1: every server's own default)
   BENCH_LOAD_SECONDS, BENCH_BUDGET_SECONDS, BENCH_CASE_LIMIT_SECONDS  durations (4, 60, 120)
@@ -35,7 +37,7 @@ from bench.profile import profile
 from bench.results import append as append_results
 from bench.runner import CASES, Plan, Runner, workload
 
-ALL_SERVERS = ["raw", "landcycle", "tipg", "pygeoapi"]
+ALL_SERVERS = ["raw", "landcycle", "landcycle-ogc", "tipg", "pygeoapi"]
 
 
 def _env(name: str, default: str) -> str:
@@ -67,7 +69,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     # String defaults go through `type` as the options do: a bad BENCH_* value is a usage error (exit 2).
     parser.add_argument("--scale", default=scale, type=_scale, help="100k, 1m or a small city such as 2k")
     parser.add_argument("--rounds", type=int, default=_env("BENCH_ROUNDS", "3"))
-    default_servers = "raw,landcycle,tipg,pygeoapi" if scale == "100k" else "raw,landcycle"
+    default_servers = ",".join(ALL_SERVERS) if scale == "100k" else "raw,landcycle,landcycle-ogc"
     parser.add_argument("--servers", default=_env("BENCH_SERVERS", default_servers))
     parser.add_argument("--cases", default=_env("BENCH_CASES", ",".join(c[0] for c in CASES)))
     parser.add_argument("--workers", type=int, default=_env("BENCH_WORKERS", "1"))

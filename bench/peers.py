@@ -1,5 +1,6 @@
-"""The servers under test: Landcycle, tipg and pygeoapi, each started on its own port with the same number
-of uvicorn workers (uvloop + httptools where the server's own install has them) and no access log.
+"""The servers under test: Landcycle (its REST API, and its OGC API – Features at /ogc as `landcycle-ogc`, a
+process of its own), tipg and pygeoapi, each started on its own port with the same number of uvicorn workers
+(uvloop + httptools where the server's own install has them) and no access log.
 
 tipg and pygeoapi live in virtualenvs of their own under `.bench/`, installed from PyPI at pinned
 versions: they are never dependencies of the app. pygeoapi 0.22+ needs Python ≥ 3.12; Debian 12 has 3.11,
@@ -27,14 +28,18 @@ PINS = {
     "pygeoapi": ["pygeoapi==0.21.0", "uvicorn[standard]==0.54.0", "psycopg2-binary==2.9.13", "GeoAlchemy2==0.20.0",
                  "starlette==1.10.0"],
 }
-# Preferred ports (BENCH_PORT and the two after it, else 8019-8021); the next free one when taken.
+# Preferred ports (BENCH_PORT and the three after it, else 8019-8022); the next free one when taken.
 _BASE_PORT = int(os.environ.get("BENCH_PORT") or 8019)
-PORTS = {"landcycle": _BASE_PORT, "tipg": _BASE_PORT + 1, "pygeoapi": _BASE_PORT + 2}
+PORTS = {"landcycle": _BASE_PORT, "tipg": _BASE_PORT + 1, "pygeoapi": _BASE_PORT + 2, "landcycle-ogc": _BASE_PORT + 3}
+# The OGC API's largest page for `landcycle-ogc`: the peers are configured to serve the whole collection in
+# one response (TIPG_MAX_FEATURES_PER_QUERY, pygeoapi's max_items), so the OGC stream case is one items
+# request for every parcel as theirs is (OGC 17-069r4 /req/core/fc-limit-response lets the server choose).
+OGC_MAX_LIMIT = 2_000_000
 
 
 def _free_port(preferred: int) -> int:
-    """`preferred`, or the next port (in steps of 3, past the other servers' ports) nobody listens on."""
-    for port in range(preferred, preferred + 300, 3):
+    """`preferred`, or the next port (in steps past the other servers' ports) nobody listens on."""
+    for port in range(preferred, preferred + 400, len(PORTS)):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -164,14 +169,22 @@ def start(name: str, url: str, workers: int) -> Server:
     """Start one server on its port against the bench database."""
     port = _free_port(PORTS[name])
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANDCYCLE_", "TIPG_", "PYGEOAPI_"))}
-    if name == "landcycle":
+    if name in ("landcycle", "landcycle-ogc"):
         env = {**base_env, "DATABASE_URL": url, "LANDCYCLE_PUBLIC_READ": "true", "LANDCYCLE_LOG_LEVEL": "warning"}
         cmd = [str(ROOT / ".venv" / "bin" / "landcycle"), "serve", "--port", str(port), "--workers", str(workers)]
         from importlib.metadata import version
 
-        server = _start(name, cmd, env, port, "/api/v1/parcels?limit=1", version("landcycle"))
-        server.urls = {"stream": "/api/v1/parcels/export?f=geojson", "page": "/api/v1/parcels?limit={limit}",
-                       "bbox": "/api/v1/parcels?bbox={bbox}&limit=1000", "id": "/api/v1/parcels/{id}"}
+        if name == "landcycle":
+            server = _start(name, cmd, env, port, "/api/v1/parcels?limit=1", version("landcycle"))
+            server.urls = {"stream": "/api/v1/parcels/export?f=geojson", "page": "/api/v1/parcels?limit={limit}",
+                           "bbox": "/api/v1/parcels?bbox={bbox}&limit=1000", "id": "/api/v1/parcels/{id}"}
+            return server
+        # The same endpoints as the peers': /collections/{id}/items and /items/{id} (OGC 17-069r4 §7.15–7.16).
+        items = "/ogc/collections/parcels/items"
+        env["LANDCYCLE_MAX_LIMIT"] = str(OGC_MAX_LIMIT)
+        server = _start(name, cmd, env, port, f"{items}?limit=1", version("landcycle"))
+        server.urls = {"stream": f"{items}?limit={OGC_MAX_LIMIT}", "page": f"{items}?limit={{limit}}",
+                       "bbox": f"{items}?bbox={{bbox}}&limit=1000", "id": f"{items}/{{id}}"}
         return server
     venv = install(name)
     uvicorn = [str(venv / "bin" / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),

@@ -9,6 +9,14 @@ from typing import Any
 from bench.runner import CASES, KIND, Results
 
 PEERS = ("tipg", "pygeoapi")
+# Landcycle's two read APIs: REST (/api/v1) and OGC API – Features (/ogc), each measured as its own server.
+OURS = ("landcycle", "landcycle-ogc")
+OGC = "landcycle-ogc"
+
+
+def ogc_label(label: str) -> str:
+    """A case's row label for the OGC API (/ogc/collections/parcels/items)."""
+    return f"OGC API items: {label}"
 
 
 def _time(seconds: float | None, complete: bool = True) -> str:
@@ -21,7 +29,7 @@ def _cell(results: Results, case: str, server: str) -> str:
     runs = results.count(case, server)
     if not runs:
         return "–"
-    n = f" ({runs}×)" if runs < max((results.count(case, s) for s in ("raw", "landcycle")), default=0) else ""
+    n = f" ({runs}×)" if runs < max((results.count(case, s) for s in ("raw", *OURS)), default=0) else ""
     if KIND[case] == "time":
         complete = all(r.get("complete", True) for r in results.runs[(case, server)])
         return _time(results.median(case, server, "seconds"), complete) + n
@@ -36,15 +44,15 @@ def _value(results: Results, case: str, server: str) -> float | None:
     return results.median(case, server, "seconds" if KIND[case] == "time" else "rps")
 
 
-def _vs_raw(results: Results, case: str) -> str:
-    lc, raw = _value(results, case, "landcycle"), _value(results, case, "raw")
+def _vs_raw(results: Results, case: str, ours: str = "landcycle") -> str:
+    lc, raw = _value(results, case, ours), _value(results, case, "raw")
     if not lc or not raw:
         return "–"
     return f"{lc / raw:.2f}× raw time" if KIND[case] == "time" else f"{100 * lc / raw:.0f} % of raw"
 
 
-def _vs_peer(results: Results, case: str, peer: str) -> str:
-    lc, other = _value(results, case, "landcycle"), _value(results, case, peer)
+def _vs_peer(results: Results, case: str, peer: str, ours: str = "landcycle") -> str:
+    lc, other = _value(results, case, ours), _value(results, case, peer)
     if not lc or not other:
         return "–"
     factor = other / lc if KIND[case] == "time" else lc / other
@@ -68,6 +76,15 @@ def goals(results: Results) -> list[tuple[str, str, bool | None]]:
         a, b = _value(results, case, "landcycle"), _value(results, case, "raw")
         if a and b:
             out.append((label, f"{100 * a / b:.0f} %", a / b >= share))
+    # The OGC routes reuse the REST reads (one statement per page): the same speed as /api/v1, within 20 %.
+    rest, ogc = _value(results, "stream", "landcycle"), _value(results, "stream", OGC)
+    if rest and ogc:
+        out.append(("OGC API full stream ≤ 1.25× REST's time", f"{ogc / rest:.2f}×", ogc / rest <= 1.25))
+    for case, label in (("bbox16", "OGC API bbox at 16 clients ≥ 80 % of REST's req/s"),
+                        ("id16", "OGC API GET by id at 16 clients ≥ 80 % of REST's req/s")):
+        rest, ogc = _value(results, case, "landcycle"), _value(results, case, OGC)
+        if rest and ogc:
+            out.append((label, f"{100 * ogc / rest:.0f} %", ogc / rest >= 0.8))
     return out
 
 
@@ -86,11 +103,14 @@ def section(results: Results, meta: dict[str, Any]) -> str:
     lines += ["| case | raw PostGIS | Landcycle | Landcycle ÷ raw | tipg | pygeoapi | Landcycle vs tipg "
               "| Landcycle vs pygeoapi |", "|---|---|---|---|---|---|---|---|"]
     for case, label, _ in CASES:
-        if not any(results.count(case, s) for s in ("raw", "landcycle", *PEERS)):
-            continue
-        lines.append(f"| {label} | {_cell(results, case, 'raw')} | {_cell(results, case, 'landcycle')} | "
-                     f"{_vs_raw(results, case)} | {_cell(results, case, 'tipg')} | {_cell(results, case, 'pygeoapi')}"
-                     f" | {_vs_peer(results, case, 'tipg')} | {_vs_peer(results, case, 'pygeoapi')} |")
+        for ours, name in (("landcycle", label), (OGC, ogc_label(label))):
+            if not results.count(case, ours) and (ours == OGC or not any(results.count(case, s)
+                                                                          for s in ("raw", *PEERS))):
+                continue
+            lines.append(f"| {name} | {_cell(results, case, 'raw')} | {_cell(results, case, ours)} | "
+                         f"{_vs_raw(results, case, ours)} | {_cell(results, case, 'tipg')} | "
+                         f"{_cell(results, case, 'pygeoapi')} | {_vs_peer(results, case, 'tipg', ours)} | "
+                         f"{_vs_peer(results, case, 'pygeoapi', ours)} |")
     lines.append("| WFS GetFeature, full and bbox (vs MapServer / QGIS Server) | see WFS section | see WFS section "
                  "| – | – | – | – | – |")
     lines += ["", "Server resources (psutil over the server's process tree; CPU per request = CPU time ÷ requests, "
@@ -98,14 +118,17 @@ def section(results: Results, meta: dict[str, Any]) -> str:
               "| case | Landcycle CPU/req | Landcycle peak RSS | tipg CPU/req | tipg peak RSS | pygeoapi CPU/req "
               "| pygeoapi peak RSS |", "|---|---|---|---|---|---|---|"]
     for case, label, _ in CASES:
-        cells = []
-        for server in ("landcycle", *PEERS):
-            cpu = results.median(case, server, "cpu_ms_per_request")
-            rss = results.median(case, server, "peak_rss_mb")
-            cells += ["–" if cpu is None else (f"{cpu / 1000:.2f} s" if cpu >= 1000 else f"{cpu:.2f} ms"),
-                      "–" if rss is None else f"{rss:.0f} MB"]
-        if any(c != "–" for c in cells):
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for ours, name in (("landcycle", label), (OGC, ogc_label(label))):
+            if ours == OGC and not results.count(case, OGC):
+                continue
+            cells = []
+            for server in (ours, *PEERS):
+                cpu = results.median(case, server, "cpu_ms_per_request")
+                rss = results.median(case, server, "peak_rss_mb")
+                cells += ["–" if cpu is None else (f"{cpu / 1000:.2f} s" if cpu >= 1000 else f"{cpu:.2f} ms"),
+                          "–" if rss is None else f"{rss:.0f} MB"]
+            if any(c != "–" for c in cells):
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
     met = goals(results)
     if met:
         lines += ["", "Goals:", "", "| goal | measured | met |", "|---|---|---|"]
@@ -130,8 +153,8 @@ def chart(results: Results, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    servers = ["raw", "landcycle", *PEERS]
-    colours = {"raw": "#7f7f7f", "landcycle": "#2c7fb8", "tipg": "#fdae61", "pygeoapi": "#d7191c"}
+    servers = ["raw", *OURS, *PEERS]
+    colours = {"raw": "#7f7f7f", "landcycle": "#2c7fb8", OGC: "#41b6c4", "tipg": "#fdae61", "pygeoapi": "#d7191c"}
     cases = [c for c in CASES if any(results.count(c[0], s) for s in servers)]
     cols = 3
     rows = math.ceil(len(cases) / cols)
@@ -140,6 +163,7 @@ def chart(results: Results, path: Path, title: str) -> None:
         names = [s for s in servers if results.count(case, s)]
         values = [_value(results, case, s) or 0.0 for s in names]
         bars = ax.bar(names, values, color=[colours[s] for s in names])
+        ax.tick_params(axis="x", labelsize=8)
         ax.set_yscale("log")
         ax.set_title(label, fontsize=9)
         ax.set_ylabel("seconds (lower is better)" if kind == "time" else "req/s (higher is better)")

@@ -179,7 +179,7 @@ class Runner:
                     spent[key] += result.get("seconds", time.perf_counter() - started)
                     self._check(case, name, result)
                     self.results.runs[key].append(result)
-                    say(f"  {case:<10} {name:<9} {_brief(result)}")
+                    say(f"  {case:<10} {name:<13} {_brief(result)}")
         return self.results
 
     def _check(self, case: str, name: str, result: dict[str, Any]) -> None:

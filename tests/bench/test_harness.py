@@ -1,6 +1,7 @@
 """The REST benchmark's harness (`make bench`, bench/README.md) in its quick mode on a small city, from a
-fresh work directory as a new clone has none: it must measure every case against the raw PostGIS baseline
-and print its ratio rows, or refuse a bad selection in one line before starting anything.
+fresh work directory as a new clone has none: it must measure every case against the raw PostGIS baseline,
+on the REST API and on the OGC API's items (`landcycle-ogc`), and print their ratio rows, or refuse a bad
+selection in one line before starting anything.
 
 The peers (tipg, pygeoapi) are left out: each needs a virtualenv installed from PyPI, too slow for CI.
 """
@@ -56,13 +57,14 @@ def _ratio_rows(report: str, labels: set[str]) -> dict[str, str]:
 def test_quick_run_from_a_fresh_work_dir_measures_every_case_against_raw(tmp_path: Path) -> None:
     if importlib.util.find_spec("aiohttp") is None:
         pytest.fail("bench/requirements.txt is not installed in this virtualenv (`make test` installs it)")
+    from bench.report import ogc_label
     from bench.runner import CASES
 
-    labels = {label for _, label, _ in CASES}
+    labels = {label for _, label, _ in CASES} | {ogc_label(label) for _, label, _ in CASES}
     work = tmp_path / "fresh-clone" / ".bench"  # does not exist, as in a new clone
     results_before = hashlib.sha256(RESULTS.read_bytes()).hexdigest()
 
-    run = _bench(work, BENCH_QUICK="1", BENCH_SCALE="1k", BENCH_SERVERS="landcycle,raw",
+    run = _bench(work, BENCH_QUICK="1", BENCH_SCALE="1k", BENCH_SERVERS="landcycle,landcycle-ogc,raw",
                  BENCH_DATABASE_URL=_bench_database())
 
     assert run.returncode == 0, run.stderr[-3000:]
@@ -73,7 +75,7 @@ def test_quick_run_from_a_fresh_work_dir_measures_every_case_against_raw(tmp_pat
     assert "Checks that failed" not in run.stdout, run.stdout  # every server returned raw's rows
     assert "quick run: results not appended" in run.stderr
     assert (work / "results-1k.png").stat().st_size > 0  # the chart goes to the work dir, not bench/
-    assert (work / "landcycle.log").exists()
+    assert (work / "landcycle.log").exists() and (work / "landcycle-ogc.log").exists()
     assert hashlib.sha256(RESULTS.read_bytes()).hexdigest() == results_before
 
 
