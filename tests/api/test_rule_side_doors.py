@@ -52,6 +52,14 @@ async def assert_refused_and_unchanged(client, parcel_id, before, code, actor):
     return refused[0]
 
 
+async def assert_wfs_t_refused(client, parcel_id, transaction, code, user):
+    """A WFS-T transaction sent as `user` is refused with `code`, changes nothing and is audited as refused."""
+    before = await state(client, parcel_id)
+    r = await post(client, transaction, user=user)
+    assert exception(r)[2].startswith(code)
+    await assert_refused_and_unchanged(client, parcel_id, before, code, user)
+
+
 def wfs_update(parcel_id, **values):
     props = "".join(f"<wfs:Property><wfs:ValueReference>{k}</wfs:ValueReference><wfs:Value>{v}</wfs:Value>"
                     "</wfs:Property>" for k, v in values.items())
@@ -81,10 +89,8 @@ async def test_a_district_officer_cannot_patch_the_plot_ratio_of_contracted_land
 
 
 async def test_wfs_t_cannot_update_the_plot_ratio_of_contracted_land(client, land):
-    before = await state(client, land["id"])
-    r = await post(client, wfs_update(land["id"], plot_ratio="1.95"), user="officer.east")
-    assert exception(r)[2].startswith("PLOT_RATIO_REQUEST_REQUIRED")
-    await assert_refused_and_unchanged(client, land["id"], before, "PLOT_RATIO_REQUEST_REQUIRED", "officer.east")
+    await assert_wfs_t_refused(client, land["id"], wfs_update(land["id"], plot_ratio="1.95"),
+                               "PLOT_RATIO_REQUEST_REQUIRED", "officer.east")
 
 
 async def test_a_bureau_override_changes_it_and_is_audited_with_its_decision(client, land):
@@ -133,10 +139,8 @@ async def test_recovered_is_refused_while_the_contract_is_active(client, land):
 
 
 async def test_wfs_t_cannot_set_a_status_of_rules_7_and_8(client, land):
-    before = await state(client, land["id"])
-    r = await post(client, wfs_update(land["id"], status="exiting"), user="bureau")
-    assert exception(r)[2].startswith("INVALID_TRANSITION")
-    await assert_refused_and_unchanged(client, land["id"], before, "INVALID_TRANSITION", "bureau")
+    await assert_wfs_t_refused(client, land["id"], wfs_update(land["id"], status="exiting"), "INVALID_TRANSITION",
+                               "bureau")
 
 
 async def test_planned_land_is_supplied_only_by_signing(client, city):

@@ -24,13 +24,16 @@ def zones_file(tmp_path: Path, rows: list[dict], srid: int = 4490) -> Path:
     return write(gdf.to_crs(srid), tmp_path / "zones.gpkg", layer="zones")
 
 
+async def import_parcels(db, settings, tmp_path: Path, *rows: Row) -> None:
+    """The parcels a test starts from, imported by the bureau from a GeoPackage (committed)."""
+    assert (
+        await run_import(db, settings, BUREAU, write(frame(list(rows), 4490), tmp_path / "p.gpkg"), ImportOptions())
+    ).committed
+
+
 async def test_zones_import_derives_tiers_of_existing_parcels(db, settings, city, tmp_path: Path):
     fragment = city_rows("Z")[3]  # a fragment at 121.45, 31.15
-    assert (
-        await run_import(
-            db, settings, BUREAU, write(frame([fragment], 4490), tmp_path / "p.gpkg"), ImportOptions()
-        )
-    ).committed
+    await import_parcels(db, settings, tmp_path, fragment)
     path = zones_file(
         tmp_path,
         [
@@ -75,11 +78,7 @@ async def test_zone_import_respects_the_planning_lock(db, settings, city, tmp_pa
     straddling = Row(
         "L-1", "industrial", box(BZ[0] - 0.4 * side, 31.07, BZ[0] + 0.6 * side, 31.07 + 100 * M_LAT), "base"
     )
-    assert (
-        await run_import(
-            db, settings, BUREAU, write(frame([straddling], 4490), tmp_path / "p.gpkg"), ImportOptions()
-        )
-    ).committed
+    await import_parcels(db, settings, tmp_path, straddling)
     # A community covering it whole would take it out of its base zone (rule 1).
     path = zones_file(
         tmp_path,
@@ -100,11 +99,7 @@ async def test_zone_import_respects_the_planning_lock(db, settings, city, tmp_pa
 
 async def test_districts_import_replaces_by_code_and_relocates_parcels(db, settings, city, tmp_path: Path):
     parcel = city_rows("DI")[3]  # in the west district 310112 today
-    assert (
-        await run_import(
-            db, settings, BUREAU, write(frame([parcel], 4490), tmp_path / "p.gpkg"), ImportOptions()
-        )
-    ).committed
+    await import_parcels(db, settings, tmp_path, parcel)
     gdf = gpd.GeoDataFrame(
         {"code": ["310112", "310118"], "name_zh": ["闵行区", "青浦区"], "name_en": ["Minhang", "Qingpu"]},
         geometry=[

@@ -17,42 +17,41 @@ def blocking(gate: threading.Event) -> str:
     return "done"
 
 
-async def test_jobs_beyond_the_queue_are_refused_at_once_with_retry_after():
+@pytest.fixture
+async def full_pool():
+    """A pool of one thread and one queue place, both taken by jobs held at a gate: (pool, gate, the running
+    job, the waiting job). The gate opens and the pool closes at the end."""
     pool = HashPool(workers=1, queue=1)
     gate = threading.Event()
     try:
-        running = pool.submit(blocking, gate)
-        waiting = pool.submit(blocking, gate)
-        with pytest.raises(ServiceUnavailable) as refused:
-            pool.submit(blocking, gate)
-        assert refused.value.numbers["retry_after"] >= 1
-        gate.set()
-        assert await running == await waiting == "done"
-        assert pool.in_flight == 0
-        assert await pool.submit(str.upper, "again") == "AGAIN"
+        yield pool, gate, pool.submit(blocking, gate), pool.submit(blocking, gate)
     finally:
         gate.set()
         pool.close()
 
 
-async def test_a_waiter_that_leaves_frees_its_slot_only_when_the_job_ends():
-    pool = HashPool(workers=1, queue=1)
-    gate = threading.Event()
-    try:
-        running = pool.submit(blocking, gate)
-        waiting = pool.submit(blocking, gate)
-        waiting.cancel()  # the client left while its job waited for a thread: the job is dropped
-        await asyncio.sleep(0)
-        assert pool.in_flight == 1
-        running.cancel()  # already hashing: the thread goes on, and so does its slot
-        await asyncio.sleep(0)
-        assert pool.in_flight == 1
-        pool.submit(blocking, gate)  # the dropped job's slot is free again
-        with pytest.raises(ServiceUnavailable):
-            pool.submit(blocking, gate)
-    finally:
-        gate.set()
-        pool.close()
+async def test_jobs_beyond_the_queue_are_refused_at_once_with_retry_after(full_pool):
+    pool, gate, running, waiting = full_pool
+    with pytest.raises(ServiceUnavailable) as refused:
+        pool.submit(blocking, gate)
+    assert refused.value.numbers["retry_after"] >= 1
+    gate.set()
+    assert await running == await waiting == "done"
+    assert pool.in_flight == 0
+    assert await pool.submit(str.upper, "again") == "AGAIN"
+
+
+async def test_a_waiter_that_leaves_frees_its_slot_only_when_the_job_ends(full_pool):
+    pool, gate, running, waiting = full_pool
+    waiting.cancel()  # the client left while its job waited for a thread: the job is dropped
+    await asyncio.sleep(0)
+    assert pool.in_flight == 1
+    running.cancel()  # already hashing: the thread goes on, and so does its slot
+    await asyncio.sleep(0)
+    assert pool.in_flight == 1
+    pool.submit(blocking, gate)  # the dropped job's slot is free again
+    with pytest.raises(ServiceUnavailable):
+        pool.submit(blocking, gate)
 
 
 async def test_the_event_loop_goes_on_while_argon2_hashes():

@@ -82,6 +82,12 @@ def fes(inner: str) -> str:
     return f"<fes:Filter {FES}>{inner}</fes:Filter>"
 
 
+def equal_to(reference: str, literal: str) -> str:
+    """A FES 2.0 PropertyIsEqualTo of a property (ValueReference) and a literal, for `fes(...)`."""
+    return (f"<fes:PropertyIsEqualTo><fes:ValueReference>{reference}</fes:ValueReference>"
+            f"<fes:Literal>{literal}</fes:Literal></fes:PropertyIsEqualTo>")
+
+
 def get_feature_20(type_name: str, filter_xml: str = "", extra: str = "", attrs: str = "") -> str:
     """A WFS 2.0 GetFeature POST body."""
     return (

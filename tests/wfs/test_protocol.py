@@ -10,6 +10,7 @@ from tests.builders import BZ, CZ, basic, create_parcel, square
 from tests.conftest import make_settings
 from tests.wfs.helpers import (
     NS,
+    equal_to,
     exception,
     fes,
     get_feature_20,
@@ -290,11 +291,7 @@ async def test_gml_311_for_version_110(client, parcels):
 @pytest.mark.parametrize(
     "inner, expected",
     [
-        (
-            "<fes:PropertyIsEqualTo><fes:ValueReference>code</fes:ValueReference><fes:Literal>E-1</fes:Literal>"
-            "</fes:PropertyIsEqualTo>",
-            ["E-1"],
-        ),
+        (equal_to("code", "E-1"), ["E-1"]),
         (
             "<fes:PropertyIsGreaterThan><fes:ValueReference>plot_ratio</fes:ValueReference><fes:Literal>1.05</fes:Literal>"
             "</fes:PropertyIsGreaterThan>",
@@ -379,21 +376,13 @@ async def test_filter_11_with_feature_id_and_ogc_namespace(client, parcels):
 
 
 async def test_filter_names_outside_the_whitelist_are_refused(client, parcels):
-    inner = (
-        "<fes:PropertyIsEqualTo><fes:ValueReference>code; DROP TABLE parcel</fes:ValueReference>"
-        "<fes:Literal>x</fes:Literal></fes:PropertyIsEqualTo>"
-    )
-    r = await post(client, get_feature_20("landcycle:parcels", fes(inner)))
+    r = await post(client, get_feature_20("landcycle:parcels", fes(equal_to("code; DROP TABLE parcel", "x"))))
     assert r.status_code == 400
     assert exception(r)[:2] == ("InvalidParameterValue", "filter")
 
 
 async def test_literals_are_bound_not_spliced(client, parcels):
-    inner = (
-        "<fes:PropertyIsEqualTo><fes:ValueReference>code</fes:ValueReference>"
-        "<fes:Literal>x' OR '1'='1</fes:Literal></fes:PropertyIsEqualTo>"
-    )
-    r = await post(client, get_feature_20("landcycle:parcels", fes(inner)))
+    r = await post(client, get_feature_20("landcycle:parcels", fes(equal_to("code", "x' OR '1'='1"))))
     assert r.status_code == 200
     assert members(xml(r)) == []
 
@@ -514,8 +503,7 @@ async def test_exit_candidates_are_a_read_only_layer_with_their_evidence(client,
     assert features[0]["geometry"]["type"] == "MultiPolygon"
     rest = (await client.get("/api/v1/exit-candidates", headers=basic("bureau"))).json()["items"]
     assert [(c["contract_id"], c["reason"]) for c in rest] == [(signed["id"], "idle_land")]
-    flt = fes("<fes:PropertyIsEqualTo><fes:ValueReference>reason</fes:ValueReference>"
-              "<fes:Literal>expired</fes:Literal></fes:PropertyIsEqualTo>")
+    flt = fes(equal_to("reason", "expired"))
     assert members(xml(await post(client, get_feature_20("landcycle:exit_candidates", flt))),
                    "exit_candidates") == []
     delete = ('<wfs:Transaction service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0" '
