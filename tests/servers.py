@@ -14,11 +14,16 @@ from tests.conftest import TEST_URL
 from tests.waiting import wait_until
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(ports: range | None = None) -> int:
+    """A TCP port nobody listens on right now: any, or the first free one of `ports` (a suite's own range)."""
+    for port in ports or (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}" if ports else "no free port")
 
 
 def start_server(port: int, database_url: str = TEST_URL, **env: str) -> subprocess.Popen[bytes]:

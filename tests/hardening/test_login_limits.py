@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import statistics
 import threading
 import time
@@ -21,22 +20,11 @@ from app.auth import service
 from app.main import create_app
 from tests.builders import PASSWORD, basic, build_city
 from tests.conftest import make_settings
-from tests.servers import start_server, stop_server
+from tests.servers import free_port, start_server, stop_server
 
 TOKEN = "/api/v1/auth/token"
 PER_ADDRESS = 20
-
-
-def _port() -> int:
-    """A free port in this file's range (18200-18299)."""
-    for port in range(18200, 18300):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18200-18299")
+PORTS = range(18200, 18300)  # this file's live servers
 
 
 def _made_up() -> dict[str, str]:
@@ -47,7 +35,7 @@ def _made_up() -> dict[str, str]:
 async def live_server(live_db: Any) -> AsyncIterator[str]:
     """A real `landcycle serve` (uvicorn behind its trusted proxy 127.0.0.1) with the test city's users."""
     await build_city(live_db)
-    port = _port()
+    port = free_port(PORTS)
     proc = start_server(port, LANDCYCLE_LOGIN_FAILURES_PER_ADDRESS=str(PER_ADDRESS))
     try:
         yield f"http://127.0.0.1:{port}"
