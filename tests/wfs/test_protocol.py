@@ -191,32 +191,14 @@ async def test_count_is_capped_at_count_default(db, city):
 
 async def test_axis_order_follows_the_crs_name(client, parcels):
     lon, lat = BZ[0] + 0.01, BZ[1] + 0.01
-    urn = xml(
-        await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:parcels", count=1)
-    )
-    assert poslist(members(urn)[0])[:2] == pytest.approx([lat, lon])
-    short = xml(
-        await kvp(
-            client,
-            version="2.0.0",
-            request="GetFeature",
-            typenames="landcycle:parcels",
-            count=1,
-            srsname="EPSG:4326",
-        )
-    )
-    assert poslist(members(short)[0])[:2] == pytest.approx([lon, lat], abs=1e-6)
-    gk = xml(
-        await kvp(
-            client,
-            version="2.0.0",
-            request="GetFeature",
-            typenames="landcycle:parcels",
-            count=1,
-            srsname="urn:ogc:def:crs:EPSG::4549",
-        )
-    )
-    northing, easting = poslist(members(gk)[0])[:2]
+
+    async def first_position(**srs: str) -> list[float]:
+        one = await kvp(client, version="2.0.0", request="GetFeature", typenames="landcycle:parcels", count=1, **srs)
+        return poslist(members(xml(one))[0])[:2]
+
+    assert await first_position() == pytest.approx([lat, lon])
+    assert await first_position(srsname="EPSG:4326") == pytest.approx([lon, lat], abs=1e-6)
+    northing, easting = await first_position(srsname="urn:ogc:def:crs:EPSG::4549")
     assert northing > 3_000_000 > easting > 500_000
     gml2 = xml(
         await kvp(client, version="1.0.0", request="GetFeature", typename="landcycle:parcels", maxfeatures=1)
