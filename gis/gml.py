@@ -10,16 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shapely.geometry import (
-    LinearRing,
-    LineString,
-    MultiLineString,
-    MultiPoint,
-    MultiPolygon,
-    Point,
-    Polygon,
-    box,
-)
+from shapely.geometry import LinearRing, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, Integer, String, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
