@@ -99,17 +99,23 @@ def _items(r: httpx.Response) -> list[dict[str, Any]]:
     return items
 
 
+async def _assert_own_district_only(client, path: str, user: str, own: int, other: int, **naming_other: Any):
+    """A district role asking for the other district's rows of `path`: the district filter and the other's one
+    are FORBIDDEN_DISTRICT, a filter naming the other's (`naming_other`) lists nothing; its own one is read."""
+    assert _refused(await _get(client, path, user, district_code=WEST)) == FORBIDDEN
+    assert _items(await _get(client, path, user, **naming_other)) == []
+    assert _refused(await _get(client, f"{path}/{other}", user)) == FORBIDDEN
+    assert (await _get(client, f"{path}/{own}", user)).status_code == 200
+
+
 # ------------------------------------------------------------------------------------------ REST lists and ones
 @pytest.mark.parametrize("user", SCOPED)
 async def test_a_district_role_reads_its_own_districts_contracts_only(client, lands, user):
     east, west = lands[EAST], lands[WEST]
     mine = _items(await _get(client, "/contracts", user))
     assert {c["district_code"] for c in mine} == {EAST} and east.contract in {c["id"] for c in mine}
-    assert _refused(await _get(client, "/contracts", user, district_code=WEST)) == FORBIDDEN
-    assert _items(await _get(client, "/contracts", user, parcel_id=west.parcel)) == []
-    assert _refused(await _get(client, f"/contracts/{west.contract}", user)) == FORBIDDEN
+    await _assert_own_district_only(client, "/contracts", user, east.contract, west.contract, parcel_id=west.parcel)
     assert _refused(await _get(client, f"/contracts/{west.contract}/history", user)) == FORBIDDEN
-    assert (await _get(client, f"/contracts/{east.contract}", user)).status_code == 200
     assert (await _get(client, f"/contracts/{east.contract}/history", user)).status_code == 200
 
 
@@ -131,10 +137,8 @@ async def test_a_district_role_reads_its_own_districts_evaluations_and_measured_
 async def test_a_district_role_reads_its_own_districts_plot_ratio_requests_only(client, lands, user):
     east, west = lands[EAST], lands[WEST]
     assert [r["id"] for r in _items(await _get(client, "/plot-ratio-requests", user))] == [east.request]
-    assert _refused(await _get(client, "/plot-ratio-requests", user, district_code=WEST)) == FORBIDDEN
-    assert _items(await _get(client, "/plot-ratio-requests", user, parcel_id=west.parcel)) == []
-    assert _refused(await _get(client, f"/plot-ratio-requests/{west.request}", user)) == FORBIDDEN
-    assert (await _get(client, f"/plot-ratio-requests/{east.request}", user)).status_code == 200
+    await _assert_own_district_only(client, "/plot-ratio-requests", user, east.request, west.request,
+                                    parcel_id=west.parcel)
 
 
 @pytest.mark.parametrize("user", SCOPED)
@@ -145,10 +149,7 @@ async def test_a_district_role_reads_its_own_districts_exit_candidates_and_cases
     assert _refused(await _get(client, "/exit-candidates", user, district_code=WEST)) == FORBIDDEN
     assert _items(await _get(client, "/exit-candidates", user, contract_id=west.candidate)) == []
     assert [c["id"] for c in _items(await _get(client, "/exit-cases", user))] == [east.case]
-    assert _refused(await _get(client, "/exit-cases", user, district_code=WEST)) == FORBIDDEN
-    assert _items(await _get(client, "/exit-cases", user, contract_id=west.case)) == []
-    assert _refused(await _get(client, f"/exit-cases/{west.case}", user)) == FORBIDDEN
-    assert (await _get(client, f"/exit-cases/{east.case}", user)).status_code == 200
+    await _assert_own_district_only(client, "/exit-cases", user, east.case, west.case, contract_id=west.case)
 
 
 # ------------------------------------------------------------------------------------------ reports
