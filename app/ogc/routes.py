@@ -1,15 +1,13 @@
 """HTTP for /ogc: OGC API – Features Part 1 Core (17-069r4), Part 2 CRS (18-058r1), HTML, GeoJSON, OpenAPI 3.0.
 
-Reads; Part 4 writes are `app.ogc.writes`' router, included here when present, and CQL2 filters
+Reads; Part 4 writes are `app.ogc.writes`' router, included here, and CQL2 filters
 `app.ogc.cql2`'s compiler. Auth as REST (`get_actor`: Basic or Bearer; the public with LANDCYCLE_PUBLIC_READ). The items
 read path is app/ogc/items.py: one statement per page, plus an exact count remembered per collection version.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,7 +22,7 @@ from app.errors import DomainError, NotFound
 from app.features.geojson import collection_head, collection_tail, stream_records
 from app.features.paging import clamp_limit, page_links, public_url
 from app.features.versions import collection_etag, collection_version, etag_matches
-from app.ogc import cql2, html
+from app.ogc import cql2, html, writes
 from app.ogc.collections import (
     GEOJSON,
     HTML,
@@ -65,23 +63,10 @@ CollectionId = Annotated[str, Path(description="The collection: parcels, zones, 
 FeatureId = Annotated[str, Path(description="The featureId")]
 
 
-def _optional(name: str) -> ModuleType | None:
-    """A sibling module (filters, writes) when it is installed; absent, its classes are not declared."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
 def conformance_classes() -> list[str]:
     """17-069r4 §7.4: the classes implemented: Parts 1–2 here, Part 3 (CQL2) and Part 4 when present."""
     classes = [*CONFORMANCE, *cql2.CQL2_CLASSES]
-    writes = _optional("app.ogc.writes")
-    if writes is not None:
-        classes += [uri for uri in getattr(writes, "CONFORMANCE", ()) if uri not in classes]
-    return classes
+    return classes + [uri for uri in writes.CONFORMANCE if uri not in classes]
 
 
 def _base(request: Request) -> str:
@@ -149,11 +134,7 @@ async def api_definition(request: Request, actor: ActorDep) -> Response:
     """The API definition (17-069r4 §7.3, /req/oas30/oas-definition-1): OpenAPI 3.0 of what `actor` reads."""
     as_html = _format(request)
     base = _base(request)
-    writes = _optional("app.ogc.writes")
-    extra = None
-    if writes is not None and hasattr(writes, "openapi_paths"):
-        extra = writes.openapi_paths(readable(actor))
-    doc = document(base, readable(actor), extra)
+    doc = document(base, readable(actor), writes.openapi_paths(readable(actor)))
     if as_html:
         return _html(html.api(doc, _self_links(f"{base}/api", "API definition", True, OPENAPI)))
     return _json(doc, OPENAPI)
@@ -353,6 +334,4 @@ async def _one(db: Database, plan: Plan, key: Any) -> tuple[int | None, str] | N
     return None if row is None else (row[0], row[1])
 
 
-_writes = _optional("app.ogc.writes")
-if _writes is not None:  # Part 4 (POST, PUT, PATCH, DELETE, OPTIONS) on the same paths
-    router.include_router(_writes.router)
+router.include_router(writes.router)  # Part 4 (POST, PUT, PATCH, DELETE, OPTIONS) on the same paths
