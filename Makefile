@@ -24,7 +24,8 @@ help:
 	@echo "make run    set everything up (virtualenv, PostGIS, migrations, demo data) and serve on :$(PORT)"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make stop   stop the project's local PostgreSQL cluster"
-	@echo "make bench  benchmarks against raw PostGIS, tipg, pygeoapi (README.md, Benchmarks);  make lint  ruff + mypy + import contracts"
+	@echo "make bench  benchmarks against raw PostGIS, tipg, pygeoapi (README.md, Benchmarks)"
+	@echo "make lint   ruff + mypy + import contracts"
 
 $(STAMP): pyproject.toml constraints.txt scripts/venv.sh
 	@scripts/venv.sh $(VENV)
