@@ -165,29 +165,28 @@ async def replace(request: Request, session: SessionDep, actor: ActorDep, cid: C
     """REPLACE (/req/create-replace-delete/put-op): every writable property and the geometry from the body;
     204 with the new version's ETag (/req/optimistic-locking-etags/put-etag-response). No create by PUT:
     ids are the server's (an unknown one is 404)."""
-    c, writer = _writable(actor, cid)
-    key = _key(c, fid)
-    bodies.require_media(request.headers.get("content-type"), bodies.FEATURE_MEDIA, "PUT")
-    policy = app_settings(request).policy
-    crs = bodies.content_crs(request.headers.get("content-crs"))
-    body = bodies.feature(bodies.SCHEMAS[writer], bodies.read_json(await request.body(), "the feature"), crs,
-                          policy.extent)
-    header = request.headers.get("if-match")
-    version = await _guarded(_update(writer, session, actor, policy, key, body, _precondition(header)), header)
-    return Response(status_code=204, headers={"ETag": etag_of(version)})
+    return await _rewrite(request, session, actor, cid, fid, bodies.FEATURE_MEDIA, "PUT", "the feature",
+                          lambda schema, payload, crs, extent: bodies.feature(schema, payload, crs, extent))
 
 
 @router.patch("/collections/{cid}/items/{fid}", response_model=None, status_code=204)
 async def update(request: Request, session: SessionDep, actor: ActorDep, cid: CollectionId,
                  fid: FeatureId) -> Response:
     """UPDATE (/req/update/patch-op) with a JSON Merge Patch: 204 with the new version's ETag."""
+    return await _rewrite(request, session, actor, cid, fid, bodies.PATCH_MEDIA, "PATCH", "the merge patch",
+                          lambda schema, payload, crs, extent: bodies.merge_patch(schema, payload, fid, crs, extent))
+
+
+async def _rewrite(request: Request, session: AsyncSession, actor: Actor, cid: str, fid: str, media: tuple[str, ...],
+                   method: str, what: str, read: Callable[..., Any]) -> Response:
+    """PUT and PATCH: the body in `media` read by `read(schema, payload, crs, extent)` into the REST
+    schema's change, written under the If-Match precondition; 204 with the new version's ETag."""
     c, writer = _writable(actor, cid)
     key = _key(c, fid)
-    bodies.require_media(request.headers.get("content-type"), bodies.PATCH_MEDIA, "PATCH")
+    bodies.require_media(request.headers.get("content-type"), media, method)
     policy = app_settings(request).policy
     crs = bodies.content_crs(request.headers.get("content-crs"))
-    body = bodies.merge_patch(bodies.SCHEMAS[writer], bodies.read_json(await request.body(), "the merge patch"),
-                              fid, crs, policy.extent)
+    body = read(bodies.SCHEMAS[writer], bodies.read_json(await request.body(), what), crs, policy.extent)
     header = request.headers.get("if-match")
     version = await _guarded(_update(writer, session, actor, policy, key, body, _precondition(header)), header)
     return Response(status_code=204, headers={"ETag": etag_of(version)})
