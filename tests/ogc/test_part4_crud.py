@@ -515,6 +515,34 @@ async def test_rule_1_planning_lock_refuses_leaving_the_base(client, city):
         ("LOCKUP_PLANNING", override["decision_ref"])]
 
 
+async def test_rule_contracted_land_is_not_deleted(client, city):
+    """SPEC §4 over /ogc: land that had a contract leaves only through an exit case, never by DELETE (409
+    INVALID_TRANSITION, audited); the feature stays as it was."""
+    land = await operating_land(client)
+    fid = land["parcel"]["id"]
+    before = (await read(client, fid)).json()
+    r = await send(client, "DELETE", f"{items()}/{fid}", media=None)
+    assert (r.status_code, r.json()["code"]) == (409, "INVALID_TRANSITION"), r.text
+    assert "exit case" in r.json()["detail"]
+    assert (await read(client, fid)).json() == before
+    refused = [e for e in await audit(client, "parcel", fid) if e["outcome"] == "refused"]
+    assert [(e["action"], e["code"]) for e in refused] == [("delete", "INVALID_TRANSITION")]
+
+
+async def test_rule_3_a_zone_cap_below_its_parcels_is_refused(client, city):
+    """Rule 3's dependants over /ogc: lowering a zone's cap below a parcel it covers is 409 FAR_CAP_EXCEEDED
+    listing that parcel, and the zone keeps its cap."""
+    corner = spot()
+    zone = {"type": "Feature", "geometry": square(*corner, 600),
+            "properties": {"code": "OGC4-ZCAP", "name": "Capped community", "kind": "community"}}
+    zid, _ = await created(client, zone, "zones")
+    inside, _ = await created(client, parcel_feature(square(corner[0] + 0.001, corner[1] + 0.001), code="OGC4-ZIN",
+                                                     plot_ratio=1.8))
+    r = await send(client, "PATCH", f"{items('zones')}/{zid}", {"properties": {"far_cap": 1.6}}, media=MERGE)
+    assert (r.status_code, r.json()["code"], r.json()["parcel_ids"]) == (409, "FAR_CAP_EXCEEDED", [inside]), r.text
+    assert (await read(client, zid, "zones")).json()["properties"]["far_cap"] is None
+
+
 async def test_roles_viewer_and_public_cannot_write(client, city):
     """SPEC §4: every write needs a user with a writing role: a viewer is 403 FORBIDDEN_ROLE, no credentials
     401 UNAUTHENTICATED."""

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-COLUMNS = ["rule", "REST", "WFS-T", "import", "web page", "CLI", "demo"]
+COLUMNS = ["rule", "REST", "WFS-T", "OGC API", "import", "web page", "CLI", "demo"]
 CELL = re.compile(r"^(tests/[\w/]+\.py)::(\w+)$")
 
 
