@@ -112,7 +112,8 @@ PARAMETERS: dict[str, Any] = {
                          "form", False),
     "filter": _param("filter", "A CQL2 filter over the queryables", {"type": "string"}),
     "filter-lang": _param("filter-lang", "The language of filter",
-                          {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
+                          {"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text", "cql-json"],
+                           "default": "cql2-text"}),
     "filter-crs": _param("filter-crs", "The CRS of geometries in filter (default CRS84)",
                          {"type": "string", "format": "uri", "enum": list(CRS_URIS)}),
 }

@@ -232,6 +232,9 @@ def prop_value(prop: Prop, text: str) -> Any:
 ITEMS_PARAMS = frozenset({"f", "limit", "offset", "after", "bbox", "bbox-crs", "datetime", "crs", "sortby",
                           "properties", "filter", "filter-lang", "filter-crs"})
 FILTER_LANGS = ("cql2-text", "cql2-json")
+# Part 3 drafts' names, which clients still send: GDAL's OAPIF driver (3.6–3.12) pushes a -where as
+# `filter-lang=cql-text` when the API definition offers it; its text is CQL2-text's comparisons and logic.
+DRAFT_FILTER_LANGS = {"cql-text": "cql2-text", "cql-json": "cql2-json"}
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,7 @@ def items_params(c: Collection, query: Iterable[tuple[str, str]], accept: str | 
         properties = tuple(p for p in c.props() if p.name in set(_names(c, values["properties"], "properties")))
     equals = tuple((p, prop_value(p, values[p.name])) for p in c.ftype.props if p.name in values)
     lang = values.get("filter-lang", "cql2-text").strip().lower()
+    lang = DRAFT_FILTER_LANGS.get(lang, lang)
     if lang not in FILTER_LANGS:
         raise invalid(f"filter-lang must be one of {', '.join(FILTER_LANGS)}", "filter-lang")
     text = values.get("filter")

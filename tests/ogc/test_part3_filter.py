@@ -142,6 +142,8 @@ async def test_conf_filter_filter_lang_default_is_cql2_text_and_cql2_json_agrees
                 if p["properties"]["land_use"] == "rnd" or p["properties"]["plot_ratio"] > 3]
     assert await matched(client, text) == expected == await matched(client, same)
     assert await matched(client, text, filter_lang="cql2-text") == expected
+    # the drafts' name, which GDAL's OAPIF driver sends a -where as
+    assert await matched(client, text, filter_lang="cql-text") == expected
 
 
 async def test_conf_filter_filter_lang_unknown_is_400(client, ogc_city):
