@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 from typing import Any
@@ -16,11 +15,11 @@ import pytest
 from lxml import etree
 from shapely.geometry import shape
 
+from tests import qgis_session
 from tests.builders import BZ, CZ
 from tests.wfs.conftest import PAGE, LiveWfs
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
-QGIS_PYTHON = "/usr/bin/python3"
 
 
 def _all(live: LiveWfs, **params: Any) -> list[dict[str, Any]]:
@@ -194,18 +193,9 @@ def test_owslib_filters_stored_query_and_version_110(live_wfs):
 
 
 # ------------------------------------------------------------------------------------------ QGIS
-def _qgis_available() -> bool:
-    if not os.path.exists(QGIS_PYTHON):
-        return False
-    probe = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=60)
-    return probe.returncode == 0
-
-
 @pytest.fixture(scope="module")
 def qgis_run(live_wfs) -> dict[str, Any]:
     """One headless QGIS session: load, count, read, filter, edit, open the project."""
-    if not _qgis_available():
-        pytest.skip("headless QGIS (Debian python3-qgis qgis-providers) is not installed")
     project = httpx.get(
         live_wfs.url + "/project.qgs", auth=(live_wfs.user, live_wfs.password), timeout=30
     ).text
@@ -220,19 +210,7 @@ def qgis_run(live_wfs) -> dict[str, Any]:
         f"{lon} {lat + 0.001}, {lon} {lat})))",
         "delete_code": live_wfs.parcels[-3]["properties"]["code"],
     }
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": "/tmp"}
-    done = subprocess.run(
-        [QGIS_PYTHON, os.path.join(os.path.dirname(__file__), "qgis_client.py"), json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("QGIS-RESULT ")), None)
-    assert line, f"QGIS printed no result; rc={done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    result: dict[str, Any] = json.loads(line[len("QGIS-RESULT ") :])
-    assert "error" not in result, result.get("error")
-    return result
+    return qgis_session.run("tests.wfs.qgis_client", args)
 
 
 def test_qgis_loads_every_layer_with_default_settings(qgis_run, live_wfs):
