@@ -29,6 +29,7 @@ from app.exports.routes import router as exports_router
 from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
 from app.observability import RequestIdMiddleware
+from app.ogc.fast_path import OgcFeatureFastPath
 from app.ogc.routes import router as ogc_router
 from app.organisations.routes import router as organisations_router
 from app.parcels.fast_path import ParcelFeatureFastPath
@@ -80,9 +81,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, domain_error_handler)
-    # Innermost first: the GET-by-id fast path, body limits, gzip when the client asks (GeoJSON shrinks
-    # ~4×; level 5 keeps a 100,000-parcel stream CPU-cheap), request ids and access log outermost.
+    # Innermost first: the GET-by-id fast paths (REST and OGC API), body limits, gzip when the client asks
+    # (GeoJSON shrinks ~4×; level 5 keeps a 100,000-parcel stream CPU-cheap), request ids and access log outermost.
     app.add_middleware(ParcelFeatureFastPath, prefix=API)
+    app.add_middleware(OgcFeatureFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        overrides={f"{API}/imports": settings.import_ceiling_mb * 1024 * 1024},
                        timeout_seconds=settings.body_timeout_seconds)

@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
-from app.auth.permissions import read_scope
+from app.auth.permissions import Actor, read_scope
 from app.db import Database
 from app.deps import ActorDep, app_counts, app_database, app_settings, app_state
 from app.errors import DomainError, NotFound
@@ -295,6 +295,11 @@ async def item(request: Request, actor: ActorDep, cid: CollectionId, fid: Featur
                if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None) -> Response:
     """One feature (17-069r4 §7.16) in `crs` (18-058r1), with its ETag (the version, as REST: Part 4's
     If-Match) and its links: self, alternate, collection (/req/core/f-links)."""
+    return await item_response(request, actor, cid, fid, if_none_match)
+
+
+async def item_response(request: Request, actor: Actor, cid: str, fid: str, if_none_match: str | None) -> Response:
+    """GET /collections/{cid}/items/{fid} (shared by the route above and the fast path in app/ogc/fast_path.py)."""
     c = collection_for(actor, cid)
     values = single(request.query_params.multi_items(), {"f", "crs"})
     as_html = wants_html(values.get("f"), request.headers.get("accept"), ("json", "geojson"))
