@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Header, Path, Request
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from app.auth.permissions import Actor, read_scope
@@ -70,10 +71,13 @@ def conformance_classes() -> list[str]:
 
 
 def _base(request: Request) -> str:
-    """The public URL of /ogc (LANDCYCLE_PUBLIC_URL, else as the client reached it)."""
-    url = public_url(request, app_settings(request))
-    prefix = url.path[: len(url.path) - len(request.url.path)]
-    return str(url.replace(path=prefix + router.prefix, query=""))
+    """The public URL of /ogc (LANDCYCLE_PUBLIC_URL, else as the client reached it), as `public_url` makes
+    it (app/features/paging.py) but without a URL rebuilt per request: every link of every response has it."""
+    configured = app_settings(request).public_url
+    url = URL(configured.rstrip("/")) if configured else request.url
+    if not url.netloc:
+        return (url.path if configured else "") + router.prefix
+    return f"{url.scheme}://{url.netloc}{url.path if configured else ''}{router.prefix}"
 
 
 def _json(doc: Any, media: str = JSON, headers: dict[str, str] | None = None) -> Response:
