@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from gis.crs import transformer
 from tests.builders import BZ, basic, create_parcel, square
@@ -67,13 +68,23 @@ async def read(client: httpx.AsyncClient, fid: int, cid: str = "parcels", **para
     return await client.get(f"{items(cid)}/{fid}", params=params, headers=basic("viewer"))
 
 
+_AUDIT_FLOOR = [0]  # the newest audit entry before the running test: the log is append-only, and live
+                   # tests of other modules leave theirs committed
+
+
+@pytest.fixture(autouse=True)
+async def _audit_floor(conn: Any) -> None:
+    _AUDIT_FLOOR[0] = int(await conn.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log")) or 0)
+
+
 async def audit(client: httpx.AsyncClient, entity: str, entity_id: int | None = None) -> list[dict[str, Any]]:
+    """The audit entries of `entity` (and `entity_id`) this test wrote, newest first."""
     params: dict[str, Any] = {"entity": entity, "limit": 1000}
     if entity_id is not None:
         params["entity_id"] = entity_id
     r = await client.get(f"{API}/audit", params=params, headers=basic("bureau"))
     assert r.status_code == 200, r.text
-    entries: list[dict[str, Any]] = r.json()["items"]
+    entries: list[dict[str, Any]] = [e for e in r.json()["items"] if e["id"] > _AUDIT_FLOOR[0]]
     return entries
 
 
