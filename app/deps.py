@@ -71,12 +71,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+# RFC 9110 §9.2.1: the methods that only read; the public (LANDCYCLE_PUBLIC_READ) may use these alone.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def authenticate(request: Request, authorization: str | None) -> Actor:
     """Credentials from an Authorization header → Actor (shared by REST and /wfs)."""
     auth = app_state(request).authenticator
     settings = app_settings(request)
     if not authorization:
-        if settings.public_read and request.method in ("GET", "HEAD"):
+        if settings.public_read and request.method in SAFE_METHODS:
             return ANONYMOUS
         raise Unauthenticated("log in: HTTP Basic, or a bearer token from POST /api/v1/auth/token")
     scheme, _, value = authorization.partition(" ")
@@ -94,7 +98,7 @@ async def authenticate(request: Request, authorization: str | None) -> Actor:
 
 
 async def get_actor(request: Request) -> Actor:
-    """The authenticated user (or the anonymous reader when public read is on, for GET only)."""
+    """The authenticated user (or the anonymous reader when public read is on, for safe methods only)."""
     actor = await authenticate(request, request.headers.get("authorization"))
     request.state.actor = actor
     return actor

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.auth.permissions import ANONYMOUS, Actor, require_parcel_editor
-from app.deps import ActorDep, SessionDep, app_settings, authenticate
+from app.auth.permissions import Actor, require_parcel_editor
+from app.deps import ActorDep, SessionDep, app_settings
 from app.errors import DomainError, NotFound, VersionConflict
 from app.features.paging import public_url
 from app.ogc import bodies
@@ -70,17 +70,6 @@ def _may_write(writer: str, actor: Actor) -> bool:
     return True
 
 
-async def _options_actor(request: Request) -> Actor:
-    """OPTIONS carries the caller's credentials (QGIS sends them); without any, the public when it may read."""
-    header = request.headers.get("authorization")
-    if not header and app_settings(request).public_read:
-        actor = ANONYMOUS
-    else:
-        actor = await authenticate(request, header)
-    request.state.actor = actor
-    return actor
-
-
 def _options(methods: tuple[str, ...]) -> Response:
     """200 with Allow (/req/create-replace-delete/options-response), Accept-Post on items when POST is
     allowed (options-accept-post), Accept-Patch on an item when PATCH is (/req/update/options-accept-patch)."""
@@ -93,17 +82,16 @@ def _options(methods: tuple[str, ...]) -> Response:
 
 
 @router.options("/collections/{cid}/items", response_model=None)
-async def items_options(request: Request, cid: CollectionId) -> Response:
-    """The methods of the items endpoint (20-002 /req/create-replace-delete/options-op)."""
-    actor = await _options_actor(request)
+async def items_options(actor: ActorDep, cid: CollectionId) -> Response:
+    """The methods of the items endpoint (20-002 /req/create-replace-delete/options-op); OPTIONS carries the
+    caller's credentials (QGIS sends them), without any the public when it may read."""
     return _options(allowed(collection_for(actor, cid), actor, item=False))
 
 
 @router.options("/collections/{cid}/items/{fid}", response_model=None)
-async def item_options(request: Request, cid: CollectionId, fid: FeatureId) -> Response:
+async def item_options(actor: ActorDep, cid: CollectionId, fid: FeatureId) -> Response:
     """The methods of an item endpoint, whether or not the feature exists (QGIS asks for `unknown_id` on an
     empty layer)."""
-    actor = await _options_actor(request)
     return _options(allowed(collection_for(actor, cid), actor, item=True))
 
 
