@@ -43,11 +43,11 @@ _CANDIDATES = text(f"""
 
 async def far_facts(session: AsyncSession, policy: Policy, *, land_use: str, requested: float | None,
                     zone: ZoneFacts | None, geom: MultiPolygon, reference_id: int | None = None,
-                    exclude_id: int | None = None) -> FarFacts:
+                    exclude_id: int | None = None, reference_field: str = "plot_ratio_reference_id") -> FarFacts:
     """Rule 3's facts of a parcel with `land_use` and `geom` in `zone` asking for `requested`: reference
     parcels are looked up (one query) only when the ratio is above the base cap; `exclude_id` is the parcel
     itself, never its own reference."""
-    facts = FarFacts(land_use, requested, zone, reference_id)
+    facts = FarFacts(land_use, requested, zone, reference_id, reference_field=reference_field)
     if not rules.reference_needed(land_use, requested, zone, policy):
         return facts
     zone_id = zone.id if zone else None
@@ -61,9 +61,10 @@ async def far_facts(session: AsyncSession, policy: Policy, *, land_use: str, req
 
 async def far_cap(session: AsyncSession, policy: Policy, *, land_use: str, requested: float | None,
                   zone: ZoneFacts | None, geom: MultiPolygon, reference_id: int | None = None,
-                  exclude_id: int | None = None, adopt_nearest_reference: bool = False) -> Cap:
+                  exclude_id: int | None = None, adopt_nearest_reference: bool = False,
+                  reference_field: str = "plot_ratio_reference_id") -> Cap:
     """Rule 3 for one write: the facts (`far_facts`), then the pure check (`rules.check_far_facts`; a
     plot-ratio request adopts the nearest qualifying reference, a parcel write has it named)."""
     facts = await far_facts(session, policy, land_use=land_use, requested=requested, zone=zone, geom=geom,
-                            reference_id=reference_id, exclude_id=exclude_id)
+                            reference_id=reference_id, exclude_id=exclude_id, reference_field=reference_field)
     return rules.check_far_facts(facts, policy, adopt_nearest_reference=adopt_nearest_reference)

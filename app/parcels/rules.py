@@ -237,6 +237,9 @@ class FarFacts:
     reference_id: int | None = None
     reference: Reference | None = None
     nearest: Reference | None = None
+    # The field the client named the reference in: a parcel's `plot_ratio_reference_id` (SPEC §5), a
+    # plot-ratio request's `reference_parcel_id`; a refusal names the field that was sent.
+    reference_field: str = "plot_ratio_reference_id"
 
 
 def reference_needed(land_use: str, requested: float | None, zone: ZoneFacts | None, policy: Policy) -> bool:
@@ -254,8 +257,8 @@ def check_far_facts(facts: FarFacts, policy: Policy, *, adopt_nearest_reference:
     reference, nearest, requested = facts.reference, facts.nearest, facts.requested
     if requested is not None and reference_needed(facts.land_use, requested, facts.zone, policy):
         if facts.reference_id is not None and reference is None:
-            raise NotFound(f"reference parcel {facts.reference_id} does not exist",
-                           plot_ratio_reference_id=facts.reference_id)
+            missing: dict[str, Any] = {facts.reference_field: facts.reference_id}
+            raise NotFound(f"reference parcel {facts.reference_id} does not exist", **missing)
         if (adopt_nearest_reference and reference is None and nearest is not None
                 and reference_qualifies(nearest, requested, policy)):
             reference, nearest = nearest, None

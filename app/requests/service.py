@@ -114,7 +114,7 @@ async def submit(session: AsyncSession, actor: Actor, policy: Policy, today: dat
         cap = await far.far_cap(session, policy, land_use=parcel.land_use, requested=requested,
                                 zone=await parcels.zone_facts(session, parcel.zone_id),
                                 geom=parcels.geometry_of(parcel), reference_id=reference_id, exclude_id=parcel_id,
-                                adopt_nearest_reference=True)
+                                adopt_nearest_reference=True, reference_field="reference_parcel_id")
     default_cap = policy.default_far_cap(parcel.land_use) or 0.0
     row = PlotRatioRequest(
         parcel_id=parcel_id, parcel_code=parcel.code, district_code=parcel.district_code,

@@ -67,6 +67,11 @@ async def test_a_named_reference_must_qualify(client, land):
     assert body["code"] == "FAR_CAP_EXCEEDED" and "does not qualify" in body["detail"]
 
 
+async def test_a_named_reference_that_is_no_parcel_is_not_found_by_the_field_sent(client, land):
+    body = await submit(client, land["parcel"]["id"], 2.5, expect=404, reference_parcel_id=987654)
+    assert (body["code"], body["reference_parcel_id"]) == ("NOT_FOUND", 987654)
+
+
 async def test_the_requested_ratio_must_be_an_increase(client, land):
     body = await submit(client, land["parcel"]["id"], 1.5, expect=409)
     assert (body["code"], body["current"], body["requested"]) == ("FAR_NOT_INCREASED", 1.5, 1.5)
