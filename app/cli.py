@@ -64,8 +64,11 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(db: Database) -> str:
         async with db.session() as session:
-            user = await add_user(session, args.name, args.role, password, args.district, args.full_name)
-            return f"user {user.username} ({user.role}{', ' + user.district_code if user.district_code else ''})"
+            user = await add_user(session, args.name, args.role, password, args.district, args.full_name,
+                                  args.organisation, args.source)
+            scope = user.district_code or (f"organisation {user.organisation_id}" if user.organisation_id
+                                           else user.source)
+            return f"user {user.username} ({user.role}{', ' + scope if scope else ''})"
 
     print(run_with_db(settings, work), "saved")
     return 0
@@ -191,8 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="create a user or reset one's password and role")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["admin", "bureau", "district_officer", "evaluator", "viewer"])
+    add.add_argument("--role", required=True, choices=["admin", "bureau", "district_officer", "evaluator", "viewer",
+                                                       "org_manager", "data_provider"])
     add.add_argument("--district", help="6-digit district code (district_officer, evaluator)")
+    add.add_argument("--organisation", type=int, help="responsible organisation id (org_manager)")
+    add.add_argument("--source", choices=["tax", "statistics", "energy", "environment"],
+                     help="the department whose figures it delivers (data_provider)")
     add.add_argument("--full-name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=_users_add)

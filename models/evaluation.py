@@ -36,6 +36,9 @@ class Evaluation(Base):
     cancelled_on: Mapped[date | None] = mapped_column(Date)
     outcome: Mapped[str | None] = mapped_column(String(24))
     measurements: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Per measured indicator, where its value came from: {"source": "entered"} when typed in, or the
+    # departments, batches and year of the delivered figures it was derived from (app/measurements).
+    measurement_sources: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     attainment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     ratios: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     peer_groups: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.errors import ForbiddenDistrict, ForbiddenRole, Unauthenticated
 
-ROLES = ("admin", "bureau", "district_officer", "evaluator", "viewer")
+ROLES = ("admin", "bureau", "district_officer", "evaluator", "viewer", "org_manager", "data_provider")
 DISTRICT_ROLES = frozenset({"district_officer", "evaluator"})
 AUDIT_READERS = frozenset({"bureau", "admin", "viewer"})
 
@@ -20,6 +20,9 @@ class Actor:
     username: str
     role: str
     district_code: str | None = None
+    # org_manager: the responsible organisation it works for; data_provider: the department it delivers for.
+    organisation_id: int | None = None
+    source: str | None = None
 
     @property
     def is_bureau(self) -> bool:

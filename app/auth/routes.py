@@ -26,6 +26,8 @@ class Me(BaseModel):
     username: str
     role: str
     district_code: str | None
+    organisation_id: int | None = None
+    source: str | None = None
 
 
 @router.post("/token", response_model=Token, summary="Log in")
@@ -40,4 +42,5 @@ async def token(request: Request, username: Annotated[str, Form(min_length=1, ma
 @router.get("/me", response_model=Me, summary="Who am I")
 async def me(actor: ActorDep) -> Me:
     """The user behind the credentials, with role and district scope."""
-    return Me(username=actor.username, role=actor.role, district_code=actor.district_code)
+    return Me(username=actor.username, role=actor.role, district_code=actor.district_code,
+              organisation_id=actor.organisation_id, source=actor.source)

@@ -17,13 +17,15 @@ from app.auth.throttle import LoginThrottle, ThrottlePolicy
 from app.db import Database
 from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.settings import Settings
-from models import AppUser, District
+from models import AppUser, District, Organisation
+from models.user import SOURCES
 
 _CACHE_SECONDS = 30.0
 
 
 def _actor(user: AppUser) -> Actor:
-    return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code)
+    return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code,
+                 organisation_id=user.organisation_id, source=user.source)
 
 
 async def find_user(session: AsyncSession, username: str) -> AppUser | None:
@@ -34,8 +36,10 @@ async def find_user(session: AsyncSession, username: str) -> AppUser | None:
 
 
 async def add_user(session: AsyncSession, username: str, role: str, password: str,
-                   district_code: str | None = None, full_name: str | None = None) -> AppUser:
-    """Create (or, for an existing name, reset) a user; district roles need an existing district."""
+                   district_code: str | None = None, full_name: str | None = None,
+                   organisation_id: int | None = None, source: str | None = None) -> AppUser:
+    """Create (or, for an existing name, reset) a user; district roles need an existing district, an
+    org_manager an existing organisation, a data_provider its department."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
     if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
@@ -47,11 +51,22 @@ async def add_user(session: AsyncSession, username: str, role: str, password: st
                                field="district_code")
     if district_code is not None and await session.get(District, district_code) is None:
         raise NotFound(f"district {district_code} does not exist", district_code=district_code)
+    if (role == "org_manager") != (organisation_id is not None):
+        raise ValidationFailed(f"role {role} {'needs' if role == 'org_manager' else 'takes no'} --organisation",
+                               field="organisation_id")
+    if organisation_id is not None and await session.get(Organisation, organisation_id) is None:
+        raise NotFound(f"organisation {organisation_id} does not exist", organisation_id=organisation_id)
+    if (role == "data_provider") != (source is not None):
+        raise ValidationFailed(f"role {role} {'needs' if role == 'data_provider' else 'takes no'} --source",
+                               field="source")
+    if source is not None and source not in SOURCES:
+        raise ValidationFailed(f"source must be one of {', '.join(SOURCES)}", field="source")
     user = await session.scalar(select(AppUser).where(func.lower(AppUser.username) == username.lower()))
     if user is None:
         user = AppUser(username=username)
         session.add(user)
     user.role, user.district_code, user.full_name, user.active = role, district_code, full_name, True
+    user.organisation_id, user.source = organisation_id, source
     # Argon2 takes tens of milliseconds of CPU: in a thread, not on the event loop.
     user.password_hash = await asyncio.to_thread(hash_password, password)
     await session.flush()

@@ -102,6 +102,7 @@ async def load(session: AsyncSession, settings: Settings, seed: int, progress: C
     """))).all()  # noqa: S608
     chosen = [p for p, keep in zip(parcels, rng.random(len(parcels)) < 0.88, strict=True) if keep]
     orgs = await _organisations(session)
+    await _org_managers(session, orgs)
     made = await _contracts(session, rng, chosen, orgs, today)
     progress(f"{len(made.ids):,} contracts, {len(set(made.industry))} industries; writing the schedules")
     await _schedules(session, made)
@@ -110,6 +111,21 @@ async def load(session: AsyncSession, settings: Settings, seed: int, progress: C
     recorded = await _history(session, settings, rng, made, today, progress)
     progress(f"{recorded:,} evaluation results recorded; opening a few exit cases")
     await _exit_cases(session, settings, today)
+
+
+async def _org_managers(session: AsyncSession, orgs: dict[str, int]) -> None:
+    """An org_manager for the industry department and for each park committee (SPEC §1 谁提出、谁管理),
+    with the demo users' password (app/demo/load.py)."""
+    managers = [("manager.industry", orgs["industry_department"])]
+    managers += [(f"manager.{key.split(':', 1)[1].lower()}", org_id) for key, org_id in sorted(orgs.items())
+                 if key.startswith("zone:")]
+    await session.execute(text("""
+        INSERT INTO app_user (username, password_hash, role, organisation_id, full_name)
+        SELECT m.name, u.password_hash, 'org_manager', m.org, 'Demo org manager'
+          FROM unnest(CAST(:names AS text[]), CAST(:orgs AS bigint[])) AS m(name, org)
+          JOIN app_user u ON u.username = 'bureau'
+         WHERE NOT EXISTS (SELECT 1 FROM app_user x WHERE lower(x.username) = lower(m.name))
+    """), {"names": [m[0] for m in managers], "orgs": [m[1] for m in managers]})
 
 
 async def _organisations(session: AsyncSession) -> dict[str, int]:

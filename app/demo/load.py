@@ -20,6 +20,7 @@ from app.settings import Settings
 from gis.crs import STORAGE_SRID
 from gis.geometry import as_multipolygon
 from models import AppUser, District, Zone
+from models.user import SOURCES
 
 DEMO_PASSWORD = "landcycle"  # documented in the README; demo only
 SYSTEM = Actor(id=0, username="demo-loader", role="bureau")
@@ -92,6 +93,7 @@ async def _users(session: AsyncSession, district_codes: list[str], names: dict[s
     users: list[tuple[str, str, str | None]] = [
         ("admin", "admin", None), ("bureau", "bureau", None), ("bureau2", "bureau", None), ("viewer", "viewer", None),
     ]
+    users += [(f"provider.{source}", "data_provider", None) for source in SOURCES]
     for code in district_codes:
         slug = names[code].lower().replace("'", "").replace(" ", "")
         users += [(f"officer.{slug}", "district_officer", code), (f"officer2.{slug}", "district_officer", code),
@@ -100,5 +102,6 @@ async def _users(session: AsyncSession, district_codes: list[str], names: dict[s
     for name, role, district in users:
         if name.lower() not in existing:
             session.add(AppUser(username=name, password_hash=hashed, role=role, district_code=district,
+                                source=name.split(".", 1)[1] if role == "data_provider" else None,
                                 full_name=f"Demo {role.replace('_', ' ')}"))
     await session.flush()

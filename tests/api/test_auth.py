@@ -11,7 +11,8 @@ async def test_a_token_from_the_login_endpoint_authenticates(client, city):
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert me.json() == {"username": "bureau", "role": "bureau", "district_code": None}
+    assert me.json() == {"username": "bureau", "role": "bureau", "district_code": None, "organisation_id": None,
+                         "source": None}
 
 
 async def test_wrong_passwords_and_missing_credentials_are_401(client, city):
