@@ -28,12 +28,14 @@ from app.exits.routes import router as exits_router
 from app.exports.routes import router as exports_router
 from app.imports.routes import router as imports_router
 from app.limits import BodyLimitMiddleware
+from app.measurements.routes import router as measurements_router
 from app.observability import RequestIdMiddleware
 from app.ogc.fast_path import OgcFeatureFastPath
 from app.ogc.routes import router as ogc_router
 from app.organisations.routes import router as organisations_router
 from app.parcels.fast_path import ParcelFeatureFastPath
 from app.parcels.routes import router as parcels_router
+from app.ratings.routes import router as ratings_router
 from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(ParcelFeatureFastPath, prefix=API)
     app.add_middleware(OgcFeatureFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides={f"{API}/imports": settings.import_ceiling_mb * 1024 * 1024},
+                       overrides={f"{API}/imports": settings.import_ceiling_mb * 1024 * 1024,
+                                  f"{API}/measurements/batches": settings.import_ceiling_mb * 1024 * 1024},
                        timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(RequestIdMiddleware)
@@ -95,7 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # request). The export route before `/parcels/{parcel_id}`, which would otherwise take `export` for an id.
     for router in (exports_router, parcels_router, zones_router, districts_router, auth_router, requests_router,
                    audit_router, imports_router, enterprises_router, organisations_router, contracts_router,
-                   evaluations_router, exits_router, reports_router):
+                   evaluations_router, exits_router, reports_router, measurements_router, ratings_router):
         app.include_router(router, prefix=API, responses=PROBLEM_RESPONSES)
     app.include_router(tiles_router, responses=PROBLEM_RESPONSES)
     app.include_router(wfs_router)

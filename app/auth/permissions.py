@@ -130,3 +130,49 @@ def require_readable(actor: Actor, district_code: str | None, what: str) -> None
     if scope is not None and district_code != scope:
         raise ForbiddenDistrict(f"{actor.username} works in district {scope} and may not {what} of district "
                                 f"{district_code or '(none)'}", your_district=scope, district_code=district_code)
+
+
+# ------------------------------------------------------------------ responsible organisations (SPEC §1, §4)
+ORG_ROLES = frozenset({"org_manager"})
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which contracts (and their evaluations, figures, requests, exit candidates, ratings) a reader
+    sees: city-wide (both None), one district's, or one responsible organisation's (谁提出、谁管理), which
+    a district filter may narrow further."""
+
+    district_code: str | None = None
+    organisation_id: int | None = None
+
+
+def contract_scope(actor: Actor, district_code: str | None, what: str) -> Scope:
+    """`require_read_district` for every contract reader: an org_manager reads its organisation's
+    contracts in any district (a district asked for narrows them); the others as `require_read_district`."""
+    if actor.role in ORG_ROLES:
+        if actor.organisation_id is None:  # never city-wide by accident (app/auth/service.py refuses this user)
+            raise ForbiddenRole(f"{actor.username} has no organisation and may not {what}",
+                                role=actor.role, allowed_roles=sorted(CITY_READERS | DISTRICT_ROLES))
+        return Scope(district_code, actor.organisation_id)
+    return Scope(require_read_district(actor, district_code, what))
+
+
+def require_in_scope(actor: Actor, district_code: str | None, organisation_id: int | None, what: str) -> None:
+    """One contract's resource (its evaluation, request, exit case) in `district_code`, managed by
+    `organisation_id`: FORBIDDEN_DISTRICT outside a district reader's district, FORBIDDEN_ROLE for an
+    org_manager of another organisation."""
+    if actor.role in ORG_ROLES:
+        if actor.organisation_id is None or organisation_id != actor.organisation_id:
+            raise ForbiddenRole(f"{actor.username} manages organisation {actor.organisation_id}'s contracts and "
+                                f"may not {what} of organisation {organisation_id}", role=actor.role,
+                                your_organisation=actor.organisation_id, organisation_id=organisation_id)
+        return
+    require_readable(actor, district_code, what)
+
+
+def require_contract_worker(actor: Actor, district_code: str | None, organisation_id: int | None,
+                            action: str) -> None:
+    """A write on one contract's evaluation (recording a result, following up a rectification): the bureau,
+    a district officer or evaluator of its district, or an org_manager of the organisation managing it."""
+    require_role(actor, ("bureau", "district_officer", "evaluator", "org_manager"), action)
+    require_in_scope(actor, district_code, organisation_id, action)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.permissions import Actor, require_district, require_role
+from app.auth.permissions import Actor, require_contract_worker
 from app.contracts.indicators import EFFICIENCY
 from app.contracts.service import StateChange, set_states
 from app.errors import DomainError, InvalidTransition, NotFound, Refusal, ValidationFailed
@@ -27,8 +27,6 @@ from app.evaluations.workflow import Decision, Previous
 from app.parcels import service as parcels
 from app.policy import Policy
 from models.base import current_sql
-
-RECORDERS = ("bureau", "district_officer", "evaluator")
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,7 @@ class _Facts:
     parcel_id: int
     industry_code: str
     district_code: str | None
+    organisation_id: int
     targets: dict[str, float]
     previous: Previous | None
 
@@ -191,8 +190,7 @@ async def _write(session: AsyncSession, actor: Actor, plan: _Plan, facts: dict[i
 def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: set[int]) -> None:
     if f is None:
         raise NotFound(f"evaluation {inp.evaluation_id} does not exist", evaluation_id=inp.evaluation_id)
-    require_role(actor, RECORDERS, "record evaluation results")
-    require_district(actor, [f.district_code], "record evaluation results")
+    require_contract_worker(actor, f.district_code, f.organisation_id, "record evaluation results")
     if f.done_on is not None:
         raise InvalidTransition(f"evaluation {f.id} was completed on {f.done_on.isoformat()}",
                                 evaluation_id=f.id, evaluated_on=f.done_on)
@@ -224,7 +222,7 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
 _FACTS = text(f"""
 SELECT e.id, e.contract_id, e.stage, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,
-       en.industry_code, p.district_code,
+       en.industry_code, p.district_code, c.responsible_org_id,
        (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{{}}'::jsonb) FROM contract_indicator i
          WHERE i.contract_id = c.id AND i.contract_version = c.terms_version) AS targets,
        prev.id AS prev_id, prev.outcome AS prev_outcome, prev.evidence AS prev_evidence
@@ -254,7 +252,7 @@ async def _load(session: AsyncSession, inputs: Sequence[ResultInput]) -> dict[in
         targets = {k: float(v) for k, v in _json(r.targets).items()}
         out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.done_on, r.cancelled_on, r.status, r.signed_on,
                            r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.industry_code,
-                           r.district_code, targets, previous)
+                           r.district_code, r.responsible_org_id, targets, previous)
     return out
 
 
