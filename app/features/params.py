@@ -11,6 +11,7 @@ from fastapi import Query
 from app.calendar import CITY_TZ
 from app.errors import ValidationFailed
 from gis.crs import STORAGE, CrsRef, parse_crs
+from gis.errors import GeometryError
 from gis.sql import parse_bbox
 
 Bom = Annotated[bool, Query(description="f=csv: start with a UTF-8 byte-order mark, so Excel reads Chinese text")]
@@ -29,7 +30,10 @@ def bbox_param(value: str | None, crs: CrsRef, max_degrees: float) -> tuple[floa
     query; metres for projected CRSs, at 111 km a degree)."""
     if value is None:
         return None
-    bbox = parse_bbox(value)
+    try:
+        bbox = parse_bbox(value)
+    except GeometryError as exc:  # a malformed parameter, not a geometry the client sent (SPEC §6)
+        raise ValidationFailed(str(exc), field="bbox") from None
     limit = max_degrees if crs.is_geographic else max_degrees * 111_000
     if bbox[2] - bbox[0] > limit or bbox[3] - bbox[1] > limit:
         unit = "degrees" if crs.is_geographic else "metres"
