@@ -11,11 +11,13 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.errors import DomainError
 from app.exports.arguments import add_arguments as export_arguments
 from app.imports.arguments import add_arguments as import_arguments
+from app.measurements.commands import add_arguments as measurement_arguments
 
 if TYPE_CHECKING:
     from app.db import Database
@@ -74,6 +76,12 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _measurements_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.measurements import commands
+
+    return commands.command(args, settings, run_with_db)
+
+
 def _demo_load(args: argparse.Namespace, settings: Settings) -> int:
     from app.demo.load import load_demo
 
@@ -92,6 +100,36 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from app.imports import commands
 
     return commands.command(args, settings, run_with_db)
+
+
+def _evaluations_record(args: argparse.Namespace, settings: Settings) -> int:
+    """A year's results from the delivered figures (rules 6-7), one transaction, as POST /evaluations/results."""
+    from app.audit.service import audited_transaction
+    from app.calendar import city_today
+    from app.evaluations.year import YearRecord, record_year
+    from app.imports.commands import acting_user
+    from app.responses import dumps
+
+    today = city_today(settings.today)
+    on = args.evaluated_on or today
+
+    async def work(db: Database) -> YearRecord:
+        actor = await acting_user(db, args.user)
+        async with audited_transaction(db, actor) as session:
+            return await record_year(session, actor, settings.policy, args.year, on, today, args.district,
+                                     args.dry_run)
+
+    done = run_with_db(settings, work)
+    if args.json:
+        sys.stdout.write(dumps(done.as_json()).decode() + "\n")
+        return 0
+    verb = "would record" if done.dry_run else "recorded"
+    print(f"{done.due} evaluations due in {done.year} by {done.evaluated_on.isoformat()}: {verb} "
+          f"{done.recorded}, skipped {done.skipped}")
+    print(f"outcomes {done.outcomes}; consequences {done.consequences}")
+    for item in done.skipped_items[:10]:
+        print(f"  skipped evaluation {item['evaluation_id']} ({item['contract_code']}): {item['reason']}")
+    return 0
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
@@ -207,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     imports = sub.add_parser("import", help="import parcels, zones or districts from a file (all or nothing)")
     import_arguments(imports)
     imports.set_defaults(handler=_import)
+    measurements = sub.add_parser("measurements", help="figures delivered by the departments")
+    measurements_sub = measurements.add_subparsers(dest="measurements_command", required=True)
+    deliver = measurements_sub.add_parser(
+        "import", help="deliver one department's figures of a year from a file (all or nothing)")
+    measurement_arguments(deliver)
+    deliver.set_defaults(handler=_measurements_import)
     exports = sub.add_parser("export", help="export parcels, zones or districts to a file")
     export_arguments(exports)
     exports.set_defaults(handler=_export)
@@ -219,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--district", help="6-digit district code (default: all)")
     due.add_argument("--json", action="store_true", help="JSON for machines instead of a table")
     due.set_defaults(handler=_evaluations_due)
+    record = evaluations_sub.add_parser(
+        "record", help="record a year's due evaluations from the delivered figures (one transaction)")
+    record.add_argument("--year", type=int, required=True, help="evaluations due in this year, its figures")
+    record.add_argument("--district", help="6-digit district code (default: all the user may record)")
+    record.add_argument("--evaluated-on", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="the results' date (default today)")
+    record.add_argument("--dry-run", action="store_true", help="score and count, write nothing")
+    record.add_argument("--user", help="act as this user (role and district apply; default: a bureau operator)")
+    record.add_argument("--json", action="store_true", help="JSON for machines instead of lines")
+    record.set_defaults(handler=_evaluations_record)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")

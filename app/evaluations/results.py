@@ -6,7 +6,7 @@ Never commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -24,6 +24,7 @@ from app.evaluations import service as schedules
 from app.evaluations.bottom_line import PeerSums
 from app.evaluations.peers import Point, Staged
 from app.evaluations.workflow import Decision, Previous
+from app.measurements import delivered, measured
 from app.parcels import service as parcels
 from app.policy import Policy
 from models.base import current_sql
@@ -31,12 +32,18 @@ from models.base import current_sql
 
 @dataclass(frozen=True)
 class ResultInput:
-    """A result as measured: `POST /evaluations/{id}/result`, or one row of a batch."""
+    """A result as measured: `POST /evaluations/{id}/result`, or one row of a batch. `sources` per
+    indicator as app/measurements/measured.py describes (None: not kept). With `from_delivered`, every
+    indicator not in `measurements` is taken from the figures delivered for `year` (default: the calendar
+    year of the evaluation's due date)."""
 
     evaluation_id: int
     evaluated_on: date
     measurements: dict[str, float]
     note: str | None = None
+    sources: dict[str, Any] | None = None
+    from_delivered: bool = False
+    year: int | None = None
 
 
 @dataclass
@@ -46,6 +53,7 @@ class _Facts:
     id: int
     contract_id: int
     stage: str
+    due_on: date
     done_on: date | None
     cancelled_on: date | None
     status: str | None
@@ -83,10 +91,11 @@ class _Plan:
 
 
 async def record_results(session: AsyncSession, actor: Actor, policy: Policy, inputs: Sequence[ResultInput],
-                         today: date, audit_each: bool = True) -> Recorded:
-    """Score and record results; all or nothing (the first refusal is raised and audited). A bulk load
-    (the demo) may audit the results as one summary row instead of one row each (`audit_each`);
-    contract and parcel versions are audited one by one either way."""
+                         today: date, audit_each: bool = True, dry_run: bool = False) -> Recorded:
+    """Score and record results; all or nothing (the first refusal is raised and audited). A bulk write
+    (the demo, a year's record) may audit the results as one summary row naming every evaluation instead
+    of one row each (`audit_each`); contract and parcel versions are audited one by one either way.
+    `dry_run`: check, score and decide, write nothing."""
     if not inputs:
         return Recorded()
     ids = [i.evaluation_id for i in inputs]
@@ -96,10 +105,11 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     await session.execute(text("SELECT id FROM evaluation WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
                                "FOR UPDATE"), {"ids": ids})
     facts = await _load(session, inputs)
+    inputs, missing = await _from_delivered(session, inputs, facts)
     seen: set[int] = set()
     for inp in inputs:
         try:
-            _check(actor, inp, facts.get(inp.evaluation_id), today, seen)
+            _check(actor, inp, facts.get(inp.evaluation_id), today, seen, missing.get(inp.evaluation_id))
         except DomainError as exc:
             attempted = {"evaluated_on": inp.evaluated_on.isoformat(), "measurements": inp.measurements,
                          "note": inp.note}
@@ -107,6 +117,8 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
                                            attempted)) from None
     sums = await peers.peer_sums(session, _points(inputs, facts), _staged(inputs))
     plan = _decide(inputs, facts, sums, policy, audit_each)
+    if dry_run:
+        return plan.done
     await _write(session, actor, plan, facts, today, audit_each)
     return plan.done
 
@@ -141,7 +153,7 @@ def _decide(inputs: Sequence[ResultInput], facts: dict[int, _Facts], sums: dict[
         if audit_each:
             plan.audited.append((f.id, None, {
                 "evaluated_on": inp.evaluated_on.isoformat(), "outcome": result.outcome,
-                "measurements": inp.measurements, "ratios": result.ratios,
+                "measurements": inp.measurements, "measurement_sources": inp.sources, "ratios": result.ratios,
                 "consequence": decision.consequence, "exit_reason": decision.exit_reason,
                 "evidence": list(decision.evidence) or None}, None))
         done = plan.done
@@ -171,11 +183,13 @@ async def _write(session: AsyncSession, actor: Actor, plan: _Plan, facts: dict[i
     plan.parcel_statuses.update(await _restored_parcel_statuses(session, restored_parcels))
     await parcels.set_statuses(session, actor, plan.parcel_statuses, {"cause": "evaluation results (rule 7)"})
     if not audit_each:
-        ids = [u["id"] for u in plan.updates]
+        # Rule 10: the one row names every evaluation written (results, scheduled, cancelled).
+        ids = sorted(u["id"] for u in plan.updates)
         await audit.record(session, actor, "record_results", "evaluation", None, detail={
-            "results": len(ids), "first_id": min(ids), "last_id": max(ids), "outcomes": plan.done.outcomes,
-            "consequences": plan.done.consequences, "rectifications_scheduled": len(new_ids),
-            "cancelled": len(cancelled)})
+            "results": len(ids), "first_id": ids[0], "last_id": ids[-1], "evaluation_ids": ids,
+            "outcomes": plan.done.outcomes, "consequences": plan.done.consequences,
+            "rectifications_scheduled": len(new_ids), "scheduled_ids": sorted(new_ids),
+            "cancelled": len(cancelled), "cancelled_ids": sorted(i for i, _ in cancelled)})
         return
     await audit.record_many(session, actor, "record_result", "evaluation", plan.audited)
     await audit.record_many(session, actor, "schedule", "evaluation", [
@@ -187,7 +201,8 @@ async def _write(session: AsyncSession, actor: Actor, plan: _Plan, facts: dict[i
 
 
 # ------------------------------------------------------------------------------------------ the checks
-def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: set[int]) -> None:
+def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: set[int],
+           missing: tuple[int, dict[str, list[str]]] | None) -> None:
     if f is None:
         raise NotFound(f"evaluation {inp.evaluation_id} does not exist", evaluation_id=inp.evaluation_id)
     require_contract_worker(actor, f.district_code, f.organisation_id, "record evaluation results")
@@ -215,12 +230,18 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
     if d >= end:
         raise ValidationFailed(f"evaluated_on {d.isoformat()} is after the contract's force ended "
                                f"({end.isoformat()})", field="evaluated_on")
+    if missing is not None:
+        year, lacking = missing
+        codes = ", ".join(sorted(lacking))
+        raise ValidationFailed(f"measurements missing for {codes}: {measured.describe_missing(lacking, year)}; "
+                               "measure them or deliver the figures", field="measurements",
+                               missing=sorted(lacking), missing_figures=lacking, year=year)
     scoring.check_measurements(f.targets, inp.measurements)
 
 
 # ------------------------------------------------------------------------------------------ loading
 _FACTS = text(f"""
-SELECT e.id, e.contract_id, e.stage, e.evaluated_on AS done_on, e.cancelled_on,
+SELECT e.id, e.contract_id, e.stage, e.due_on, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,
        en.industry_code, p.district_code, c.responsible_org_id,
        (SELECT coalesce(jsonb_object_agg(i.code, i.target), '{{}}'::jsonb) FROM contract_indicator i
@@ -250,10 +271,36 @@ async def _load(session: AsyncSession, inputs: Sequence[ResultInput]) -> dict[in
         previous = None if r.prev_id is None else Previous(r.prev_id, r.prev_outcome,
                                                            tuple(r.prev_evidence or ()))
         targets = {k: float(v) for k, v in _json(r.targets).items()}
-        out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.done_on, r.cancelled_on, r.status, r.signed_on,
+        out[r.id] = _Facts(r.id, r.contract_id, r.stage, r.due_on, r.done_on, r.cancelled_on, r.status, r.signed_on,
                            r.expires_on, r.ended_on, r.rectify_by, r.parcel_id, r.industry_code,
                            r.district_code, r.responsible_org_id, targets, previous)
     return out
+
+
+async def _from_delivered(session: AsyncSession, inputs: Sequence[ResultInput], facts: dict[int, _Facts]
+                          ) -> tuple[list[ResultInput], dict[int, tuple[int, dict[str, list[str]]]]]:
+    """Inputs `from_delivered` completed from the delivered figures of their year (one query per year);
+    what could not be measured, per evaluation: (year, indicator → the figures not delivered)."""
+    wanted: dict[int, dict[int, ResultInput]] = {}  # year → evaluation → input
+    for inp in inputs:
+        f = facts.get(inp.evaluation_id)
+        if inp.from_delivered and f is not None and (set(f.targets) | set(EFFICIENCY)) - set(inp.measurements):
+            wanted.setdefault(inp.year or f.due_on.year, {})[inp.evaluation_id] = inp
+    if not wanted:
+        return list(inputs), {}
+    done: dict[int, ResultInput] = {}
+    missing: dict[int, tuple[int, dict[str, list[str]]]] = {}
+    for year, of_year in wanted.items():
+        found = await delivered.latest(session, [facts[i].contract_id for i in of_year], year)
+        for eid, inp in of_year.items():
+            f = facts[eid]
+            todo = (set(f.targets) | set(EFFICIENCY)) - set(inp.measurements)
+            got = measured.measure(todo, found.get(f.contract_id) or measured.Delivered(f.contract_id, year))
+            if got.missing:
+                missing[eid] = (year, got.missing)
+            done[eid] = replace(inp, measurements={**inp.measurements, **got.values},
+                                sources={**(inp.sources or {}), **got.sources})
+    return [done.get(i.evaluation_id, i) for i in inputs], missing
 
 
 async def _restored_parcel_statuses(session: AsyncSession, parcel_ids: Sequence[int]) -> dict[int, str]:
@@ -277,6 +324,7 @@ def _row(inp: ResultInput, result: scoring.Result, decision: Decision) -> dict[s
     return {
         "id": inp.evaluation_id, "evaluated_on": inp.evaluated_on.isoformat(), "outcome": result.outcome,
         "measurements": dump({k: float(v) for k, v in sorted(inp.measurements.items())}).decode(),
+        "measurement_sources": None if inp.sources is None else dump(inp.sources).decode(),
         "attainment": dump(result.attainment).decode(), "ratios": dump(result.ratios).decode(),
         "peer_groups": dump(result.peer_groups).decode(), "consequence": decision.consequence,
         "exit_reason": decision.exit_reason, "evidence": list(decision.evidence) or None, "note": inp.note,
@@ -294,14 +342,16 @@ def _columns(rows: list[dict[str, Any]], actor: Actor) -> dict[str, Any]:
 _UPDATE = text("""
 UPDATE evaluation e
    SET evaluated_on = u.evaluated_on, outcome = u.outcome, measurements = u.measurements,
-       attainment = u.attainment, ratios = u.ratios, peer_groups = u.peer_groups, consequence = u.consequence,
+       measurement_sources = u.measurement_sources, attainment = u.attainment, ratios = u.ratios,
+       peer_groups = u.peer_groups, consequence = u.consequence,
        exit_reason = u.exit_reason, evidence = CAST(u.evidence AS bigint[]), note = u.note,
        evaluated_by = :actor, recorded_at = now()
   FROM unnest(CAST(:id AS bigint[]), CAST(:evaluated_on AS date[]), CAST(:outcome AS text[]),
-              CAST(:measurements AS jsonb[]), CAST(:attainment AS jsonb[]), CAST(:ratios AS jsonb[]),
+              CAST(:measurements AS jsonb[]), CAST(:measurement_sources AS jsonb[]),
+              CAST(:attainment AS jsonb[]), CAST(:ratios AS jsonb[]),
               CAST(:peer_groups AS jsonb[]), CAST(:consequence AS text[]), CAST(:exit_reason AS text[]),
               CAST(:evidence AS text[]), CAST(:note AS text[]))
-       AS u(id, evaluated_on, outcome, measurements, attainment, ratios, peer_groups, consequence,
-            exit_reason, evidence, note)
+       AS u(id, evaluated_on, outcome, measurements, measurement_sources, attainment, ratios, peer_groups,
+            consequence, exit_reason, evidence, note)
  WHERE e.id = u.id
 """)

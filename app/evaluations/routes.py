@@ -15,8 +15,18 @@ from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.evaluations.query import EvaluationQuery, as_json, count, select_evaluations
 from app.evaluations.results import ResultInput, record_results
-from app.evaluations.schemas import EvaluationPage, EvaluationRead, ResultIn, Stage, Status
+from app.evaluations.schemas import (
+    EvaluationPage,
+    EvaluationRead,
+    ResultIn,
+    Stage,
+    Status,
+    YearRecordIn,
+    YearRecordRead,
+)
+from app.evaluations.year import record_year
 from app.features.paging import clamp_limit, json_page
+from app.measurements.measured import entered
 from app.responses import JSON
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
@@ -60,15 +70,35 @@ async def record_result(session: SessionDep, actor: ActorDep, settings: Settings
                         evaluation_id: EvaluationId,
                         body: Annotated[ResultIn, Body()]) -> Response:
     """Rule 6: attainment, ratios to the bottom line with the peer groups frozen, outcome; rule 7: the
-    consequence for the contract. Evaluators, district officers (their district) and the bureau."""
+    consequence for the contract. Evaluators, district officers (their district) and the bureau. Every
+    indicator not in `measurements` is measured from the latest figures delivered for `year` (default: the
+    year of the due date); each value keeps its source (`measurement_sources`). One still unmeasured is
+    VALIDATION_ERROR naming it and the figures of that year nobody delivered."""
     today = city_today(settings.today)
     await record_results(session, actor, settings.policy,
-                         [ResultInput(evaluation_id, body.evaluated_on, dict(body.measurements),
-                                      body.note)], today)
+    given = dict(body.measurements)
+                         [ResultInput(evaluation_id, body.evaluated_on, given, body.note,
+                                      sources=entered(given, actor.username), from_delivered=True,
+                                      year=body.year)], today)
     return await one(session, evaluation_id, today, actor)
 
 
 async def one(session: AsyncSession, evaluation_id: int, today: date, actor: Actor) -> Response:
+@router.post("/results", response_model=YearRecordRead, summary="Record a year's evaluations from delivered figures")
+async def record_year_results(session: SessionDep, actor: ActorDep, settings: SettingsDep,
+                              body: Annotated[YearRecordIn, Body()]) -> Response:
+    """Rules 6–7 for every pending evaluation due in `year` (on or before `evaluated_on`, default today) that
+    the caller may record — the bureau city-wide, a district officer or evaluator its district, an
+    org_manager its organisation's — and whose indicators the figures delivered for that year all measure:
+    one transaction, peer groups, consequences, rectifications and exit candidates as for one result.
+    The others are skipped with what was missing (the first 100 listed, all counted). `dry_run` scores and
+    counts without writing. The results are audited as one `record_results` row naming every evaluation."""
+    today = city_today(settings.today)
+    done = await record_year(session, actor, settings.policy, body.year, body.evaluated_on or today, today,
+                             body.district_code, body.dry_run)
+    return JSON(done.as_json())
+
+
     """One evaluation as JSON, if the actor may read its district's (SPEC §4)."""
     query = EvaluationQuery(today=today, ids=[evaluation_id])
     row = (await session.execute(select_evaluations(query))).first()

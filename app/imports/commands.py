@@ -75,7 +75,7 @@ def command(args: argparse.Namespace, settings: Settings, run: Runner) -> int:
 
 
 async def acting_user(db: Database, username: str | None) -> Actor:
-    """The named user (their role and district apply), or the operator as a bureau user."""
+    """The named user (their role and scope apply), or the operator as a bureau user."""
     if username is None:
         return Actor(id=0, username=f"cli:{getpass.getuser()}"[:64], role="bureau")
     async with db.session() as session:
@@ -84,5 +84,6 @@ async def acting_user(db: Database, username: str | None) -> Actor:
         )
     if user is None:
         raise NotFound(f"user {username} does not exist", username=username)
-    return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code)
+    return Actor(id=user.id, username=user.username, role=user.role, district_code=user.district_code,
+                 organisation_id=user.organisation_id, source=user.source)
 

@@ -248,3 +248,39 @@ async def test_the_builder_stores_through_the_service(db, feeds):
     rows = await stored(db, "SELECT source, figure, value FROM measurement WHERE batch_id = :b", b=done.batch.id)
     assert rows == [("energy", "energy_use", Decimal("12.5000"))]
 
+
+
+@pytest.mark.live
+async def test_the_cli_refuses_a_batch_with_a_bad_uscc_then_stores_it_with_skip_invalid(live_db, tmp_path: Path):
+    from tests.api.test_cli import landcycle
+    from tests.builders import build_city
+
+    await build_city(live_db)
+    async with live_db.session() as session:
+        session.add(AppUser(username="provider.tax", password_hash=_hash(), role="data_provider", source="tax"))
+        session.add(Enterprise(name="企业", uscc=GOOD[0], industry_code="C39"))
+        before = await session.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log"))
+    path = tmp_path / "tax-2025.csv"
+    path.write_text(f"uscc,tax_paid\n{GOOD[0]},12.5\n{BAD_USCC},3\n", encoding="utf-8")
+    args = ("measurements", "import", str(path), "--source", "tax", "--year", "2025", "--user", "provider.tax")
+    refused = landcycle(*args)
+    assert refused.returncode == 1, refused.stderr
+    assert f"row 2 {BAD_USCC} tax_paid: USCC" in refused.stderr
+    assert "refused 1; refused: nothing stored" in refused.stdout
+    async with live_db.session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM measurement_batch")) == 0
+    other = landcycle("measurements", "import", str(path), "--source", "energy", "--year", "2025",
+                      "--user", "provider.tax")
+    assert other.returncode == 1 and "FORBIDDEN_ROLE" in other.stderr
+    stored_ = landcycle(*args, "--skip-invalid")
+    assert stored_.returncode == 0, stored_.stderr
+    assert "read 2, accepted 1, refused 1; stored batch" in stored_.stdout
+    async with live_db.session() as session:
+        rows = (await session.execute(text(
+            "SELECT b.delivered_by, b.file_name, b.report->0->>'row', m.source, m.year, m.value "
+            "FROM measurement m JOIN measurement_batch b ON b.id = m.batch_id"))).all()
+        assert rows == [("provider.tax", "tax-2025.csv", "2", "tax", 2025, Decimal("12.5000"))]
+        audited = await session.scalar(text(
+            "SELECT count(*) FROM audit_log WHERE entity = 'measurement_batch' AND action = 'deliver' "
+            "AND actor = 'provider.tax' AND id > :before"), {"before": before})
+        assert audited == 2  # the refused attempt and the stored batch
