@@ -75,15 +75,14 @@ async def record_result(session: SessionDep, actor: ActorDep, settings: Settings
     year of the due date); each value keeps its source (`measurement_sources`). One still unmeasured is
     VALIDATION_ERROR naming it and the figures of that year nobody delivered."""
     today = city_today(settings.today)
-    await record_results(session, actor, settings.policy,
     given = dict(body.measurements)
+    await record_results(session, actor, settings.policy,
                          [ResultInput(evaluation_id, body.evaluated_on, given, body.note,
                                       sources=entered(given, actor.username), from_delivered=True,
                                       year=body.year)], today)
     return await one(session, evaluation_id, today, actor)
 
 
-async def one(session: AsyncSession, evaluation_id: int, today: date, actor: Actor) -> Response:
 @router.post("/results", response_model=YearRecordRead, summary="Record a year's evaluations from delivered figures")
 async def record_year_results(session: SessionDep, actor: ActorDep, settings: SettingsDep,
                               body: Annotated[YearRecordIn, Body()]) -> Response:
@@ -99,6 +98,7 @@ async def record_year_results(session: SessionDep, actor: ActorDep, settings: Se
     return JSON(done.as_json())
 
 
+async def one(session: AsyncSession, evaluation_id: int, today: date, actor: Actor) -> Response:
     """One evaluation as JSON, if the actor may read its district's (SPEC §4)."""
     query = EvaluationQuery(today=today, ids=[evaluation_id])
     row = (await session.execute(select_evaluations(query))).first()

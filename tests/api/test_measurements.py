@@ -114,6 +114,14 @@ async def test_every_kind_of_bad_value_is_refused_with_its_reason(client, db, fe
         assert words in reasons[row], (row, reasons[row])
 
 
+async def test_a_refusal_carries_the_first_1000_refused_rows_and_their_count(client, db, feeds):
+    rows = [{"uscc": uscc(5000 + i), "figure": "tax_paid", "value": i} for i in range(1200)]
+    r = await client.post(API, json=tax_batch(*rows), headers=basic("bureau"))
+    assert r.status_code == 422
+    assert r.json()["refused_total"] == 1200 and len(r.json()["refused"]) == 1000
+    assert r.json()["refused"][999]["row"] == 1000
+
+
 async def test_a_department_delivers_its_own_figures_only(client, db, feeds):
     other = await client.post(API, json={"source": "statistics", "year": 2025,
                                          "rows": [{"uscc": feeds[0], "figure": "jobs", "value": 3}]},
