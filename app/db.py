@@ -44,6 +44,7 @@ def server_settings(settings: Settings, statement_timeout_ms: int | None = None)
         "application_name": "landcycle",
         "landcycle.overlap_tolerance_m2": str(settings.policy.overlap_tolerance_m2),
         "landcycle.idle_after_years": str(settings.policy.idle_after_years),
+        "landcycle.rating_exit_after_d_years": str(settings.policy.rating_exit_after_d_years),
         "landcycle.today": settings.today.isoformat() if settings.today else "",
         "jit": "off",
     }

@@ -22,7 +22,8 @@ V = TypeVar("V", bound=Versioned)
 
 # One lock class per kind of entity: pg_advisory_xact_lock(class, id).
 _CLASSES = {"parcel": 1, "zone": 2, "contract": 3, "plot_ratio_request": 4, "parcel_requests": 5,
-            "evaluation": 6, "import_job": 7, "exit_case": 8, "import_admission": 9}
+            "evaluation": 6, "import_job": 7, "exit_case": 8, "import_admission": 9,
+            "rating_run": 11}
 # Class 10 is the overlap guard's: one lock per grid cell of current industrial land a write touches
 # (`parcel_overlap_cells`, taken by the trigger parcel_overlap_guard, migration 0010).
 _CHANGE_AT = "landcycle.change_at"

@@ -72,6 +72,20 @@ class Policy:
     efficiency_cutoffs: tuple[float, float, float] = setting(
         (0.20, 0.60, 0.95), gt=0, lt=1, names=("efficiency_cutoff_a", "efficiency_cutoff_b", "efficiency_cutoff_c"))
     efficiency_ratio_cap: float = setting(2.0, gt=0)
+    # 亩均 ratings of enterprises (app/ratings/rules.py; README "亩均 ratings"): weights per indicator (the
+    # Jiangsu profile), rank cut-offs of A/B/C (D below), benchmark = factor × the group's mean, the
+    # component cap, the land below which an enterprise is not rated (mu), grouping (district | city);
+    # consequences: D in this many consecutive rated years makes its contracts exit candidates (0: never),
+    # and the classes listed for rectification.
+    rating_weights: str = setting("tax_per_mu:45,output_per_mu:35,tax_per_energy:20")
+    rating_cutoffs: tuple[float, float, float] = setting(
+        (0.20, 0.60, 0.95), gt=0, lt=1, names=("rating_cutoff_a", "rating_cutoff_b", "rating_cutoff_c"))
+    rating_benchmark_factor: float = setting(1.0, gt=0)
+    rating_cap: float = setting(3.0, gt=0)
+    rating_min_land_mu: float = setting(3.0, ge=0)
+    rating_grouping: str = setting("district")
+    rating_exit_after_d_years: int = setting(3, ge=0, le=20)
+    rating_rectification_classes: str = setting("C,D")
     # Rule 11 area targets, km².
     target_2020_km2: float = 550.0
     band_2035_km2: tuple[float, float] = (320.0, 480.0)

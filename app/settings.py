@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.auth.keys import InsecureKey, checked_key
 from app.policy import Policy, settable
+from app.ratings import rules as ratings
 from gis.guard import ZipLimits
 
 
@@ -188,6 +189,7 @@ class Settings(_PolicySettings):
         a, b, c = self.policy.efficiency_cutoffs
         if not a < b < c:
             raise ValueError("efficiency cut-offs must rise: A < B < C (e.g. 0.20, 0.60, 0.95)")
+        ratings.profile(self.policy)  # 亩均 rating weights, cut-offs, grouping and classes (ValueError)
         return self
 
 

@@ -4,7 +4,10 @@
 - `repeated_below_bottom_line` / `failed_rectification`: a contract in rectification whose latest result
   made it a candidate (a later pass restores it and ends the candidacy);
 - `expired`: held past its expiry without renewal (evidence: its expiry evaluation results);
-- `idle_land`: its parcel still `supplied` (not under construction) a year after the agreed start.
+- `idle_land`: its parcel still `supplied` (not under construction) a year after the agreed start;
+- `repeated_class_d`: its enterprise rated D (亩均) in each of the last `:d_years` consecutive years ending
+  with its latest rated year (`rating_exit_after_d_years`; 0: never); evidence: those ratings' ids,
+  since: the end of the latest of those years.
 Contracts with an open exit case are `exiting`, not candidates.
 """
 
@@ -41,6 +44,16 @@ SELECT c.id, c.parcel_id, 'idle_land', '{{}}'::bigint[],
   FROM contract c JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')} AND p.status = 'supplied'
  WHERE {current_sql('c')} AND c.status IN ('active', 'rectification')
    AND c.start_by + make_interval(years => :idle_years) <= :today
+UNION ALL
+SELECT c.id, c.parcel_id, 'repeated_class_d', d.evidence, make_date(d.last, 12, 31)
+  FROM (SELECT r.enterprise_id, l.last, array_agg(r.id ORDER BY r.year) AS evidence
+          FROM (SELECT enterprise_id, max(year) AS last FROM rating GROUP BY enterprise_id) l
+          JOIN rating r ON r.enterprise_id = l.enterprise_id AND r.year > l.last - :d_years AND r.class = 'D'
+         WHERE :d_years > 0
+         GROUP BY r.enterprise_id, l.last
+        HAVING count(*) = :d_years) d
+  JOIN contract c ON c.enterprise_id = d.enterprise_id
+ WHERE {current_sql('c')} AND c.status IN ('active', 'rectification')
 """  # noqa: S608
 
 
@@ -49,19 +62,21 @@ SELECT c.id, c.parcel_id, 'idle_land', '{{}}'::bigint[],
 LIVE_TODAY = ("coalesce(nullif(current_setting('landcycle.today', true), '')::date, "
               "(now() AT TIME ZONE 'Asia/Shanghai')::date)")
 LIVE_IDLE_YEARS = "coalesce(nullif(current_setting('landcycle.idle_after_years', true), '')::int, 1)"
+LIVE_D_YEARS = "coalesce(nullif(current_setting('landcycle.rating_exit_after_d_years', true), '')::int, 3)"
 
 
 def live_candidates() -> TextualSelect:
     """`candidates()` for today as the database connection knows it."""
-    sql = CANDIDATES_SQL.replace(":today", LIVE_TODAY).replace(":idle_years", LIVE_IDLE_YEARS)
+    sql = (CANDIDATES_SQL.replace(":today", LIVE_TODAY).replace(":idle_years", LIVE_IDLE_YEARS)
+           .replace(":d_years", LIVE_D_YEARS))
     return text(sql).columns(column("contract_id", BigInteger), column("parcel_id", BigInteger),
                              column("reason", String), column("evidence", ARRAY(BigInteger)),
                              column("since", Date))
 
 
-def candidates(today: date, idle_after_years: int) -> TextualSelect:
+def candidates(today: date, idle_after_years: int, d_years: int = 3) -> TextualSelect:
     """(contract_id, parcel_id, reason, evidence, since) rows; join it like a table (`.subquery()`)."""
-    stmt: TextClause = text(CANDIDATES_SQL).bindparams(today=today, idle_years=idle_after_years)
+    stmt: TextClause = text(CANDIDATES_SQL).bindparams(today=today, idle_years=idle_after_years, d_years=d_years)
     return stmt.columns(column("contract_id", BigInteger), column("parcel_id", BigInteger),
                         column("reason", String), column("evidence", ARRAY(BigInteger)),
                         column("since", Date))
@@ -84,10 +99,10 @@ PAGE_SQL = LIST_SQL + " ORDER BY x.contract_id, x.reason LIMIT :limit OFFSET :of
 
 
 def params(today: date, idle_after_years: int, reason: str | None = None, district_code: str | None = None,
-           contract_id: int | None = None) -> dict[str, Any]:
-    """Bind parameters of LIST_SQL."""
-    return {"today": today, "idle_years": idle_after_years, "reason": reason, "district": district_code,
-            "contract_id": contract_id}
+           contract_id: int | None = None, *, d_years: int) -> dict[str, Any]:
+    """Bind parameters of LIST_SQL (`d_years`: the policy's rating_exit_after_d_years)."""
+    return {"today": today, "idle_years": idle_after_years, "d_years": d_years, "reason": reason,
+            "district": district_code, "contract_id": contract_id}
 
 
 def as_json(row: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.errors import InvalidTransition, ValidationFailed
 
 METHODS = ("recovery", "buyback", "transfer")
 # Priority when a contract is a candidate for several reasons (the case names the first).
-REASONS = ("failed_rectification", "repeated_below_bottom_line", "expired", "idle_land")
+REASONS = ("failed_rectification", "repeated_below_bottom_line", "expired", "idle_land", "repeated_class_d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,8 @@ def check_open(actor: Actor, contract_id: int, status: str, candidacies: Sequenc
     if not candidacies:
         raise InvalidTransition(
             f"contract {contract_id} is not an exit candidate (rule 7: repeated below-bottom-line results, a "
-            "failed rectification, an expired term or idle land)", contract_id=contract_id, status=status)
+            "failed rectification, an expired term, idle land or 亩均 class D in consecutive years)",
+            contract_id=contract_id, status=status)
     if not signed_on <= opened_on <= today:
         raise ValidationFailed(f"opened_on must lie between the signing ({signed_on.isoformat()}) and today",
                                field="opened_on")

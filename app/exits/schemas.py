@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.contracts.schemas import ContractTerms
 from app.features.pages import Page
 
-Reason = Literal["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land"]
+Reason = Literal["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land", "repeated_class_d"]
 Method = Literal["recovery", "buyback", "transfer"]
 
 

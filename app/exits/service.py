@@ -37,7 +37,8 @@ async def list_candidates(session: AsyncSession, policy: Policy, today: date, li
                           reason: str | None = None, district_code: str | None = None,
                           contract_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
     """A page of exit candidates (by contract, then reason) and their count."""
-    params = query.params(today, policy.idle_after_years, reason, district_code, contract_id)
+    params = query.params(today, policy.idle_after_years, reason, district_code, contract_id,
+                          d_years=policy.rating_exit_after_d_years)
     total = int(await session.scalar(text(query.COUNT_SQL), params) or 0)
     rows = await session.execute(text(query.PAGE_SQL), {**params, "limit": limit, "offset": offset})
     return total, [query.as_json(r) for r in rows]
@@ -47,7 +48,8 @@ async def candidacies(session: AsyncSession, policy: Policy, contract_id: int,
                       today: date) -> list[Candidacy]:
     """Why a contract is an exit candidate today (empty when it is not)."""
     rows = await session.execute(text(query.LIST_SQL),
-                                 query.params(today, policy.idle_after_years, contract_id=contract_id))
+                                 query.params(today, policy.idle_after_years, contract_id=contract_id,
+                                              d_years=policy.rating_exit_after_d_years))
     return [Candidacy(r.reason, tuple(r.evidence)) for r in rows]
 
 

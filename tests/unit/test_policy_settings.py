@@ -56,7 +56,15 @@ def test_the_readme_names_of_the_rule_numbers_are_all_settable():
             "LANDCYCLE_RECTIFICATION_YEARS", "LANDCYCLE_IDLE_AFTER_YEARS", "LANDCYCLE_EFFICIENCY_WEIGHT_TAX",
             "LANDCYCLE_EFFICIENCY_WEIGHT_OUTPUT", "LANDCYCLE_EFFICIENCY_WEIGHT_GREEN",
             "LANDCYCLE_EFFICIENCY_CUTOFF_A", "LANDCYCLE_EFFICIENCY_CUTOFF_B", "LANDCYCLE_EFFICIENCY_CUTOFF_C",
-            "LANDCYCLE_EFFICIENCY_RATIO_CAP"} == names
+            "LANDCYCLE_EFFICIENCY_RATIO_CAP", "LANDCYCLE_RATING_WEIGHTS", "LANDCYCLE_RATING_CUTOFF_A",
+            "LANDCYCLE_RATING_CUTOFF_B", "LANDCYCLE_RATING_CUTOFF_C", "LANDCYCLE_RATING_BENCHMARK_FACTOR",
+            "LANDCYCLE_RATING_CAP", "LANDCYCLE_RATING_MIN_LAND_MU", "LANDCYCLE_RATING_GROUPING",
+            "LANDCYCLE_RATING_EXIT_AFTER_D_YEARS", "LANDCYCLE_RATING_RECTIFICATION_CLASSES"} == names
+
+
+# The settings that are words: another valid value of each.
+OTHER_WORDS = {"rating_weights": "tax_per_mu:50,value_added_per_mu:50", "rating_grouping": "city",
+               "rating_rectification_classes": "D"}
 
 
 @pytest.mark.parametrize(("env", "field", "member"), _env_names(), ids=[n for n, _, _ in _env_names()])
@@ -64,9 +72,9 @@ def test_every_policy_setting_is_set_by_its_environment_name(monkeypatch, env, f
     default = getattr(Policy(), field)
     old = default if member is None else default[member]
     info = next(how for f, how in settable() if f.name == field)
-    # A value other than the default, within the bounds (the cut-offs still rise).
-    new: float = old * 0.9 if isinstance(old, float) else (old + 1 if info.le is None or old + 1 <= info.le
-                                                           else old - 1)
+    # A value other than the default, within the bounds (the cut-offs still rise; a word another valid one).
+    new: float | str = (OTHER_WORDS[field] if isinstance(old, str) else old * 0.9 if isinstance(old, float)
+                        else old + 1 if info.le is None or old + 1 <= info.le else old - 1)
     monkeypatch.setenv(env, str(new))
     got = getattr(Settings().policy, field)
     if member is None:
