@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import replicas
 from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
 from app.db import Database
@@ -76,7 +77,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def authenticate(request: Request, authorization: str | None) -> Actor:
-    """Credentials from an Authorization header → Actor (shared by REST and /wfs)."""
+    """Credentials from an Authorization header → Actor (shared by REST and /wfs). Also tells the read
+    router (app/replicas.py) who reads and whether the request only reads (standbys may serve it)."""
+    replicas.read_request.set(request.method in SAFE_METHODS or (request.method == "POST"
+                                                                  and request.url.path == "/wfs"))
+    actor = await _authenticate(request, authorization)
+    replicas.reading_as.set(actor.id if actor is not ANONYMOUS else None)
+    return actor
+
+
+async def _authenticate(request: Request, authorization: str | None) -> Actor:
     auth = app_state(request).authenticator
     settings = app_settings(request)
     if not authorization:

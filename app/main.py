@@ -36,6 +36,7 @@ from app.organisations.routes import router as organisations_router
 from app.parcels.fast_path import ParcelFeatureFastPath
 from app.parcels.routes import router as parcels_router
 from app.ratings.routes import router as ratings_router
+from app.replicas import ReplicaRetry
 from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.responses import JSON, PROBLEM_RESPONSES, domain_error_handler, http_error_handler, validation_error_handler
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.start()  # standby checks and the write listener (nothing without DATABASE_REPLICA_URLS)
         yield
         await state.import_jobs.shutdown()  # running imports roll back
         state.authenticator.close()  # the argon2 threads
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                                   f"{API}/measurements/batches": settings.import_ceiling_mb * 1024 * 1024},
                        timeout_seconds=settings.body_timeout_seconds)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    if settings.replica_urls:  # a read that fails on a standby is answered again on the primary
+        app.add_middleware(ReplicaRetry, router=lambda: app.state.db.router)
     app.add_middleware(RequestIdMiddleware)
 
     # Routers join the app directly (not through one /api/v1 router: every nesting level is matched per
@@ -112,9 +116,12 @@ def _service_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
-    async def healthz() -> Response:
-        """The process is up."""
-        return JSON({"status": "ok"})
+    async def healthz(request: Request) -> Response:
+        """The process is up; with standbys, each one's health and lag as this worker last checked them."""
+        router_ = app_database(request).router
+        if router_ is None:
+            return JSON({"status": "ok"})
+        return JSON({"status": "ok", "replicas": router_.describe()})
 
     @router.get("/readyz")
     async def readyz(request: Request) -> Response:

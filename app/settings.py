@@ -52,6 +52,16 @@ class Settings(_PolicySettings):
         default_factory=lambda: _local_url(),
         validation_alias=AliasChoices("DATABASE_URL", "LANDCYCLE_DATABASE_URL"),
     )
+    # Hot standbys for reads (docs/DEPLOYMENT.md): comma-separated postgresql:// URLs, none by default. Reads
+    # (GETs, WFS GetFeature, OGC items, tiles, exports) go to a healthy standby; every write and every read
+    # inside a write to DATABASE_URL. A standby is checked every `replica_check_seconds`, skipped while it
+    # lags more than `replica_max_lag_seconds` or is down; a user who wrote in the last
+    # `replica_ryw_seconds` reads from a standby only once it has replayed that write (read-your-writes).
+    database_replica_urls: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_REPLICA_URLS", "LANDCYCLE_DATABASE_REPLICA_URLS"))
+    replica_max_lag_seconds: float = Field(default=5.0, gt=0)
+    replica_ryw_seconds: float = Field(default=60.0, gt=0)
+    replica_check_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = 10
     db_statement_timeout_ms: int = 30_000
     # A request waits this long for a pooled connection, then answers 503 with Retry-After.
@@ -138,6 +148,19 @@ class Settings(_PolicySettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix):]
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.split(':', 1)[0]}://…")
+
+    @cached_property
+    def replica_urls(self) -> tuple[str, ...]:
+        """The standbys' URLs (plain postgresql://, for asyncpg), in the order given."""
+        out = []
+        for part in self.database_replica_urls.replace(",", " ").split():
+            for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
+                if part.startswith(prefix):
+                    part = "postgresql://" + part[len(prefix):]
+            if not part.startswith("postgresql://"):
+                raise ValueError(f"DATABASE_REPLICA_URLS must be postgresql:// URLs, not {part.split(':', 1)[0]}://…")
+            out.append(part)
+        return tuple(out)
 
     @property
     def import_ceiling_mb(self) -> int:

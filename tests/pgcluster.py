@@ -1,4 +1,6 @@
-"""A throwaway PostgreSQL + PostGIS cluster for tests that must stop and start the database itself."""
+"""A throwaway PostgreSQL + PostGIS cluster for tests that must stop and start the database itself, and a
+streaming hot standby of one (`pg_basebackup -R`: `primary_conninfo` and `standby.signal`) for the
+read-replica tests and bench."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class Cluster:
     bin: Path
     data: Path
     port: int
+    standby: bool = False
 
     @property
     def url(self) -> str:
@@ -52,26 +55,58 @@ class Cluster:
     def psql(self, sql: str, db: str = "landcycle") -> None:
         self._run("psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", db, "-c", sql)
 
+    def query(self, sql: str, db: str = "landcycle") -> str:
+        """One value (psql -At)."""
+        cmd = [str(self.bin / "psql"), "-X", "-At", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+               "-d", db, "-c", sql]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, check=True, capture_output=True, timeout=60, text=True).stdout.strip()
 
-def create() -> Cluster | None:
-    """initdb + start + a `landcycle` database with PostGIS; None when PostgreSQL/PostGIS is missing."""
+
+REPLICATION_USER = "replicator"
+
+
+def create(replication: bool = False) -> Cluster | None:
+    """initdb + start + a `landcycle` database with PostGIS; None when PostgreSQL/PostGIS is missing. With
+    `replication`: `wal_level=replica`, WAL senders and a replication role, ready for `add_standby`."""
     binaries = _binaries()
     if binaries is None:
         return None
-    base = Path(tempfile.mkdtemp(prefix="landcycle-faults-"))
+    base = Path(tempfile.mkdtemp(prefix="landcycle-replicas-" if replication else "landcycle-faults-"))
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
     cluster = Cluster(binaries, data, free_port())
     cluster._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    if replication:
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write("\nwal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
+                       "wal_keep_size = '256MB'\nhot_standby_feedback = on\n")
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host replication {REPLICATION_USER} 127.0.0.1/32 trust\n")
     cluster.start()
+    if replication:
+        cluster.psql(f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN", db="postgres")
     cluster.psql("CREATE DATABASE landcycle", db="postgres")
     cluster.psql("CREATE EXTENSION postgis")
     return cluster
+
+
+def add_standby(primary: Cluster) -> Cluster:
+    """A hot standby of `primary` (made by `create(replication=True)`) on a port of its own, streaming from
+    it: `pg_basebackup -R` writes its `primary_conninfo` and `standby.signal`. Its files sit beside the
+    primary's, so `destroy(primary)` removes them too (stop it first: `destroy(standby)`)."""
+    data = primary.data.parent / f"standby-{free_port()}"
+    standby = Cluster(primary.bin, data, free_port(), standby=True)
+    standby._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", REPLICATION_USER, "-D", str(data),
+                 "-R", "-X", "stream", "-c", "fast")
+    standby.start()
+    return standby
 
 
 def destroy(cluster: Cluster) -> None:
     """Stop the cluster and remove its files."""
     with contextlib.suppress(subprocess.CalledProcessError):
         cluster.stop()
-    shutil.rmtree(cluster.data.parent, ignore_errors=True)
+    shutil.rmtree(cluster.data if cluster.standby else cluster.data.parent, ignore_errors=True)

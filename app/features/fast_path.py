@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.replicas import ReplicaFailed
 from app.responses import domain_error_handler
 
 Key = TypeVar("Key")
@@ -62,6 +63,8 @@ class PlainGetFastPath(Generic[Key]):
         request = Request(scope, receive)
         try:
             response = await self.answer(request, *plain)
+        except ReplicaFailed:  # answered again on the primary (app/replicas.py)
+            raise
         except Exception as exc:  # rendered exactly as the app's handlers render it
             response = await domain_error_handler(request, exc)
         await response(scope, receive, send)

@@ -1,0 +1,307 @@
+"""Reads on hot standbys (PostgreSQL streaming replication), writes on the primary (docs/DEPLOYMENT.md).
+
+`ReadRouter` picks the node of each read: a healthy standby, else the primary. A standby is healthy while
+its last check (every `replica_check_seconds`) found it in recovery and no further behind than
+`replica_max_lag_seconds`; a standby that fails a check or a read is skipped until a later check finds it
+back. A read that fails on a standby raises `ReplicaFailed`, and `ReplicaRetry` (ASGI) answers the request
+again on the primary, so a standby stopped mid-run fails no request whose response had not started.
+
+Read-your-writes: a transaction that wrote records the primary's WAL position after its commit under the
+writer (the actor's id), in this worker and, by NOTIFY on the primary, in every worker listening there (a
+standby cannot LISTEN). That writer's reads go to a standby only once its replay position has passed the
+write; until then (at most `replica_ryw_seconds`) to the primary. The key is the user, not a cookie, so
+QGIS with Basic auth and no cookies sees its edit on the next GetFeature. Collection versions (ETags,
+cached counts and tiles) are read on the node that serves the rows, in the same snapshot, so a standby's
+ETag names the standby's state — older, never newer than the rows it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Hashable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+log = logging.getLogger("landcycle.replicas")
+
+CHANNEL = "landcycle_write"
+PRIMARY = "primary"
+
+# Who the current request reads as (the actor's id; None: anonymous or no request) and whether it only
+# reads (a safe method or a WFS POST: its writes, a WFS Transaction's, run in sessions, on the primary).
+# Set by app.deps.authenticate; tasks started by the request (an import job) inherit them. Anything else —
+# a write request, the CLI, a job — reads on the primary. `forced_primary`: the retry of a failed read.
+reading_as: ContextVar[Hashable | None] = ContextVar("landcycle_reading_as", default=None)
+read_request: ContextVar[bool] = ContextVar("landcycle_read_request", default=False)
+forced_primary: ContextVar[bool] = ContextVar("landcycle_forced_primary", default=False)
+# The node that served the request's reads (the `Landcycle-Node` response header).
+served_by: ContextVar[list[str] | None] = ContextVar("landcycle_served_by", default=None)
+
+
+class ReplicaFailed(Exception):
+    """A read on a standby failed (the standby went down or was cut off); the request is retried."""
+
+
+# A standby that went away: connection refused or dropped, the server shutting down (57P01 admin shutdown,
+# 57P03 cannot connect now), or recovery conflicts that cancel a standby's query (40001).
+_GONE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+         asyncpg.CannotConnectNowError, asyncpg.SerializationError, asyncio.TimeoutError)
+
+
+def gone(exc: BaseException) -> bool:
+    """Whether a read failed because its node went away (not because of the statement)."""
+    return isinstance(exc, _GONE)
+
+
+def lsn(text: str | None) -> int:
+    """A WAL position `X/Y` as a number (0 for none)."""
+    if not text:
+        return 0
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def node_name(url: str) -> str:
+    """host:port of a URL (what /healthz and `Landcycle-Node` name a node by; no credentials)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}"
+
+
+@dataclass
+class Replica:
+    """One standby: its pool and what the last check found."""
+
+    url: str
+    name: str
+    pool: asyncpg.Pool | None = None
+    healthy: bool = False
+    replay: int = 0  # WAL position replayed
+    lag_seconds: float | None = None
+    checked_at: float = 0.0
+    error: str | None = None
+    reads: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"node": self.name, "healthy": self.healthy, "lag_seconds": self.lag_seconds,
+                "reads": self.reads, "error": self.error}
+
+
+@dataclass
+class ReadRouter:
+    """The standbys, their health and the recent writes per user (per worker process)."""
+
+    urls: tuple[str, ...]
+    max_lag: float
+    ryw_window: float
+    check_every: float
+    pool_options: dict[str, Any] = field(default_factory=dict)
+    replicas: list[Replica] = field(default_factory=list)
+    # writer → (WAL position after its last write, monotonic time of the write)
+    writes: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    primary_lsn: int = 0
+    _next: int = 0
+    _task: asyncio.Task[None] | None = None
+    _listener: asyncpg.Connection | None = None
+
+    def __post_init__(self) -> None:
+        self.replicas = [Replica(url, node_name(url)) for url in self.urls]
+
+    # The choice of node ------------------------------------------------------------------------------
+
+    def choose(self) -> Replica | None:
+        """The standby for the current read, or None for the primary."""
+        if not self.replicas or not read_request.get() or forced_primary.get():
+            return None
+        need = self._needs(reading_as.get())
+        candidates = [r for r in self.replicas if r.healthy and r.pool is not None and r.replay >= need]
+        if not candidates:
+            return None
+        self._next = (self._next + 1) % len(candidates)
+        return candidates[self._next]
+
+    def _needs(self, who: Hashable | None) -> int:
+        """The WAL position a standby must have replayed for `who` to read there (0: any)."""
+        if who is None:
+            return 0
+        found = self.writes.get(who)
+        if found is None:
+            return 0
+        if time.monotonic() - found[1] > self.ryw_window:
+            self.writes.pop(who, None)
+            return 0
+        return found[0]
+
+    def wrote(self, who: Hashable | None, position: int) -> None:
+        """`who` committed a write that ends at WAL `position`."""
+        if who is None:
+            return
+        known = self.writes.get(who)
+        if known is None or known[0] < position:
+            self.writes[who] = (position, time.monotonic())
+        if len(self.writes) > 100_000:  # bounded: drop the expired
+            cut = time.monotonic() - self.ryw_window
+            self.writes = {k: v for k, v in self.writes.items() if v[1] >= cut}
+
+    def failed(self, replica: Replica, exc: BaseException) -> None:
+        """A read on `replica` failed because it went away: skip it until a check finds it back."""
+        replica.healthy = False
+        replica.error = f"{type(exc).__name__}: {exc}"[:200]
+        log.warning("standby %s failed a read (%s); reads go elsewhere until it is back", replica.name,
+                    replica.error)
+
+    # Health checks and the write listener (on the primary) ---------------------------------------------
+
+    def start(self, primary_url: str) -> None:
+        """Start checking the standbys and listening for writes (once, in the serving event loop)."""
+        if self._task is None and self.replicas:
+            self._task = asyncio.get_running_loop().create_task(self._run(primary_url))
+
+    async def _run(self, primary_url: str) -> None:
+        while True:
+            try:
+                await self.check(primary_url)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a check must never end the loop
+                log.exception("standby check failed")
+            await asyncio.sleep(self.check_every)
+
+    async def check(self, primary_url: str) -> None:
+        """One round: the primary's WAL position (and its listener), then each standby's replay and lag."""
+        try:
+            if self._listener is None or self._listener.is_closed():
+                self._listener = await asyncpg.connect(primary_url, timeout=5)
+                await self._listener.add_listener(CHANNEL, self._heard)
+            self.primary_lsn = lsn(await self._listener.fetchval("SELECT pg_current_wal_lsn()::text", timeout=5))
+        except Exception as exc:  # the primary down: the standbys' lag is unknown, judged by time alone
+            log.warning("primary check failed: %s", exc)
+            self._listener = None
+        await asyncio.gather(*(self._check(r) for r in self.replicas))
+
+    async def _check(self, replica: Replica) -> None:
+        try:
+            if replica.pool is None:
+                replica.pool = await asyncpg.create_pool(replica.url, **self.pool_options)
+            row = await replica.pool.fetchrow(
+                "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
+                " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8", timeout=5)
+        except Exception as exc:
+            replica.healthy = False
+            replica.error = f"{type(exc).__name__}: {exc}"[:200]
+            replica.checked_at = time.monotonic()
+            if replica.pool is not None:
+                pool, replica.pool = replica.pool, None
+                pool.terminate()
+            return
+        in_recovery, replayed, since = row
+        replica.replay = lsn(replayed)
+        replica.checked_at = time.monotonic()
+        if not in_recovery:
+            replica.healthy, replica.error, replica.lag_seconds = False, "not a standby (not in recovery)", None
+            return
+        # Caught up with the primary: no lag whatever the time since the last replayed transaction (an idle
+        # primary sends none); behind: the age of the last transaction it replayed.
+        replica.lag_seconds = 0.0 if replica.replay >= self.primary_lsn else round(float(since or 0.0), 3)
+        replica.healthy = replica.lag_seconds <= self.max_lag
+        replica.error = None if replica.healthy else f"lags {replica.lag_seconds} s (bound {self.max_lag} s)"
+
+    def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        who, _, where = payload.partition(" ")
+        with contextlib.suppress(ValueError):
+            self.wrote(int(who), lsn(where))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The standbys for /healthz."""
+        return [r.describe() for r in self.replicas]
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+        for replica in self.replicas:
+            if replica.pool is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(replica.pool.close(), 5)
+                replica.pool = None
+
+
+def note_node(name: str) -> None:
+    """Record the node a read of this request ran on."""
+    nodes = served_by.get()
+    if nodes is not None and name not in nodes:
+        nodes.append(name)
+
+
+@contextlib.contextmanager
+def request_scope() -> Iterator[list[str]]:
+    """The nodes a request's reads ran on, collected while it runs."""
+    nodes: list[str] = []
+    token = served_by.set(nodes)
+    try:
+        yield nodes
+    finally:
+        served_by.reset(token)
+
+
+class ReplicaRetry:
+    """ASGI middleware (with standbys only): answers a request again on the primary when a read on a standby
+    failed before its response started, and names the nodes that served its reads in `Landcycle-Node`
+    (`primary`, or a standby's host:port) — what an operator checks to see the standbys at work."""
+
+    def __init__(self, app: Any, router: Any) -> None:
+        self.app = app
+        self.router = router  # () -> ReadRouter | None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.router() is None:
+            await self.app(scope, receive, send)
+            return
+        with request_scope() as nodes:
+            started = False
+            received: list[Any] = []
+
+            async def recording() -> Any:
+                message = await receive()
+                received.append(message)
+                return message
+
+            async def sending(message: Any) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    served = ",".join(nodes) or "none"
+                    message = {**message, "headers": [*message.get("headers", []),
+                                                      (b"landcycle-node", served.encode())]}
+                await send(message)
+
+            try:
+                await self.app(scope, recording, sending)
+                return
+            except ReplicaFailed:
+                if started:
+                    raise
+            log.info("a read on a standby failed; answering %s %s on the primary", scope["method"], scope["path"])
+            replay = iter(list(received))
+
+            async def replaying() -> Any:
+                return next(replay, None) or await receive()
+
+            nodes.clear()
+            token = forced_primary.set(True)
+            try:
+                await self.app(scope, replaying, sending)
+            finally:
+                forced_primary.reset(token)
