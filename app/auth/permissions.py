@@ -91,13 +91,14 @@ def read_scope(actor: Actor, what: str) -> str | None:
                                     your_district=None, district_code=None)
         return actor.district_code
     raise ForbiddenRole(f"role {actor.role} may not {what}", role=actor.role,
-                        allowed_roles=sorted(CITY_READERS | DISTRICT_ROLES))
+                        allowed_roles=sorted(CITY_READERS | DISTRICT_ROLES | {"org_manager"}))
 
 
 def may_read(actor: Actor, what: str) -> bool:
-    """Whether `read_scope` lets `actor` read confidential data at all (in some district or city-wide)."""
+    """Whether `contract_scope` lets `actor` read confidential data at all (city-wide, in some district, or
+    its organisation's)."""
     try:
-        read_scope(actor, what)
+        contract_scope(actor, None, what)
     except (Unauthenticated, ForbiddenRole, ForbiddenDistrict):
         return False
     return True
@@ -119,8 +120,9 @@ def require_read_district(actor: Actor, district_code: str | None, what: str) ->
 def require_registry_reader(actor: Actor, what: str) -> None:
     """Enterprises and responsible organisations are registry data (names, USCC, industry, kind; no
     figures), read city-wide by every role that reads district data; the public does not read them, since
-    they are what contracts and figures are looked up by (UNAUTHENTICATED)."""
-    read_scope(actor, what)
+    they are what contracts and figures are looked up by (UNAUTHENTICATED). An org_manager reads them as
+    a district officer does."""
+    contract_scope(actor, None, what)
 
 
 def require_readable(actor: Actor, district_code: str | None, what: str) -> None:

@@ -49,6 +49,7 @@ class ContractQuery:
     filters: Mapping[str, Any] = field(default_factory=dict)
     status: str | None = None
     district_code: str | None = None
+    organisation_id: int | None = None  # an org_manager's scope (SPEC §4): its organisation's contracts
     industry_code: str | None = None
     as_of: datetime | None = None
     history_of: int | None = None
@@ -82,6 +83,8 @@ def where(q: ContractQuery) -> list[ColumnElement[bool]]:
         clauses.append(effective_status(_day(q)) == q.status)
     if q.district_code is not None:
         clauses.append(parcel.c.district_code == q.district_code)
+    if q.organisation_id is not None:
+        clauses.append(contract.c.responsible_org_id == q.organisation_id)
     if q.industry_code is not None:
         clauses.append(enterprise.c.industry_code == q.industry_code)
     return clauses

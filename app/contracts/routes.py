@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from app.auth.permissions import Actor, require_read_district, require_readable
+from app.auth.permissions import Actor, contract_scope, require_in_scope
 from app.calendar import city_today
 from app.contracts import service
 from app.contracts.query import ContractQuery, as_json, count, select_contracts
@@ -41,11 +41,13 @@ async def list_contracts(
     industry_code: Annotated[str | None, Query(max_length=8)] = None,
 ) -> Response:
     """Current contracts (or as of a date), by id; a district officer's or evaluator's are their
-    district's (SPEC §4): another district_code is FORBIDDEN_DISTRICT, other filters list nothing outside."""
+    district's (SPEC §4): another district_code is FORBIDDEN_DISTRICT, other filters list nothing outside;
+    an org_manager's are its organisation's (in any district; a district_code narrows them)."""
+    scope = contract_scope(actor, district_code, READ)
     q = ContractQuery(today=city_today(settings.today), as_of=as_of_param(as_of), status=status,
                       filters={"parcel_id": parcel_id, "enterprise_id": enterprise_id,
                                "responsible_org_id": responsible_org_id, "kind": kind},
-                      district_code=require_read_district(actor, district_code, READ),
+                      district_code=scope.district_code, organisation_id=scope.organisation_id,
                       industry_code=industry_code)
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
@@ -69,7 +71,8 @@ async def create_contract(request: Request, session: SessionDep, actor: ActorDep
 @router.get("/{contract_id}", response_model=ContractRead, summary="One contract")
 async def get_contract(session: SessionDep, actor: ActorDep, settings: SettingsDep, contract_id: ContractId,
                        as_of: AsOf = None) -> Response:
-    """A contract with its ETag (the version); FORBIDDEN_DISTRICT outside a district-scoped reader's."""
+    """A contract with its ETag (the version); FORBIDDEN_DISTRICT outside a district-scoped reader's,
+    FORBIDDEN_ROLE for an org_manager of another organisation."""
     return await _one(session, actor, contract_id, city_today(settings.today), as_of=as_of)
 
 
@@ -98,7 +101,7 @@ async def contract_history(request: Request, session: SessionDep, actor: ActorDe
     items = [as_json(r) for r in await session.execute(select_contracts(q))]
     if not items:
         raise NotFound(f"contract {contract_id} does not exist", contract_id=contract_id)
-    require_readable(actor, items[-1]["district_code"], READ)
+    require_in_scope(actor, items[-1]["district_code"], items[-1]["responsible_org_id"], READ)
     return JSON(json_page(request, settings, items, len(items), 0, len(items)))
 
 
@@ -109,5 +112,5 @@ async def _one(session: AsyncSession, actor: Actor, contract_id: int, today: dat
     if row is None:
         raise NotFound(f"contract {contract_id} does not exist" + (f" as of {as_of}" if as_of else ""),
                        contract_id=contract_id)
-    require_readable(actor, row.district_code, READ)
+    require_in_scope(actor, row.district_code, row.responsible_org_id, READ)
     return JSON(as_json(row), status_code=status_code, headers={"ETag": etag(row.version)})

@@ -43,6 +43,7 @@ class EvaluationQuery:
     due_before: date | None = None  # due_on < due_before
     due_until: date | None = None  # due_on <= due_until
     district_code: str | None = None
+    organisation_id: int | None = None  # an org_manager's scope (SPEC §4): its organisation's contracts
     contract_id: int | None = None
     parcel_id: int | None = None
 
@@ -70,6 +71,8 @@ def where(q: EvaluationQuery) -> list[ColumnElement[bool]]:
         clauses.append(evaluation.c.due_on <= q.due_until)
     if q.district_code is not None:
         clauses.append(parcel.c.district_code == q.district_code)
+    if q.organisation_id is not None:
+        clauses.append(contract.c.responsible_org_id == q.organisation_id)
     if q.contract_id is not None:
         clauses.append(evaluation.c.contract_id == q.contract_id)
     if q.parcel_id is not None:

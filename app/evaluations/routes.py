@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from app.auth.permissions import Actor, require_read_district, require_readable
+from app.auth.permissions import Actor, contract_scope, require_in_scope
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -46,12 +46,13 @@ async def list_evaluations(
     parcel_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     """Evaluations by due date; `status=overdue` is due before today with no result. A district officer's or
-    evaluator's are their district's (SPEC §4): a contract or parcel of another district lists nothing."""
+    evaluator's are their district's (SPEC §4): a contract or parcel of another district lists nothing; an
+    org_manager's are those of its organisation's contracts (its evaluation queue)."""
     today = city_today(settings.today)
+    scope = contract_scope(actor, district_code, "read evaluations")
     q = EvaluationQuery(today=today, statuses=(status,) if status else None, stage=stage,
-                        due_before=due_before,
-                        district_code=require_read_district(actor, district_code, "read evaluations"),
-                        contract_id=contract_id, parcel_id=parcel_id)
+                        due_before=due_before, district_code=scope.district_code,
+                        organisation_id=scope.organisation_id, contract_id=contract_id, parcel_id=parcel_id)
     size = clamp_limit(limit, settings)
     total = int(await session.scalar(count(q)) or 0)
     rows = await session.execute(select_evaluations(q).limit(size).offset(offset))
@@ -99,10 +100,10 @@ async def record_year_results(session: SessionDep, actor: ActorDep, settings: Se
 
 
 async def one(session: AsyncSession, evaluation_id: int, today: date, actor: Actor) -> Response:
-    """One evaluation as JSON, if the actor may read its district's (SPEC §4)."""
+    """One evaluation as JSON, if the actor may read its district's or organisation's (SPEC §4)."""
     query = EvaluationQuery(today=today, ids=[evaluation_id])
     row = (await session.execute(select_evaluations(query))).first()
     if row is None:
         raise NotFound(f"evaluation {evaluation_id} does not exist", evaluation_id=evaluation_id)
-    require_readable(actor, row.district_code, "read evaluations")
+    require_in_scope(actor, row.district_code, row.responsible_org_id, "read evaluations")
     return JSON(as_json(row, today))

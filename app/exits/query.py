@@ -92,6 +92,7 @@ SELECT x.contract_id, c.code AS contract_code, c.status AS contract_status, x.pa
   LEFT JOIN parcel p ON p.id = x.parcel_id AND {current_sql('p')}
  WHERE (CAST(:reason AS text) IS NULL OR x.reason = :reason)
    AND (CAST(:district AS text) IS NULL OR p.district_code = :district)
+   AND (CAST(:organisation AS bigint) IS NULL OR c.responsible_org_id = :organisation)
    AND (CAST(:contract_id AS bigint) IS NULL OR x.contract_id = :contract_id)
 """  # noqa: S608 (constant)
 COUNT_SQL = f"SELECT count(*) FROM ({LIST_SQL}) AS listed"  # noqa: S608 (constant)
@@ -99,10 +100,12 @@ PAGE_SQL = LIST_SQL + " ORDER BY x.contract_id, x.reason LIMIT :limit OFFSET :of
 
 
 def params(today: date, idle_after_years: int, reason: str | None = None, district_code: str | None = None,
-           contract_id: int | None = None, *, d_years: int) -> dict[str, Any]:
-    """Bind parameters of LIST_SQL (`d_years`: the policy's rating_exit_after_d_years)."""
+           contract_id: int | None = None, organisation_id: int | None = None, *, d_years: int
+           ) -> dict[str, Any]:
+    """Bind parameters of LIST_SQL (`organisation_id`: an org_manager's scope, SPEC §4; `d_years`: the
+    policy's rating_exit_after_d_years)."""
     return {"today": today, "idle_years": idle_after_years, "d_years": d_years, "reason": reason,
-            "district": district_code, "contract_id": contract_id}
+            "district": district_code, "contract_id": contract_id, "organisation": organisation_id}
 
 
 def as_json(row: Any) -> dict[str, Any]:

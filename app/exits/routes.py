@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
-from app.auth.permissions import require_read_district
+from app.auth.permissions import contract_scope
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.exits import service
@@ -37,11 +37,11 @@ async def exit_candidates(
 ) -> Response:
     """Rule 7: contracts with repeated below-bottom-line results, a failed rectification, an expired term
     or idle land, one row per reason, with the evaluation ids that show it; a district officer's or
-    evaluator's are their district's (SPEC §4)."""
+    evaluator's are their district's, an org_manager's its organisation's (SPEC §4)."""
     size = clamp_limit(limit, settings)
-    district = require_read_district(actor, district_code, "read exit candidates")
+    scope = contract_scope(actor, district_code, "read exit candidates")
     total, items = await service.list_candidates(session, settings.policy, city_today(settings.today), size,
-                                                 offset, reason, district, contract_id)
+                                                 offset, reason, scope, contract_id)
     return JSON(json_page(request, settings, items, total, offset, size))
 
 
@@ -54,10 +54,11 @@ async def exit_cases(
     contract_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     district_code: District = None,
 ) -> Response:
-    """Exit cases by id; a district officer's or evaluator's are their district's (SPEC §4)."""
+    """Exit cases by id; a district officer's or evaluator's are their district's, an org_manager's those of
+    its organisation's contracts (SPEC §4)."""
     size = clamp_limit(limit, settings)
-    district = require_read_district(actor, district_code, service.READ_CASES)
-    total, items = await service.list_cases(session, size, offset, status, contract_id, district)
+    scope = contract_scope(actor, district_code, service.READ_CASES)
+    total, items = await service.list_cases(session, size, offset, status, contract_id, scope)
     return JSON(json_page(request, settings, items, total, offset, size))
 
 

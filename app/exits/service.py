@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.audit import service as audit
-from app.auth.permissions import Actor, require_readable
+from app.auth.permissions import Actor, Scope, require_in_scope
 from app.contracts import service as contracts
 from app.contracts.service import ContractDraft, StateChange
 from app.errors import DomainError, NotFound, Refusal
@@ -25,20 +25,21 @@ from app.parcels import lifecycle
 from app.parcels import service as parcels
 from app.parcels.service import ParcelChanges
 from app.policy import Policy
-from models import ExitCase, Parcel
+from models import Contract, ExitCase, Parcel
 from models.base import current
 
+contract = cast(Table, Contract.__table__)
 exit_case = cast(Table, ExitCase.__table__)
 parcel = cast(Table, Parcel.__table__)
 READ_CASES = "read exit cases"
 
 
 async def list_candidates(session: AsyncSession, policy: Policy, today: date, limit: int, offset: int,
-                          reason: str | None = None, district_code: str | None = None,
+                          reason: str | None = None, scope: Scope = Scope(),
                           contract_id: int | None = None) -> tuple[int, list[dict[str, Any]]]:
-    """A page of exit candidates (by contract, then reason) and their count."""
-    params = query.params(today, policy.idle_after_years, reason, district_code, contract_id,
-                          d_years=policy.rating_exit_after_d_years)
+    """A page of exit candidates (by contract, then reason) and their count, within the reader's `scope`."""
+    params = query.params(today, policy.idle_after_years, reason, scope.district_code, contract_id,
+                          scope.organisation_id, d_years=policy.rating_exit_after_d_years)
     total = int(await session.scalar(text(query.COUNT_SQL), params) or 0)
     rows = await session.execute(text(query.PAGE_SQL), {**params, "limit": limit, "offset": offset})
     return total, [query.as_json(r) for r in rows]
@@ -132,23 +133,30 @@ def _in_district(district_code: str) -> Any:
 
 
 async def list_cases(session: AsyncSession, limit: int, offset: int, status: str | None = None,
-                     contract_id: int | None = None, district_code: str | None = None
+                     contract_id: int | None = None, scope: Scope = Scope()
                      ) -> tuple[int, list[dict[str, Any]]]:
-    """A page of exit cases by id and their count; `district_code`: only that district's (SPEC §4 scope)."""
+    """A page of exit cases by id and their count; only those within the reader's `scope` (SPEC §4): a
+    district's, or those of an organisation's contracts."""
     where: list[Any] = []
     if status:
         where.append(exit_case.c.status == status)
     if contract_id:
         where.append(exit_case.c.contract_id == contract_id)
-    if district_code is not None:
-        where.append(_in_district(district_code))
+    if scope.district_code is not None:
+        where.append(_in_district(scope.district_code))
+    if scope.organisation_id is not None:
+        where.append(exit_case.c.contract_id.in_(select(contract.c.id).where(
+            current(contract), contract.c.responsible_org_id == scope.organisation_id)))
     return await page_of(session, exit_case, where, limit, offset)
 
 
 async def get_case(session: AsyncSession, case_id: int, actor: Actor) -> dict[str, Any]:
-    """One exit case as a dict (NOT_FOUND otherwise; FORBIDDEN_DISTRICT outside the actor's scope)."""
+    """One exit case as a dict (NOT_FOUND otherwise; FORBIDDEN_DISTRICT or FORBIDDEN_ROLE outside the
+    actor's scope)."""
     case = await row_of(session, exit_case, case_id, "exit_case")
     district = await session.scalar(select(parcel.c.district_code).where(parcel.c.id == case["parcel_id"],
                                                                          current(parcel)))
-    require_readable(actor, district, READ_CASES)
+    org = await session.scalar(select(contract.c.responsible_org_id).where(contract.c.id == case["contract_id"],
+                                                                           current(contract)))
+    require_in_scope(actor, district, org, READ_CASES)
     return case

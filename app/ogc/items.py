@@ -45,7 +45,7 @@ from models.base import current
 
 # Values every statement of a plan takes (named apart from anything a CQL2 filter binds).
 LIMIT, OFFSET, AFTER, FID = "ogc_limit", "ogc_offset", "ogc_after", "ogc_fid"
-START, END, DISTRICT = "ogc_start", "ogc_end", "ogc_district"
+START, END, DISTRICT, ORGANISATION = "ogc_start", "ogc_end", "ogc_district", "ogc_organisation"
 STATEMENTS = StatementCache()
 
 
@@ -99,6 +99,7 @@ class Plan:
     district: str | None = None
     clause: ColumnElement[bool] | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    organisation: int | None = None  # an org_manager's organisation on a confidential type (SPEC §4)
 
     def __post_init__(self) -> None:
         q = self.q
@@ -115,6 +116,8 @@ class Plan:
             self.values.update(bbox_values(q.bbox))
         if self.c.ftype.district is not None:
             self.values[DISTRICT] = self.district
+        if self.c.ftype.organisation is not None:
+            self.values[ORGANISATION] = self.organisation
 
     @property
     def keyset(self) -> bool:
@@ -152,6 +155,9 @@ class Plan:
         if c.ftype.district is not None:  # SPEC §4: NULL is city-wide
             district = bindparam(DISTRICT, None, type_=String)
             clauses.append(or_(district.is_(None), c.ftype.district == district))
+        if c.ftype.organisation is not None:
+            organisation = bindparam(ORGANISATION, None, type_=BigInteger)
+            clauses.append(or_(organisation.is_(None), c.ftype.organisation == organisation))
         if self.clause is not None:
             clauses.append(self.clause)
         return clauses

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Path, Request
 from starlette.datastructures import URL
 from starlette.responses import Response
 
-from app.auth.permissions import Actor, read_scope
+from app.auth.permissions import Actor, Scope, contract_scope
 from app.db import Database
 from app.deps import ActorDep, app_counts, app_database, app_settings, app_state
 from app.errors import DomainError, NotFound
@@ -210,16 +210,16 @@ def _crs_header(crs: Crs) -> dict[str, str]:
 
 
 def _plan(c: Collection, q: Items, actor: Any) -> Plan:
-    """The statements of the request: the reader's district on a confidential type (SPEC §4, refused to
-    the public), the CQL2 filter compiled over the whitelist (app.ogc.cql2)."""
-    district = read_scope(actor, f"read {c.ftype.qname}") if c.ftype.district is not None else None
+    """The statements of the request: the reader's district or organisation on a confidential type
+    (SPEC §4, refused to the public), the CQL2 filter compiled over the whitelist (app.ogc.cql2)."""
+    scope = contract_scope(actor, None, f"read {c.ftype.qname}") if c.ftype.district is not None else Scope()
     clause = None
     if q.filter is not None:
         try:
             clause = cql2.compile_filter(q.filter, q.filter_lang, c.ftype, q.filter_crs)
         except (DomainError, CrsError, GeometryError) as exc:
             raise as_bad_request(exc, "filter") from None
-    plan = Plan(c, q, district, clause)
+    plan = Plan(c, q, scope.district_code, clause, organisation=scope.organisation_id)
     if q.after is not None and not plan.keyset:
         raise invalid("after is the cursor of next links without sortby", "after")
     return plan

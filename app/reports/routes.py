@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from app.auth.permissions import require_read_district
+from app.auth.permissions import contract_scope
 from app.calendar import city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.evaluations.query import as_json, count, select_evaluations
 from app.features.paging import clamp_limit, page_links
 from app.features.params import as_of_param
-from app.reports import service
+from app.reports import accountability, service
 from app.responses import JSON
 from gis.io import csv_text
 
@@ -70,10 +70,12 @@ async def evaluations_due(
     f: Format = "json",
 ) -> Response:
     """Pending evaluations due within `within_days` (overdue ones first, by due date), with counts per
-    district; a district officer's or evaluator's queue is their district's (SPEC §4)."""
+    district; a district officer's or evaluator's queue is their district's, an org_manager's its
+    organisation's (SPEC §4)."""
     today = city_today(settings.today)
-    district = require_read_district(actor, district_code, "read the evaluations due")
-    q, summary = await service.evaluations_due(session, today, within_days, district)
+    scope = contract_scope(actor, district_code, "read the evaluations due")
+    q, summary = await service.evaluations_due(session, today, within_days, scope.district_code,
+                                                 scope.organisation_id)
     if f == "csv":
         rows = await session.execute(select_evaluations(q))
         return _csv(DUE_COLUMNS, (as_json(r, today) for r in rows), f"evaluations-due-{today.isoformat()}")
@@ -97,10 +99,11 @@ async def efficiency(
 ) -> Response:
     """Each contract in force at the end of `year` scored on its latest result (tax 45 / output 35 / green
     20 by default) and classed A–D by rank city-wide; filters narrow the list, not the ranking. A district
-    officer or evaluator is listed its district's contracts only (SPEC §4)."""
+    officer or evaluator is listed its district's contracts only, an org_manager its organisation's
+    (SPEC §4)."""
     today = city_today(settings.today)
-    district = require_read_district(actor, district_code, "read the efficiency report")
-    report = await service.efficiency_report(session, settings.policy, year or today.year, today, district)
+    scope = contract_scope(actor, district_code, "read the efficiency report")
+    report = await service.efficiency_report(session, settings.policy, year or today.year, today, scope)
     kept = report.select(industry_code)
     if f == "csv":
         return _csv(service.COLUMNS, report.items(kept), f"efficiency-{report.year}")
@@ -112,3 +115,25 @@ async def efficiency(
                                      "application/json")})
 
 
+
+
+@router.get("/accountability", responses=JSON_OR_CSV, summary="Accountability per responsible organisation")
+async def accountability_report(
+    session: SessionDep, actor: ActorDep, settings: SettingsDep,
+    as_of: Annotated[str | None, Query(description="date or date-time (rule 10); default today")] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    f: Format = "json",
+) -> Response:
+    """SPEC §1 谁提出、谁管理: a row per responsible organisation — contracts in force, in rectification,
+    evaluations overdue, latest result below the bottom line, exit candidates (contracts and reasons),
+    exit cases open and completed, hectares and mu managed — most overdue first, with totals. Bureau, admin
+    and viewer read every organisation; a district officer or evaluator the figures of its district's
+    contracts; an org_manager its own row (SPEC §4)."""
+    scope = contract_scope(actor, district_code, "read the accountability report")
+    moment = as_of_param(as_of)
+    day = moment.date() if moment is not None else city_today(settings.today)
+    report = await accountability.report(session, settings.policy, day, moment, scope.district_code,
+                                         scope.organisation_id)
+    if f == "csv":
+        return _csv(accountability.CSV_COLUMNS, accountability.csv_rows(report), f"accountability-{day}")
+    return JSON(accountability.as_json(report))

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.permissions import Scope
 from app.evaluations.query import EvaluationQuery, evaluation, parcel, source, status_of, where
 from app.parcels.query import alive_at
 from app.policy import Policy
@@ -77,13 +78,14 @@ async def industrial_land(session: AsyncSession, policy: Policy, as_of: datetime
 
 
 # ------------------------------------------------------------------------------------------ evaluations due
-async def evaluations_due(session: AsyncSession, today: date, within_days: int, district_code: str | None
-                          ) -> tuple[EvaluationQuery, dict[str, Any]]:
-    """The queue: pending evaluations due within `within_days` (overdue ones included), and its counts by
-    district and stage. Returns the query (for the items) and the summary."""
+async def evaluations_due(session: AsyncSession, today: date, within_days: int, district_code: str | None,
+                          organisation_id: int | None = None) -> tuple[EvaluationQuery, dict[str, Any]]:
+    """The queue: pending evaluations due within `within_days` (overdue ones included) of `district_code`
+    and of `organisation_id`'s contracts (the reader's scope, SPEC §4), and its counts by district and
+    stage. Returns the query (for the items) and the summary."""
     q = EvaluationQuery(today=today, statuses=("scheduled", "overdue"),
                         due_until=today + timedelta(days=within_days),
-                        district_code=district_code)
+                        district_code=district_code, organisation_id=organisation_id)
     status = status_of(today)
     rows = (await session.execute(select(parcel.c.district_code, evaluation.c.stage, status.label("status"),
                                          func.count().label("n"))
@@ -122,7 +124,8 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
        (l.attainment -> 'energy_per_value_added' ->> 'measured')::float8 AS energy_measured,
        (l.attainment -> 'emissions_per_value_added' ->> 'target')::float8 AS emissions_target,
        (l.attainment -> 'emissions_per_value_added' ->> 'measured')::float8 AS emissions_measured,
-       coalesce(CAST(:district AS text) IS NULL OR p.district_code = :district, false) AS listed
+       coalesce(CAST(:district AS text) IS NULL OR p.district_code = :district, false)
+       AND (CAST(:organisation AS bigint) IS NULL OR c.responsible_org_id = :organisation) AS listed
   FROM contract c
   JOIN latest ON latest.contract_id = c.id
   JOIN evaluation l ON l.id = latest.id
@@ -184,13 +187,16 @@ def _floats(rows: Sequence[Any], name: str) -> np.ndarray:
 
 
 async def efficiency_report(session: AsyncSession, policy: Policy, year: int, today: date,
-                            district_code: str | None = None) -> EfficiencyReport:
+                            scope: Scope | None = None) -> EfficiencyReport:
     """SPEC §5 `/reports/efficiency?year=`: each contract in force on 31 December of `year` (today for the
     current year) scored on its latest result's frozen ratios, then classed A–D by rank city-wide; only the
-    contracts of `district_code` (a filter or the reader's scope, SPEC §4) are `listed`. The ranking needs
-    every contract's ratios, so the query reads them all and marks in SQL which rows may be served."""
+    contracts of `scope` (a district filter or the reader's scope: a district, an organisation, SPEC §4) are
+    `listed`. The ranking needs every contract's ratios, so the query reads them all and marks in SQL which
+    rows may be served."""
     day = min(date(year, 12, 31), today)
-    rows = (await session.execute(_EFFICIENCY, {"day": day, "district": district_code})).all()
+    scope = scope or Scope()
+    rows = (await session.execute(_EFFICIENCY, {"day": day, "district": scope.district_code,
+                                                "organisation": scope.organisation_id})).all()
     green = efficiency.green_ratios(
         [_floats(rows, "energy_target"), _floats(rows, "emissions_target")],
         [_floats(rows, "energy_measured"), _floats(rows, "emissions_measured")])

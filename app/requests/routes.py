@@ -75,7 +75,7 @@ async def get_request(session: SessionDep, actor: ActorDep, settings: SettingsDe
                       request_id: RequestId) -> Response:
     """A request with its ETag."""
     row = await service.load(session, request_id)
-    service.require_visible(actor, row)
+    await service.require_visible(session, actor, row)
     return _response(row, settings)
 
 

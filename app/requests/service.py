@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import locks
 from app.audit import service as audit
-from app.auth.permissions import Actor, require_read_district, require_readable
+from app.auth.permissions import ORG_ROLES, Actor, contract_scope, require_in_scope
 from app.contracts.service import holding_contract
 from app.errors import (
     ContractInRectification,
@@ -30,7 +30,9 @@ from app.parcels import far, lifecycle, rules
 from app.parcels import service as parcels
 from app.policy import INDUSTRIAL_USES, Policy
 from app.requests import workflow
-from models import PlotRatioRequest
+from models import Contract, PlotRatioRequest
+from models.base import current
+from models.contract import HOLDING
 
 OPEN = workflow.OPEN
 
@@ -217,23 +219,38 @@ async def _done(session: AsyncSession, actor: Actor, action: str, row: PlotRatio
 READ = "read plot-ratio requests"
 
 
-def visible_to(actor: Actor, flt: RequestFilter) -> RequestFilter:
-    """SPEC §4: district-scoped roles see their district's queue (FORBIDDEN_DISTRICT for another); the
-    bureau, admins and viewers see all; the public none."""
-    return RequestFilter(flt.status, flt.route, require_read_district(actor, flt.district_code, READ),
-                         flt.parcel_id)
+def _managed_parcels(organisation_id: int) -> Any:
+    """The parcels held (rule 9's holding contract: active, rectification, exiting) by a contract that
+    `organisation_id` manages."""
+    return select(Contract.parcel_id).where(current(Contract), Contract.status.in_(HOLDING),
+                                            Contract.responsible_org_id == organisation_id)
 
 
-def require_visible(actor: Actor, row: PlotRatioRequest) -> None:
-    """One request, read within the actor's scope (FORBIDDEN_DISTRICT outside a district-scoped reader's)."""
-    require_readable(actor, row.district_code, READ)
+def visible_to(actor: Actor, flt: RequestFilter) -> tuple[RequestFilter, int | None]:
+    """SPEC §4: district-scoped roles see their district's queue (FORBIDDEN_DISTRICT for another); an
+    org_manager the requests on parcels whose holding contract its organisation manages (the organisation
+    returned); the bureau, admins and viewers see all; the public none."""
+    scope = contract_scope(actor, flt.district_code, READ)
+    return RequestFilter(flt.status, flt.route, scope.district_code, flt.parcel_id), scope.organisation_id
+
+
+async def require_visible(session: AsyncSession, actor: Actor, row: PlotRatioRequest) -> None:
+    """One request, read within the actor's scope (FORBIDDEN_DISTRICT outside a district-scoped reader's;
+    FORBIDDEN_ROLE for an org_manager unless its organisation manages the parcel's holding contract)."""
+    org = None
+    if actor.role in ORG_ROLES:
+        org = await session.scalar(select(Contract.responsible_org_id).where(
+            Contract.parcel_id == row.parcel_id, current(Contract), Contract.status.in_(HOLDING)))
+    require_in_scope(actor, row.district_code, org, READ)
 
 
 async def list_requests(session: AsyncSession, actor: Actor, flt: RequestFilter, limit: int,
                         offset: int) -> tuple[int, list[PlotRatioRequest]]:
     """A page of the queue, oldest first, with the total."""
-    flt = visible_to(actor, flt)
+    flt, organisation_id = visible_to(actor, flt)
     stmt = select(PlotRatioRequest)
+    if organisation_id is not None:
+        stmt = stmt.where(PlotRatioRequest.parcel_id.in_(_managed_parcels(organisation_id)))
     for column, value in (("status", flt.status), ("route", flt.route), ("district_code", flt.district_code),
                           ("parcel_id", flt.parcel_id)):
         if value is not None:

@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 import asyncpg
 from sqlalchemy import BigInteger, ClauseElement, Integer, Select, String, bindparam, func, or_, select
 
-from app.auth.permissions import Actor, read_scope
+from app.auth.permissions import Actor, contract_scope
 from app.db import Database
 from app.features.blocks import alternating, shared, snapshot
 from app.features.geojson import prefetched, record_batches
@@ -60,6 +60,7 @@ def selected_props(ftype: FeatureType, names: list[str] | None) -> tuple[list[Pr
 START, LIMIT = "wfs_start", "wfs_limit"
 LO, HI, BLOCK_ROWS, RETURNED = "wfs_lo", "wfs_hi", "wfs_block_rows", "wfs_returned"
 DISTRICT = "wfs_district"  # the reader's district on a confidential type; NULL: city-wide
+ORGANISATION = "wfs_organisation"  # an org_manager's organisation on a confidential type; NULL: any
 _CURSOR_ROWS = 2000  # rows per cursor fetch (~3 MB of GML)
 _BLOCK_ROWS = 1000  # keys per block: ~1.5 MB of GML
 _READ_AHEAD = 2  # blocks each connection may read ahead of the sender
@@ -72,8 +73,8 @@ class Plan:
     LIMIT), and for key-ordered pages of integer keys `bounds` (the first key of every BLOCK_ROWS keys of
     the page and its last key, as `(key, position)`; values START, LIMIT, BLOCK_ROWS, RETURNED) and `block`
     (the members with LO <= key < HI, in key order). `values` are the request's own: START, LIMIT, the
-    BBOX corners and, on a confidential type, DISTRICT (the actor's read scope, refused to the public);
-    `separator` joins members."""
+    BBOX corners and, on a confidential type, DISTRICT and ORGANISATION (the actor's read scope, refused
+    to the public); `separator` joins members."""
 
     def __init__(self, req: GetFeature, limit: int, actor: Actor) -> None:
         self.req = req
@@ -82,7 +83,10 @@ class Plan:
         self.blocks = req.query.ftype.key_is_int and not req.query.sort
         self.values: dict[str, Any] = {START: req.start, LIMIT: limit}
         if req.query.ftype.district is not None:  # SPEC §4: before any statement is run
-            self.values[DISTRICT] = read_scope(actor, f"read {req.query.ftype.qname}")
+            scope = contract_scope(actor, None, f"read {req.query.ftype.qname}")
+            self.values[DISTRICT] = scope.district_code
+            if req.query.ftype.organisation is not None:
+                self.values[ORGANISATION] = scope.organisation_id
         if req.query.bbox is not None:
             self.values.update(bbox_values(req.query.bbox[0]))
 
@@ -135,6 +139,9 @@ def _where(req: GetFeature) -> list[Any]:
     if q.ftype.district is not None:
         district = bindparam(DISTRICT, None, type_=String)
         where.append(or_(district.is_(None), q.ftype.district == district))
+    if q.ftype.organisation is not None:
+        organisation = bindparam(ORGANISATION, None, type_=BigInteger)
+        where.append(or_(organisation.is_(None), q.ftype.organisation == organisation))
     return where
 
 

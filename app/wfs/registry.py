@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
 
-from app.auth.permissions import Actor, may_read, read_scope
+from app.auth.permissions import Actor, contract_scope, may_read
 from app.exits import query as exits_query
 from app.parcels import query as parcel_query
 from app.parcels import service as parcel_service
 from app.wfs.ows import WfsError
 from app.zones import query as zone_query
 from app.zones import service as zone_service
-from models import District
+from models import Contract, District
 from models.base import current
 
 NAMESPACE = "http://landcycle.example.org/wfs"
@@ -61,8 +61,10 @@ class FeatureType:
     # Tables (collection_version names) whose writes change this type: they key the cached bounds.
     tables: tuple[str, ...] = ()
     # Confidential district data (SPEC §4): the column of a row's district, read within the actor's
-    # `read_scope` (app/auth/permissions.py); None for the public types (parcels, zones, districts).
+    # `contract_scope` (app/auth/permissions.py); None for the public types (parcels, zones, districts).
     district: ColumnElement[Any] | None = None
+    # The responsible organisation of a row's contract, for an org_manager's `contract_scope`.
+    organisation: ColumnElement[Any] | None = None
 
     @property
     def qname(self) -> str:
@@ -99,6 +101,9 @@ _zone = zone_query.zone
 _candidate = exits_query.live_candidates().subquery("exit_candidate")
 _candidate_parcel = parcel_query.parcel.alias("candidate_parcel")
 _candidate_key = func.concat(_candidate.c.contract_id, "-", _candidate.c.reason)
+_contract = cast(Table, Contract.__table__)
+_candidate_org = (select(_contract.c.responsible_org_id)
+                  .where(_contract.c.id == _candidate.c.contract_id, current(_contract)).scalar_subquery())
 
 
 def _exit_candidates(columns: Sequence[Any], clauses: Sequence[ColumnElement[bool]]) -> Select[Any]:
@@ -194,6 +199,7 @@ TYPES: tuple[FeatureType, ...] = (
         keywords=("exit", "evaluation", "contracts"),
         tables=("contract", "evaluation", "parcel"),
         district=_candidate_parcel.c.district_code,
+        organisation=_candidate_org,
     ),
 )
 
@@ -202,14 +208,14 @@ BY_NAME = {t.name: t for t in TYPES}
 
 def readable_types(actor: Actor) -> tuple[FeatureType, ...]:
     """The types `actor` may read, which are the ones its capabilities list: a confidential type only
-    within a read scope (`read_scope`, SPEC §4), so the public is not even told of exit candidates."""
+    within a read scope (`contract_scope`, SPEC §4), so the public is not even told of exit candidates."""
     return tuple(t for t in TYPES if t.district is None or may_read(actor, f"read {t.qname}"))
 
 
 def check_readable(actor: Actor, ftype: FeatureType) -> None:
-    """Refuse (as `read_scope` does) a confidential type `actor` may not read."""
+    """Refuse (as `contract_scope` does) a confidential type `actor` may not read."""
     if ftype.district is not None:
-        read_scope(actor, f"read {ftype.qname}")
+        contract_scope(actor, None, f"read {ftype.qname}")
 
 
 def find(qname: str, locator: str = "typeNames") -> FeatureType:
