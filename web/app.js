@@ -5,6 +5,7 @@
 import { api, auth, login, logout, resume } from "./api.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderData } from "./data.js";
+import { readsFigures, renderMeasurements } from "./measurements.js";
 import { toast } from "./dom.js";
 import { applyLabels, lang, onLangChange, setLang, t } from "./i18n.js";
 import { clearSelection, colourParcels, createMap, frame, refreshParcels, showParcel } from "./map.js";
@@ -15,7 +16,7 @@ import { explain } from "./requests.js";
 window.landcycle = { firstRenderMs: null };
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["login", "map", "queues", "dashboard", "data"];
+const VIEWS = ["login", "map", "queues", "dashboard", "data", "figures"];
 const districts = new Map();
 let map = null;
 
@@ -32,7 +33,9 @@ async function route() {
     $("login-form").querySelector("input[name=username]").focus();
     return;
   }
-  const [, view = "map", kind, id] = location.hash.split("/");
+  // A department's user (data_provider) opens on its figures.
+  const home = auth.user.role === "data_provider" ? "figures" : "map";
+  const [, view = home, kind, id] = location.hash.split("/");
   try {
     if (view === "queues") {
       show("queues");
@@ -40,6 +43,9 @@ async function route() {
     } else if (view === "dashboard") {
       show("dashboard");
       await renderDashboard($("view-dashboard"), { districts });
+    } else if (view === "figures" && readsFigures(auth.user)) {
+      show("figures");
+      await renderMeasurements($("view-figures"));
     } else if (view === "data") {
       show("data");
       await renderData($("view-data"), { districts });
@@ -109,6 +115,7 @@ async function loadDistricts() {
 async function signedIn(user) {
   $("who").textContent = `${user.username} · ${user.role}${user.district_code ? ` · ${user.district_code}` : ""}`;
   $("nav").hidden = false;
+  document.querySelector("#nav a[data-view=figures]").hidden = !readsFigures(user);
   $("logout").hidden = false;
   await loadDistricts();
   await route();
