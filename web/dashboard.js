@@ -2,7 +2,7 @@
 // the path to 2035, the evaluation and exit pipelines and the A–D classes — charts with their numbers,
 // every number read from the reports API (the browser test holds them equal).
 
-import { api, qs } from "./api.js";
+import { api, download, qs } from "./api.js";
 import { bars, lines } from "./charts.js";
 import { el, section, table } from "./dom.js";
 import { num, placeName, t } from "./i18n.js";
@@ -14,13 +14,14 @@ export const DUE_DAYS = 90; // evaluations "due" within this many days (the queu
 
 export async function renderDashboard(root, { districts }) {
   root.replaceChildren(el("p", { class: "muted" }, t("panel.loading")));
-  const [land, due, efficiency, rectification, casesOpen, casesDone, ...byReason] = await Promise.all([
+  const [land, due, efficiency, rectification, casesOpen, casesDone, accountable, ...byReason] = await Promise.all([
     api("/reports/industrial-land"),
     api(`/reports/evaluations-due${qs({ within_days: DUE_DAYS, limit: 0 })}`),
     api("/reports/efficiency?limit=0"),
     api("/contracts?status=rectification&limit=0"),
     api("/exit-cases?status=open&limit=0"),
     api("/exit-cases?status=completed&limit=0"),
+    api("/reports/accountability"),
     ...REASONS.map((reason) => api(`/exit-candidates?reason=${reason}&limit=0`)),
   ]);
   const history = await landHistory(Number(land.as_of.slice(0, 4)));
@@ -128,8 +129,58 @@ export async function renderDashboard(root, { districts }) {
     section(t("dash.evaluations", { days: DUE_DAYS }), evaluations),
     section(t("dash.exits"), exits),
     section(t("dash.classes", { year: efficiency.year }), classes),
+    section(t("dash.accountability"), accountability(accountable, districts)),
   );
   root.dataset.ready = "true";
+}
+
+// SPEC §1 谁提出、谁管理: a row per responsible organisation (an org_manager's own only), in the server's
+// order (most overdue first); a heading sorts by its column. Numbers as the report gives them.
+const ACCOUNTABILITY = [
+  ["acc.in_force", "contracts_in_force", 0], ["acc.rectification", "in_rectification", 0],
+  ["acc.overdue", "evaluations_overdue", 0], ["acc.below", "below_bottom_line", 0],
+  ["acc.candidates", "exit_candidates", 0], ["acc.cases_open", "exit_cases_open", 0],
+  ["acc.cases_completed", "exit_cases_completed", 0], ["acc.hectares", "hectares", 2], ["acc.mu", "mu", 1],
+];
+
+function accountability(report, districts) {
+  const columns = [
+    [t("acc.organisation"), (r) => r.organisation_name, { key: "organisation_name" }],
+    [t("acc.kind"), (r) => t(`org.kind.${r.organisation_kind}`), { key: "organisation_kind" }],
+    [t("col.district"), (r) => (r.organisation_district_code
+      ? placeName(districts.get(r.organisation_district_code)) : "–"), { key: "organisation_district_code" }],
+    ...ACCOUNTABILITY.map(([label, key, digits]) => [t(label), (r) => num(r[key], digits),
+      { numeric: true, key, value: (r) => r[key] }]),
+  ];
+  const holder = el("div", {});
+  let rows = report.items.slice();
+  let sorted = { key: "evaluations_overdue", desc: true }; // the server's order
+  const render = () => {
+    const grid = table(columns, rows, { id: "table-accountability", class: "numbers" });
+    grid.tBodies[0].append(el("tr", { class: "total" }, el("th", { scope: "row", colspan: 3 }, t("acc.total")),
+      ...ACCOUNTABILITY.map(([, key, digits]) => el("td", { class: "num", "data-value": report.totals[key] },
+        num(report.totals[key], digits)))));
+    grid.querySelectorAll("thead th").forEach((th, i) => {
+      const { key, numeric } = columns[i][2];
+      if (key === sorted.key) th.setAttribute("aria-sort", sorted.desc ? "descending" : "ascending");
+      th.style.cursor = "pointer";
+      th.addEventListener("click", () => {
+        const desc = !(key === sorted.key && sorted.desc);
+        const sign = desc ? -1 : 1;
+        rows = rows.slice().sort((a, b) => sign * (numeric ? a[key] - b[key]
+          : String(a[key] ?? "").localeCompare(String(b[key] ?? ""))));
+        sorted = { key, desc };
+        render();
+      });
+    });
+    holder.replaceChildren(grid);
+  };
+  render();
+  const csv = el("button", { type: "button", id: "accountability-csv" }, t("dash.accountability.csv"));
+  csv.addEventListener("click", () => download(`/reports/accountability${qs({ f: "csv" })}`,
+                                               `accountability-${report.as_of}.csv`));
+  return el("div", {}, el("p", { class: "muted" }, t("dash.accountability.note")), holder,
+            el("div", { class: "actions" }, csv));
 }
 
 /** One figure: `data-metric` names it and `data-value` holds the API's exact number (the test compares). */

@@ -1,4 +1,4 @@
-// A district's (or, for the bureau, the city's) queues: open plot-ratio requests, evaluations due and
+// A district's (or, for the bureau, the city's; for an org_manager its organisation's) queues: open plot-ratio requests, evaluations due and
 // overdue, contracts in rectification and exit candidates, each a table with links to the parcel.
 
 import { api, auth, qs } from "./api.js";
@@ -13,6 +13,8 @@ export async function renderQueues(root, { districts, openParcel }) {
   const district = auth.user.role === "bureau" || auth.user.role === "admin" ? null : auth.user.district_code;
   const scope = district ? { district_code: district } : {};
   root.replaceChildren(el("p", { class: "muted" }, t("panel.loading")));
+  // An org_manager's queues are its organisation's contracts (the REST scope, SPEC §4): named as such.
+  const org = auth.user.role === "org_manager" ? await api(`/organisations/${auth.user.organisation_id}`) : null;
   const [submitted, notice, pending, rectification, exits] = await Promise.all([
     api(`/plot-ratio-requests${qs({ ...scope, status: "submitted", limit: PAGE })}`),
     api(`/plot-ratio-requests${qs({ ...scope, status: "public_notice", limit: PAGE })}`),
@@ -70,8 +72,9 @@ export async function renderQueues(root, { districts, openParcel }) {
 
   const more = (page, rows) => (page.numberMatched > rows ? el("p", { class: "muted" },
     t("queues.more", { shown: rows, total: page.numberMatched })) : null);
-  const title = district ? t("queues.scope.district", { name: placeName(districts.get(district)) })
-    : t("queues.scope.city");
+  const title = org ? t("queues.scope.organisation", { name: org.name })
+    : district ? t("queues.scope.district", { name: placeName(districts.get(district)) })
+      : t("queues.scope.city");
   root.replaceChildren(
     el("h1", {}, `${t("queues.title")} · ${title}`),
     section(`${t("queues.requests")} (${openRequests})`, requests,

@@ -403,3 +403,37 @@ def test_an_import_left_running_is_followed_and_cancelled_from_the_list(live_pag
         page.wait_for_selector(f"{row} .job-cancelled", timeout=30_000)
     assert not page.locator(f"{row} button[data-cancel]").count()
     assert live_page.rest("/parcels", code="WEB-L")["numberMatched"] == 0
+
+
+def test_the_dashboard_shows_accountability_per_organisation(live_page: LivePage, page: Any) -> None:
+    """谁提出、谁管理: the bureau's dashboard lists the accountability report's rows in its order (most
+    overdue first) with its totals; a heading sorts; an org_manager sees its own row and its queues."""
+    log_in(page, live_page.base, "bureau")
+    page.click("nav a[data-view=dashboard]")
+    page.wait_for_selector("#view-dashboard[data-ready]", timeout=30_000)
+    report = live_page.rest("/reports/accountability")
+    assert report["items"], "the demo city has responsible organisations"
+    rows = page.locator("#table-accountability tbody tr:not(.total)")
+    names = rows.evaluate_all("rs => rs.map(r => r.cells[0].textContent)")
+    assert names == [i["organisation_name"] for i in report["items"]]
+    totals = page.locator("#table-accountability tr.total td[data-value]").evaluate_all(
+        "cells => cells.map(c => Number(c.dataset.value))")
+    assert totals[2] == report["totals"]["evaluations_overdue"]
+    assert totals[-2:] == pytest.approx([report["totals"]["hectares"], report["totals"]["mu"]])
+    page.locator("#table-accountability thead th").nth(10).click()  # hectares: most first
+    hectares = page.locator("#table-accountability tbody tr:not(.total)").evaluate_all(
+        "rs => rs.map(r => Number(r.cells[10].dataset.value))")
+    assert hectares == sorted(hectares, reverse=True)
+    assert page.is_visible("#accountability-csv")
+    shot(page, "16-accountability")
+
+    page.click("#logout")
+    log_in(page, live_page.base, "manager.industry")
+    page.click("nav a[data-view=dashboard]")
+    page.wait_for_selector("#view-dashboard[data-ready]", timeout=30_000)
+    own = live_page.rest("/reports/accountability", user="manager.industry")["items"]
+    assert len(own) == 1
+    assert page.locator("#table-accountability tbody tr:not(.total)").count() == 1
+    assert own[0]["organisation_name"] in page.inner_text("#table-accountability")
+    page.click("nav a[data-view=queues]")
+    page.wait_for_selector(f"#view-queues h1:has-text('{own[0]['organisation_name']}')", timeout=30_000)
