@@ -117,6 +117,8 @@ async function signedIn(user) {
   $("nav").hidden = false;
   document.querySelector("#nav a[data-view=figures]").hidden = !readsFigures(user);
   $("logout").hidden = false;
+  // 亩均 classes are enterprise figures: not a department's (data_provider) to read (SPEC §4).
+  document.querySelector("#style-by option[value=rating]").hidden = user.role === "data_provider";
   await loadDistricts();
   await route();
 }
@@ -147,7 +149,8 @@ function wire() {
   $("logout").addEventListener("click", () => { logout(); signedOut(); });
   $("lang").addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
   $("search").addEventListener("submit", (e) => findParcel(e).catch((err) => toast(explain(err))));
-  $("style-by").addEventListener("change", (e) => colourParcels(map, e.target.value, $("legend")));
+  $("style-by").addEventListener("change", (e) => colourParcels(map, e.target.value, $("legend"))
+    .catch((err) => toast(explain(err))));
   // Escape closes the parcel panel and gives the keyboard back to the map.
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("panel").hidden) {
@@ -158,7 +161,10 @@ function wire() {
   window.addEventListener("hashchange", route);
   auth.onExpired(() => { signedOut(); toast(t("err.UNAUTHENTICATED")); });
   // A new language redraws the labels, the legend and whatever view is open.
-  onLangChange(() => { if (map) colourParcels(map, $("style-by").value, $("legend")); if (auth.user) route(); });
+  onLangChange(() => {
+    if (map) colourParcels(map, $("style-by").value, $("legend")).catch((err) => toast(explain(err)));
+    if (auth.user) route();
+  });
 }
 
 async function start() {

@@ -8,7 +8,7 @@ import { el, section, table } from "./dom.js";
 import { num, placeName, t } from "./i18n.js";
 import { PALETTES } from "./map.js";
 
-const REASONS = ["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land"];
+const REASONS = ["repeated_below_bottom_line", "failed_rectification", "expired", "idle_land", "repeated_class_d"];
 const CLASS_COLOURS = { A: "#15803d", B: "#1f5fbf", C: "#d97706", D: "#dc2626" };
 export const DUE_DAYS = 90; // evaluations "due" within this many days (the queues too)
 

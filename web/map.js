@@ -1,7 +1,7 @@
 // The map: districts, zones and parcels as vector tiles from /tiles (ST_AsMVT), parcels coloured by tier,
 // legacy zone or status. No base map from the internet: the bureau's network may be closed.
 
-import { auth } from "./api.js";
+import { api, auth } from "./api.js";
 import { t } from "./i18n.js";
 
 export const CITY = [[120.85, 30.67], [122.2, 31.88]];
@@ -14,13 +14,27 @@ export const PALETTES = {
     planned: "#8b95a1", supplied: "#2563eb", under_construction: "#d97706", operating: "#15803d",
     rectification: "#dc2626", exiting: "#7c2d12", recovered: "#4b5563",
   },
+  // 亩均 classes of the holding enterprise (GET /ratings/parcels; never in the public tiles: feature-state).
+  rating: { A: "#15803d", B: "#2563eb", C: "#d97706", D: "#dc2626", none: "#c3c9d0" },
 };
 const ZONES = { base: "#1f5fbf", community: "#1b7f3b" };
 
 function colourBy(property) {
   const palette = PALETTES[property];
   const stops = Object.entries(palette).filter(([k]) => k !== "none").flat();
-  return ["match", ["to-string", ["get", property]], ...stops, palette.none || "#8b95a1"];
+  const value = property === "rating" ? ["coalesce", ["feature-state", "rating"], "none"]
+    : ["to-string", ["get", property]];
+  return ["match", value, ...stops, palette.none || "#8b95a1"];
+}
+
+/** The latest rated year's class of each parcel's enterprise, as feature-state `rating` (the reader's scope:
+ * GET /ratings/parcels answers only what it may read); resolves with that year (null: none rated). */
+async function loadRatings(map) {
+  const layer = await api("/ratings/parcels");
+  const target = { source: "parcels", sourceLayer: "parcels" };
+  map.removeFeatureState(target);
+  for (const [id, cls] of Object.entries(layer.classes)) map.setFeatureState({ ...target, id: Number(id) }, { rating: cls });
+  return layer.year;
 }
 
 function tiles(layer) {
@@ -98,25 +112,36 @@ export function createMap(container, { onParcel }) {
   return map;
 }
 
-/** Recolour parcels by `property` (tier, legacy_zone, status) and redraw the legend. */
-export function colourParcels(map, property, legend) {
+/** Recolour parcels by `property` (tier, legacy_zone, status, planning_locked, rating) and redraw the
+ * legend; `rating` first loads the classes (rejects when the reader may not read them). */
+export async function colourParcels(map, property, legend) {
   const expr = colourBy(property);
   const apply = () => {
     map.setPaintProperty("parcels-fill", "fill-color", expr);
     map.setPaintProperty("parcels-points", "circle-color", expr);
   };
-  if (map.isStyleLoaded()) apply(); else map.once("load", apply);
-  renderLegend(legend, property);
+  if (property !== "rating") {
+    if (map.isStyleLoaded()) apply(); else map.once("load", apply);
+    renderLegend(legend, property);
+    return;
+  }
+  if (!map.isStyleLoaded()) await new Promise((done) => map.once("load", done));
+  const year = await loadRatings(map);
+  apply();
+  renderLegend(legend, property, year);
 }
 
-export function renderLegend(legend, property) {
-  const prefix = { tier: "tier.", legacy_zone: "legacy.", status: "status.", planning_locked: "lock." }[property];
+export function renderLegend(legend, property, year = null) {
+  const prefix = { tier: "tier.", legacy_zone: "legacy.", status: "status.", planning_locked: "lock.",
+                   rating: "rating.class." }[property];
   const rows = Object.entries(PALETTES[property]).map(([key, colour]) =>
     `<li><span class="swatch" style="background:${colour}"></span>${t(prefix + key)}</li>`);
   rows.push(`<li><span class="swatch zone" style="border-color:${ZONES.base}"></span>${t("legend.zone.base")}</li>`);
   rows.push(`<li><span class="swatch zone" style="border-color:${ZONES.community}"></span>${t("legend.zone.community")}</li>`);
   rows.push(`<li><span class="swatch line"></span>${t("legend.district")}</li>`);
-  legend.innerHTML = `<h2>${t("legend.title")}</h2><ul>${rows.join("")}</ul>`;
+  const title = property === "rating" ? (year ? t("legend.rating", { year }) : t("legend.rating.none"))
+    : t("legend.title");
+  legend.innerHTML = `<h2>${title}</h2><ul>${rows.join("")}</ul>`;
 }
 
 /** Highlight parcel `id` and bring its geometry into view. */

@@ -17,12 +17,14 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
   const turn = (renderParcel.turn = (renderParcel.turn || 0) + 1);
   const feature = await api(`/parcels/${id}`);
   const p = { id: feature.id, ...feature.properties };
-  const [zone, contracts, evaluations, requests, history] = await Promise.all([
+  const [zone, contracts, evaluations, requests, history, ratings] = await Promise.all([
     p.zone_id ? api(`/zones/${p.zone_id}`).catch(() => null) : null,
     api(`/contracts?parcel_id=${id}&limit=20`),
     api(`/evaluations?parcel_id=${id}&limit=200`),
     api(`/plot-ratio-requests?parcel_id=${id}&limit=50`),
     api(`/parcels/${id}/history`),
+    // The holding enterprise's latest 亩均 class, for a reader who may see it (else no section).
+    api(`/ratings?parcel_id=${id}&limit=1`).catch(() => null),
   ]);
   if (turn !== renderParcel.turn) return null;
   const reload = () => { onChanged(p); renderParcel(panel, id, { districts, onClose, onChanged }); };
@@ -90,6 +92,7 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
   panel.replaceChildren(header, glance,
     section(t("panel.facts"), facts),
     section(t("panel.contract"), contract),
+    ...(ratings?.items.length ? [section(t("panel.rating"), ratingBlock(ratings.items[0]))] : []),
     section(t("panel.evaluations"), evalBlock),
     section(t("panel.requests"), reqBlock),
     section(t("panel.history"), historyBlock));
@@ -138,4 +141,19 @@ function contractBlock(c, latest) {
       [t("panel.term"), t("panel.signed", { date: c.signed_on, expires: c.expires_on })],
     ]),
     el("h3", {}, t("panel.indicators")), indicators);
+}
+
+/** The enterprise's latest 亩均 rating: class, year, score, rank in its group, or why it is not rated. */
+function ratingBlock(r) {
+  const cls = r.class
+    ? el("span", { class: `badge rating-${r.class}`, "data-field": "rating" }, t(`rating.class.${r.class}`))
+    : el("span", { class: "muted", "data-field": "rating" }, t(`rating.unrated.${r.unrated_reason}`));
+  return dl([
+    [t("panel.rating.class", { year: r.year }), cls],
+    [t("panel.rating.score"), r.score === null ? "–" : num(r.score, 2)],
+    [t("panel.rating.rank"), r.rank === null ? "–"
+      : t("panel.rating.of", { rank: r.rank, size: r.group_size, district: r.district_code ?? "–" })],
+    [t("panel.rating.land"), `${num(r.land_mu, 1)} ${t("unit.mu")}`],
+    [t("panel.rating.listed"), r.rectification ? t("panel.rating.rectification") : "–"],
+  ]);
 }
