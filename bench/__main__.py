@@ -4,6 +4,7 @@
   wfs          WFS GetFeature vs MapServer and QGIS Server
   imports      `landcycle import` of a 100,000-parcel GeoPackage vs a plain ogr2ogr load
   evaluations  scoring a year's due evaluations and the efficiency report
+  delivered    a year of delivered figures, then the year's evaluations recorded from them in one call
   load         a realistic mix (map, WFS, parcel views, requests) at 50 clients for 60 s
   web          the web page's first render of the whole city in headless Chromium
 """
@@ -20,7 +21,7 @@ def _load(name: str) -> Callable[[list[str]], int]:
     return main
 
 
-BENCHMARKS = ("api", "wfs", "imports", "evaluations", "load", "web")
+BENCHMARKS = ("api", "wfs", "imports", "evaluations", "delivered", "load", "web")
 
 
 def main(argv: list[str]) -> int:

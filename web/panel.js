@@ -69,6 +69,7 @@ export async function renderParcel(panel, id, { districts, onClose, onChanged })
       [t("col.stage"), (e) => t(`stage.${e.stage}`)],
       [t("col.due"), (e) => e.evaluated_on || e.due_on],
       [t("col.status"), (e) => (e.outcome ? t(`outcome.${e.outcome}`) : "–")],
+      [t("col.sources"), (e) => measuredSources(e)],
     ], past.slice().reverse()) : el("p", { class: "muted" }, t("panel.none")));
 
   const reqRows = requests.items.slice().reverse();
@@ -123,11 +124,34 @@ function badges(p, contract, latest, next) {
     ...out.map(([kind, text]) => el("span", { class: `badge glance-${kind}`, "data-badge": kind }, text)));
 }
 
+/** Where a measured value came from (SPEC §5 measurement_sources): typed in, or a department's batch. */
+function sourceLabel(src) {
+  const text = src.source === "entered"
+    ? t("source.entered", { by: src.by || "–" })
+    : t("source.delivered", {
+      source: src.source.split("+").map((s) => t(`source.${s}`)).join(" + "),
+      year: src.year, batches: (src.batches || []).map((b) => `#${b}`).join(", "),
+    });
+  return el("small", { class: "muted source", "data-source": src.source }, text);
+}
+
+/** Each measured value of a completed evaluation with its source, one line each. */
+function measuredSources(e) {
+  const codes = Object.keys(e.measurements || {}).sort();
+  if (!codes.length) return "–";
+  return el("span", { class: "sources" }, ...codes.flatMap((code, k) => [
+    ...(k ? [el("br")] : []), `${t(`indicator.${code}`)} ${num(e.measurements[code])} `,
+    e.measurement_sources?.[code] ? sourceLabel(e.measurement_sources[code]) : "",
+  ]));
+}
+
 function contractBlock(c, latest) {
   const measured = (i) => {
     const a = latest?.attainment?.[i.code];
     if (!a || a.measured === null || a.measured === undefined) return "–";
-    return `${num(a.measured)} ${a.met ? "✓" : "✗"}`;
+    const value = `${num(a.measured)} ${a.met ? "✓" : "✗"}`;
+    const src = latest.measurement_sources?.[i.code];
+    return src ? el("span", {}, value, " ", sourceLabel(src)) : value;
   };
   const indicators = table([
     [t("panel.indicator"), (i) => t(`indicator.${i.code}`)],

@@ -265,3 +265,61 @@ async def test_the_year_record_stays_in_the_callers_scope(client, db, city):
     # A single result of another organisation's contract is refused to the org_manager.
     foreign = await pending(client, other["contract"]["id"], "commissioning")
     assert (await record(client, foreign["id"], expect=403, user="manager.east"))["code"] == "FORBIDDEN_ROLE"
+
+
+@pytest.mark.live
+async def test_evaluations_record_command_records_the_year_from_the_delivered_figures(live_db):
+    import asyncio
+    import os
+    import sys
+
+    import orjson
+    from shapely.geometry import MultiPolygon, box
+
+    from app.auth.permissions import Actor
+    from app.contracts.service import ContractDraft, create_contract
+    from app.enterprises.service import create_enterprise
+    from app.organisations.service import create_organisation
+    from app.parcels.service import ParcelDraft, create_parcel
+    from tests import builders
+    from tests.conftest import TEST_URL, make_settings
+    from tests.contract_builders import uscc
+
+    bureau, settings = Actor(0, "bureau", "bureau"), make_settings()
+    await builders.build_city(live_db)
+    async with live_db.session() as session:
+        org = await create_organisation(session, bureau, "Pudong", "district_government", builders.EAST)
+        ent = await create_enterprise(session, bureau, "E", uscc(7), "C39")
+        lon, lat = builders.BZ[0] + 0.01, builders.BZ[1] + 0.01
+        land = await create_parcel(session, bureau, settings.policy, ParcelDraft(
+            code="CLI-1", land_use="industrial", geom=MultiPolygon([box(lon, lat, lon + 0.001, lat + 0.001)])))
+        await create_contract(session, bureau, settings.policy, ContractDraft(
+            code="HT-CLI", parcel_id=land, enterprise_id=ent, responsible_org_id=org, signed_on=SIGNED,
+            indicators={"output_per_mu": 300, "tax_per_mu": 20}), TODAY)
+        await deliver_figures(session, "statistics", 2025, [{"uscc": uscc(7), "figure": "output_value",
+                                                             "value": 9000}])
+    env = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_TODAY": TODAY.isoformat()}
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app.cli", "evaluations", "record",
+                                                    "--year", "2025", *args, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    code, out, err = await run()
+    assert code == 0, err
+    assert out.splitlines()[0] == "1 evaluations due in 2025 by 2026-06-01: recorded 0, skipped 1"
+    assert "no figure of 2025 was delivered for tax_per_mu (tax_paid)" in out
+    async with live_db.session() as session:
+        await deliver_figures(session, "tax", 2025, [{"uscc": uscc(7), "figure": "tax_paid", "value": 400}])
+    code, out, err = await run("--json", "--evaluated-on", "2026-05-01")
+    assert code == 0, err
+    done = orjson.loads(out)
+    assert (done["recorded"], done["outcomes"], done["evaluated_on"]) == (1, {"pass": 1}, "2026-05-01")
+    async with live_db.session() as session:
+        sources = await session.scalar(text("SELECT measurement_sources FROM evaluation WHERE evaluated_on IS "
+                                            "NOT NULL"))
+    assert (sources["tax_per_mu"]["source"], sources["output_per_mu"]["source"]) == ("tax", "statistics")
+    code, _, err = await run("--evaluated-on", "2027-01-01")
+    assert code == 1 and "VALIDATION_ERROR: evaluated_on 2027-01-01 is in the future" in err
