@@ -41,10 +41,20 @@ BatchId = Annotated[int, PathParam(ge=1, le=2**62)]
 _CHUNK = 1 << 20
 _SAFE = re.compile(r"[^\w\-]+")
 _ROW_KEYS = {"uscc", "contract_code", "figure", "value"}
+
+
+def _json_schema() -> dict[str, Any]:
+    """BatchIn's JSON Schema with its row schema inline (the OpenAPI document has no $defs of its own)."""
+    schema = BatchIn.model_json_schema()
+    row = schema.pop("$defs")["BatchRowIn"]
+    schema["properties"]["rows"]["items"] = row
+    return schema
+
+
 _BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")},
+        "application/json": {"schema": _json_schema()},
         "multipart/form-data": {"schema": {
             "type": "object", "required": ["file", "source", "year"],
             "properties": {
@@ -194,7 +204,7 @@ async def _from_form(request: Request, settings: SettingsDep, actor: ActorDep,
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
-    service.require_deliverer(actor, batch.source)  # before the file is read
+    service.require_department(actor, batch.source, batch.year, name)  # before the file is opened
     workdir = Path(tempfile.mkdtemp(prefix="landcycle-figures-"))
     try:
         safe = _SAFE.sub("_", Path(name).stem).strip("._") or "figures"

@@ -29,7 +29,7 @@ READERS = ("data_provider", "bureau", "admin", "viewer")
 FORMATS = ("json", "csv", "xlsx")
 AUDITED_ROWS = 20  # refused rows named in a refused attempt's audit row (the answer carries up to REPORT_CAP)
 
-__all__ = ["DELIVERERS", "READERS", "Delivered", "deliver", "require_deliverer"]
+__all__ = ["DELIVERERS", "READERS", "Delivered", "deliver", "require_deliverer", "require_department"]
 
 
 @dataclass
@@ -57,6 +57,16 @@ def require_deliverer(actor: Actor, source: str | None = None) -> None:
             role=actor.role, your_source=actor.source, source=source)
 
 
+def require_department(actor: Actor, source: str, year: int | None, file_name: str | None) -> None:
+    """`require_deliverer` for one batch; a department delivering another's is a refused attempt, audited
+    (SPEC rule 10)."""
+    try:
+        require_deliverer(actor, source)
+    except ForbiddenRole as exc:
+        raise exc.with_refusal(Refusal("measurement_batch", None, "deliver", detail={
+            "detail": exc.detail, "source": source, "year": year, "file": file_name})) from None
+
+
 def require_reader(actor: Actor) -> None:
     """Batches are read by their departments, the bureau, admins and viewers (FORBIDDEN_ROLE otherwise)."""
     require_role(actor, READERS, "read delivered figures")
@@ -76,7 +86,7 @@ async def deliver(session: AsyncSession, actor: Actor, source: str, year: int, e
     problem = rules.source_problem(source)
     if problem is not None:
         raise ValidationFailed(problem, field="source")
-    require_deliverer(actor, source)
+    require_department(actor, source, year, file_name)
     problem = rules.year_problem(year, this_year)
     if problem is not None:
         raise ValidationFailed(problem, field="year")

@@ -231,9 +231,12 @@ async def test_hostile_files_are_refused_cleanly(client, db, feeds):
     assert await stored(db, "SELECT * FROM measurement_batch") == []
 
 
-async def test_a_provider_uploading_for_another_department_is_refused_before_the_file_is_read(client, feeds):
-    r = await upload(client, "x.csv", b"not read", source="energy")
+async def test_a_provider_uploading_for_another_department_is_refused_before_its_file_is_opened(client, db, feeds):
+    r = await upload(client, "x.csv", b"never opened", source="energy")
     assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN_ROLE"
+    audited = await stored(db, "SELECT actor, outcome, code, detail FROM audit_log WHERE entity = 'measurement_batch'")
+    assert [(a, o, c, d["source"], d["file"]) for a, o, c, d in audited] == [
+        ("provider.tax", "refused", "FORBIDDEN_ROLE", "energy", "x.csv")]
 
 
 async def test_malformed_json_bodies_are_problems_not_errors(client, feeds):
@@ -291,4 +294,4 @@ async def test_the_cli_refuses_a_batch_with_a_bad_uscc_then_stores_it_with_skip_
         audited = await session.scalar(text(
             "SELECT count(*) FROM audit_log WHERE entity = 'measurement_batch' AND action = 'deliver' "
             "AND actor = 'provider.tax' AND id > :before"), {"before": before})
-        assert audited == 2  # the refused attempt and the stored batch
+        assert audited == 3  # the two refused attempts (a bad USCC, another department) and the stored batch
