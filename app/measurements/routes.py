@@ -85,6 +85,12 @@ async def deliver_batch(request: Request, session: SessionDep, actor: ActorDep, 
     if content_type == "multipart/form-data":
         batch, entries, fmt, name = await _from_form(request, settings, actor, max_mb)
     elif content_type in ("application/json", ""):
+        # Parsed whole in memory: held to the API's body limit (~150,000 values); more goes as a file.
+        limit = settings.max_body_bytes
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"a JSON batch may be at most {limit:,} bytes; send a larger delivery as a "
+                                  ".csv or .xlsx file", field="body", limit_bytes=limit)
+        lower_body_limit(request.scope, limit)
         batch, entries = await _from_json(await request.body())
         fmt, name = "json", None
     else:

@@ -249,6 +249,16 @@ async def test_malformed_json_bodies_are_problems_not_errors(client, feeds):
         assert r.status_code == 422 and r.json()["code"] == "VALIDATION_ERROR", (body, r.text)
 
 
+@pytest.mark.settings(today="2026-06-01", max_body_bytes=2000)
+async def test_a_json_batch_is_held_to_the_api_body_limit_and_a_file_is_not(client, db, feeds):
+    rows = [{"uscc": feeds[0], "figure": "tax_paid", "value": 1}] * 100
+    r = await client.post(API, json=tax_batch(*rows), headers=basic("provider.tax"))
+    assert r.status_code == 413 and r.json()["code"] == "PAYLOAD_TOO_LARGE" and ".csv or .xlsx" in r.json()["detail"]
+    big = "uscc,tax_paid\n" + "".join(f"{feeds[i % 2]},{i}\n" for i in range(2)) + "\n" * 3000
+    r = await upload(client, "big.csv", big.encode())
+    assert r.status_code == 201, r.text
+
+
 async def test_the_builder_stores_through_the_service(db, feeds):
     from tests.measurement_builders import deliver_figures
 
