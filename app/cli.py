@@ -132,6 +132,29 @@ def _evaluations_record(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _ratings_rate(args: argparse.Namespace, settings: Settings) -> int:
+    """A year's 亩均 classes from the delivered figures, replacing its run, as POST /ratings/{year}."""
+    from app.audit.service import audited_transaction
+    from app.calendar import city_today
+    from app.imports.commands import acting_user
+    from app.ratings.service import rate_year
+    from app.responses import dumps
+
+    async def work(db: Database) -> dict[str, Any]:
+        actor = await acting_user(db, args.user)
+        async with audited_transaction(db, actor) as session:
+            return await rate_year(session, actor, settings.policy, args.year, city_today(settings.today))
+
+    run = run_with_db(settings, work)
+    if args.json:
+        sys.stdout.write(dumps(run).decode() + "\n")
+        return 0
+    classes = ", ".join(f"{k} {n}" for k, n in run["classes"].items())
+    print(f"rated {run['year']}: {run['rated']} of {run['enterprises']} enterprises ({classes}); "
+          f"not rated {run['unrated']}")
+    return 0
+
+
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from app.exports import commands
 
@@ -273,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--user", help="act as this user (role and district apply; default: a bureau operator)")
     record.add_argument("--json", action="store_true", help="JSON for machines instead of lines")
     record.set_defaults(handler=_evaluations_record)
+
+    ratings = sub.add_parser("ratings", help="亩均 ratings of enterprises")
+    ratings_sub = ratings.add_subparsers(dest="ratings_command", required=True)
+    rate = ratings_sub.add_parser("rate", help="rate a year from the delivered figures (replaces its run)")
+    rate.add_argument("--year", type=int, required=True, help="the year whose figures and land are rated")
+    rate.add_argument("--user", help="act as this user (the bureau rates; default: a bureau operator)")
+    rate.add_argument("--json", action="store_true", help="the run as JSON instead of a line")
+    rate.set_defaults(handler=_ratings_rate)
 
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")

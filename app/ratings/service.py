@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, Scope, require_role
-from app.errors import ValidationFailed
+from app.errors import DomainError, Refusal, ValidationFailed
 from app.measurements.figures import M2_PER_MU
 from app.policy import Policy
 from app.ratings import rules
@@ -92,9 +92,12 @@ async def rate_year(session: AsyncSession, actor: Actor, policy: Policy, year: i
     """Rate every enterprise with land in force on 31 Dec of `year` or figures of that year, replacing the
     year's run; one audit row (action `rate`, entity `rating_run`) with the counts per class, the policy
     numbers and the counts it replaced. Bureau only."""
-    require_role(actor, ("bureau",), "rate enterprises (亩均)")
-    if not 1990 <= year <= today.year:
-        raise ValidationFailed(f"year must lie between 1990 and this year ({today.year})", field="year")
+    try:  # a refused attempt is kept in the audit log (rule 10)
+        require_role(actor, ("bureau",), "rate enterprises (亩均)")
+        if not 1990 <= year <= today.year:
+            raise ValidationFailed(f"year must lie between 1990 and this year ({today.year})", field="year")
+    except DomainError as exc:
+        raise exc.with_refusal(Refusal("rating_run", year, "rate", {"year": year})) from None
     prof = rules.profile(policy)
     await locks.entity(session, "rating_run", year)
     replaced = await _run_counts(session, year)

@@ -164,6 +164,11 @@ async def test_only_the_bureau_rates_and_bad_years_are_refused(client, city, db)
     assert (r.status_code, r.json()["code"], r.json()["field"]) == (422, "VALIDATION_ERROR", "year")
     assert (await client.post(f"{API}/ratings/1900", headers=basic("bureau"))).status_code == 422
     assert (await client.get(f"{API}/ratings/runs", headers=basic("viewer"))).json()["items"] == []
+    log = (await client.get(f"{API}/audit", params={"entity": "rating_run"}, headers=basic("viewer"))).json()
+    refused = sorted(log["items"], key=lambda e: e["id"])
+    assert [(e["actor"], e["outcome"], e["code"]) for e in refused][:4] == [
+        ("officer.east", "refused", "FORBIDDEN_ROLE"), ("viewer", "refused", "FORBIDDEN_ROLE"),
+        ("admin", "refused", "FORBIDDEN_ROLE"), ("bureau", "refused", "VALIDATION_ERROR")]
 
 
 async def test_rating_again_replaces_the_run_and_is_audited(client, city, db):
@@ -261,3 +266,62 @@ async def test_not_a_candidate_when_the_policy_says_four_years(client, city, db)
     r = await client.post(f"{API}/exit-cases", json={"contract_id": t["contracts"][4]["id"], "method": "recovery",
                                                      "decision_ref": "D-4"}, headers=basic("bureau"))
     assert (r.status_code, r.json()["code"]) == (409, "INVALID_TRANSITION")
+
+
+@pytest.mark.live
+async def test_ratings_rate_command_rates_the_year_as_the_rest_call(live_db):
+    import asyncio
+    import os
+    import sys
+
+    import orjson
+    from shapely.geometry import MultiPolygon, box
+
+    from app.auth.permissions import Actor
+    from app.contracts.service import ContractDraft, create_contract
+    from app.enterprises.service import create_enterprise
+    from app.organisations.service import create_organisation
+    from app.parcels.service import ParcelDraft, create_parcel
+    from tests import builders
+    from tests.conftest import TEST_URL, make_settings
+    from tests.contract_builders import uscc
+    from tests.measurement_builders import deliver_figures
+
+    bureau, settings = Actor(0, "bureau", "bureau"), make_settings()
+    await builders.build_city(live_db)
+    async with live_db.session() as session:
+        org = await create_organisation(session, bureau, "Pudong", "district_government", builders.EAST)
+        for n in (1, 2):
+            ent = await create_enterprise(session, bureau, f"E{n}", uscc(100 + n), "C39")
+            lon, lat = builders.BZ[0] + 0.01 * n, builders.BZ[1] + 0.01
+            land = await create_parcel(session, bureau, settings.policy, ParcelDraft(
+                code=f"CLI-{n}", land_use="industrial", geom=MultiPolygon([box(lon, lat, lon + 0.001, lat + 0.001)])))
+            await create_contract(session, bureau, settings.policy, ContractDraft(
+                code=f"HT-CLI-{n}", parcel_id=land, enterprise_id=ent, responsible_org_id=org,
+                signed_on=date(2024, 1, 1), indicators={"output_per_mu": 300, "tax_per_mu": 20}), TODAY)
+        await deliver_figures(session, "tax", 2025, [{"uscc": uscc(101), "figure": "tax_paid", "value": 900},
+                                                     {"uscc": uscc(102), "figure": "tax_paid", "value": 100}])
+        seen = await session.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log"))  # the log stays
+    env = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_TODAY": TODAY.isoformat()}
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "app.cli", "ratings", "rate", *args,
+                                                    env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    code, out, err = await run("--year", "2025")
+    assert code == 0, err
+    # Two firms: the first beaten by none (A), the second by half (share 0.5: B).
+    assert out.strip() == "rated 2025: 2 of 2 enterprises (A 1, B 1, C 0, D 0); not rated 0"
+    code, out, err = await run("--year", "2025", "--json")
+    assert code == 0, err
+    assert (orjson.loads(out)["classes"], orjson.loads(out)["rated"]) == ({"A": 1, "B": 1, "C": 0, "D": 0}, 2)
+    code, _, err = await run("--year", "2025", "--user", "viewer")
+    assert code == 1 and "FORBIDDEN_ROLE" in err
+    async with live_db.session() as session:
+        actions = (await session.execute(text(
+            "SELECT outcome, count(*) FROM audit_log WHERE entity = 'rating_run' AND entity_id = '2025' "
+            "AND id > :seen GROUP BY outcome ORDER BY outcome"), {"seen": seen})).all()
+    assert [tuple(a) for a in actions] == [("done", 2), ("refused", 1)]
