@@ -156,8 +156,9 @@ def check(source: str, entries: Sequence[Entry], enterprises: Mapping[str, int],
     own = set(figures_of(source))
     out = Checked(rows=len(entries))
     candidates: list[tuple[Entry, Accepted]] = []
+    usccs: dict[str, str | None] = {}  # each USCC checked once (a wide file names it once per figure)
     for entry in entries:
-        reason, accepted = _check_one(source, own, entry, enterprises, contracts)
+        reason, accepted = _check_one(source, own, entry, enterprises, contracts, usccs)
         if reason is not None:
             out.refused.append(RowRefused(entry.row, subject_of(entry), _figure_shown(entry), reason))
         else:
@@ -180,7 +181,7 @@ def check(source: str, entries: Sequence[Entry], enterprises: Mapping[str, int],
 
 
 def _check_one(source: str, own: set[str], entry: Entry, enterprises: Mapping[str, int],
-               contracts: Mapping[str, int]) -> tuple[str | None, Accepted | None]:
+               contracts: Mapping[str, int], usccs: dict[str, str | None]) -> tuple[str | None, Accepted | None]:
     code = normalised_code(entry)
     uscc = normalised_uscc(entry)
     if uscc and code:
@@ -189,7 +190,9 @@ def _check_one(source: str, own: set[str], entry: Entry, enterprises: Mapping[st
         return "no subject: give the enterprise's uscc or the contract_code", None
     enterprise_id = contract_id = None
     if uscc:
-        problem = uscc_rules.problem(uscc)
+        if uscc not in usccs:
+            usccs[uscc] = uscc_rules.problem(uscc)
+        problem = usccs[uscc]
         if problem is not None:
             return f"USCC {_shown(entry.uscc or '')}: {problem}", None
         enterprise_id = enterprises.get(uscc)
