@@ -122,6 +122,20 @@ async def test_a_refusal_carries_the_first_1000_refused_rows_and_their_count(cli
     assert r.json()["refused"][999]["row"] == 1000
 
 
+async def test_a_figure_of_one_contract_is_stored_against_the_contract(client, db, feeds):
+    from tests.contract_builders import operating_land
+
+    land = await operating_land(client)
+    code = land["contract"]["code"]
+    r = await client.post(API, json={"source": "energy", "year": 2025, "rows": [
+        {"contract_code": f" {code} ", "figure": "energy_use", "value": "310.25"}]}, headers=basic("bureau"))
+    assert r.status_code == 201, r.text
+    rows = await stored(db, "SELECT contract_id, enterprise_id, value FROM measurement")
+    assert rows == [(land["contract"]["id"], None, Decimal("310.2500"))]
+    values = (await client.get(f"{API}/{r.json()['id']}/values", headers=basic("viewer"))).json()["items"]
+    assert (values[0]["contract_code"], values[0]["uscc"]) == (code, None)
+
+
 async def test_a_department_delivers_its_own_figures_only(client, db, feeds):
     other = await client.post(API, json={"source": "statistics", "year": 2025,
                                          "rows": [{"uscc": feeds[0], "figure": "jobs", "value": 3}]},
