@@ -42,6 +42,11 @@ def statement(as_of: datetime | None) -> str:
     """The report's one statement; binds :day, :as_of (when given), :district, :organisation and the exit
     candidates' policy numbers (:idle_years, :d_years)."""
     candidates = CANDIDATES_SQL.replace(":today", ":day")
+    # Pending on the day: today's is the pending index's predicate (ix_evaluation_pending_due); a past day's
+    # counts the results and cancellations after it as pending.
+    pending = ("e.evaluated_on IS NULL AND e.cancelled_on IS NULL" if as_of is None else
+               "(e.evaluated_on IS NULL OR e.evaluated_on > :day)"
+               " AND (e.cancelled_on IS NULL OR e.cancelled_on > :day)")
     return f"""
 WITH scoped AS (
     SELECT c.id, c.responsible_org_id AS org_id, c.status,
@@ -61,18 +66,16 @@ WITH scoped AS (
 ), overdue AS (
     SELECT s.org_id, count(*) AS evaluations_overdue
       FROM evaluation e JOIN scoped s ON s.id = e.contract_id
-     WHERE e.due_on < :day AND (e.evaluated_on IS NULL OR e.evaluated_on > :day)
-       AND (e.cancelled_on IS NULL OR e.cancelled_on > :day)
+     WHERE e.due_on < :day AND {pending}
      GROUP BY s.org_id
-), latest AS (
-    SELECT DISTINCT ON (e.contract_id) e.contract_id, e.outcome
-      FROM evaluation e JOIN scoped s ON s.id = e.contract_id AND s.in_force
-     WHERE e.evaluated_on IS NOT NULL AND e.evaluated_on <= :day
-     ORDER BY e.contract_id, e.evaluated_on DESC, e.id DESC
 ), below AS (
     SELECT s.org_id, count(*) AS below_bottom_line
-      FROM latest l JOIN scoped s ON s.id = l.contract_id
-     WHERE l.outcome = 'below_bottom_line'
+      FROM scoped s
+     CROSS JOIN LATERAL (
+           SELECT e.outcome FROM evaluation e
+            WHERE e.contract_id = s.id AND e.evaluated_on <= :day
+            ORDER BY e.evaluated_on DESC, e.id DESC LIMIT 1) l
+     WHERE s.in_force AND l.outcome = 'below_bottom_line'
      GROUP BY s.org_id
 ), candidate AS (
     SELECT s.org_id, x.contract_id, x.reason

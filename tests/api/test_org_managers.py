@@ -308,3 +308,17 @@ async def test_the_public_does_not_read_the_accountability_report(db, land):
         for f in ("json", "csv"):
             r = await anon.get(f"{API}/reports/accountability", params={"f": f})
             assert _refused(r) == (401, "UNAUTHENTICATED")
+
+
+async def test_accountability_as_of_a_day_before_the_register_held_these_contracts(client, land):
+    """Rule 10: `as_of` reads the contracts and parcels as the register held them then; these were all
+    written today, so at the end of 2015 each organisation manages nothing (and is still listed)."""
+    report = (await _get(client, "/reports/accountability", "bureau", as_of="2015-12-31")).json()
+    assert report["as_of"] == "2015-12-31"
+    assert {r["organisation_id"] for r in report["items"]} == {land.a, land.b}
+    assert {k: v for k, v in report["totals"].items() if k != "organisations"} == {
+        "contracts_in_force": 0, "in_rectification": 0, "evaluations_overdue": 0, "below_bottom_line": 0,
+        "exit_candidates": 0, "exit_candidate_reasons": 0, "exit_cases_open": 0, "exit_cases_completed": 0,
+        "area_m2": 0, "hectares": 0, "mu": 0}
+    assert _refused(await _get(client, "/reports/accountability", "bureau", as_of="soon")) == (
+        422, "VALIDATION_ERROR")
