@@ -2,7 +2,8 @@
 plot-ratio requests, exit candidates and cases, and the reports on them (JSON and CSV, REST and WFS) are
 read by bureau, admin and viewer city-wide and by a district officer or evaluator for its own district
 only — a list is its district's (another district_code is FORBIDDEN_DISTRICT, a contract or parcel of
-another district lists nothing), one resource of another district is FORBIDDEN_DISTRICT; with
+another district lists nothing), one resource of another district is FORBIDDEN_DISTRICT; by an org_manager
+for its organisation's contracts only (another's is FORBIDDEN_ROLE), by a data_provider not at all; with
 LANDCYCLE_PUBLIC_READ=true the public reads parcels, zones and districts, never enterprise figures.
 
 The same land is built in both test districts: an operating contract with a recorded result (output and
@@ -22,7 +23,8 @@ import mapbox_vector_tile
 import pytest
 
 from app.main import create_app
-from tests.builders import EAST, WEST, basic
+from models import AppUser
+from tests.builders import EAST, WEST, _hash, basic
 from tests.conftest import make_settings
 from tests.contract_builders import contract, enterprise, operate, organisation, parcel, pending, result
 from tests.wfs.helpers import exception, fes, get_feature_20, kvp, members, post, xml
@@ -234,11 +236,68 @@ async def test_bureau_admin_and_viewer_read_every_district(client, lands, user):
     assert r.json()["numberMatched"] == 2
 
 
+# ------------------------------------------------------------------------------------------ organisations
+NOT_YOURS = (403, "FORBIDDEN_ROLE")
+
+
+@pytest.fixture
+async def manager(client, db, lands) -> str:
+    """An org_manager of the east district's organisation (each district's land has its own)."""
+    org = (await _get(client, f"/contracts/{lands[EAST].contract}", "bureau")).json()["responsible_org_id"]
+    async with db.session() as session:
+        session.add(AppUser(username="manager.east", password_hash=_hash(), role="org_manager",
+                            organisation_id=org))
+        session.add(AppUser(username="provider.tax", password_hash=_hash(), role="data_provider", source="tax"))
+    return "manager.east"
+
+
+async def test_an_org_manager_reads_its_organisations_rows_only(client, lands, manager):
+    """SPEC §4: an org_manager's lists are its organisation's (a district_code narrows them, it is not
+    refused); another organisation's resource is FORBIDDEN_ROLE; JSON, CSV and WFS alike."""
+    east, west = lands[EAST], lands[WEST]
+    for path, params in (("/contracts", {}), ("/evaluations", {"limit": 1000}), ("/exit-candidates", {}),
+                         ("/reports/evaluations-due", {"within_days": 30})):
+        rows = _items(await _get(client, path, manager, **params))
+        assert rows and {r["district_code"] for r in rows} == {EAST}, path
+        assert _items(await _get(client, path, manager, district_code=WEST, **params)) == [], path
+    assert [r["id"] for r in _items(await _get(client, "/plot-ratio-requests", manager))] == [east.request]
+    assert [c["id"] for c in _items(await _get(client, "/exit-cases", manager))] == [east.case]
+    for path in (f"/contracts/{west.contract}", f"/contracts/{west.contract}/history",
+                 f"/evaluations/{west.completed}", f"/plot-ratio-requests/{west.request}", f"/exit-cases/{west.case}"):
+        assert _refused(await _get(client, path, manager)) == NOT_YOURS, path
+    for path in (f"/contracts/{east.contract}", f"/evaluations/{east.completed}",
+                 f"/plot-ratio-requests/{east.request}", f"/exit-cases/{east.case}"):
+        assert (await _get(client, path, manager)).status_code == 200, path
+    report = (await _get(client, "/reports/efficiency", manager, year=2025)).json()
+    assert [i["contract_id"] for i in report["items"]] == [east.contract] and report["contracts"] == 2
+    for path in ("/reports/efficiency?year=2025&f=csv", "/reports/evaluations-due?f=csv",
+                 "/reports/accountability?f=csv"):
+        csv = await client.get(API + path, headers=basic(manager))
+        assert csv.status_code == 200 and west.contract_code not in csv.text, path
+    r = await kvp(client, user=manager, version="2.0.0", request="GetFeature",
+                  typenames="landcycle:exit_candidates", outputformat="application/json")
+    assert [f["properties"]["contract_id"] for f in r.json()["features"]] == [east.candidate]
+    assert _refused(await _get(client, "/audit", manager)) == NOT_YOURS
+
+
+async def test_a_data_provider_reads_no_contract_data(client, lands, manager):
+    """A department delivers figures; it reads no contract, evaluation, request, exit or report (SPEC §4)."""
+    for path in CONFIDENTIAL:
+        if path in ("/enterprises", "/organisations"):
+            continue
+        r = await client.get(API + path.format(**vars(lands[EAST])), headers=basic("provider.tax"))
+        assert _refused(r) == NOT_YOURS, path
+    r = await kvp(client, user="provider.tax", version="2.0.0", request="GetFeature",
+                  typenames="landcycle:exit_candidates")
+    assert r.status_code == 400 and "FORBIDDEN_ROLE" in exception(r)[2]  # an OWS ExceptionReport
+
+
 # ------------------------------------------------------------------------------------------ public read
 CONFIDENTIAL = ("/contracts", "/contracts/{contract}", "/contracts/{contract}/history", "/evaluations",
                 "/evaluations/{completed}", "/plot-ratio-requests", "/plot-ratio-requests/{request}",
                 "/exit-candidates", "/exit-cases", "/exit-cases/{case}", "/reports/efficiency",
                 "/reports/efficiency?f=csv", "/reports/evaluations-due", "/reports/evaluations-due?f=csv",
+                "/reports/accountability", "/reports/accountability?f=csv",
                 "/enterprises", "/organisations", "/audit")
 
 
