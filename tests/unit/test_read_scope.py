@@ -5,7 +5,11 @@ import pytest
 from app.auth.permissions import (
     ANONYMOUS,
     Actor,
+    Scope,
+    contract_scope,
+    may_read,
     read_scope,
+    require_in_scope,
     require_read_district,
     require_readable,
     require_registry_reader,
@@ -52,3 +56,32 @@ def test_the_public_and_unknown_roles_read_no_confidential_data():
         with pytest.raises(ForbiddenRole):
             check(Actor(7, "later", "data_provider"))
     require_registry_reader(OFFICER, "read enterprises")  # registry data: every signed-in role, city-wide
+
+
+MANAGER = Actor(8, "manager.industry", "org_manager", organisation_id=3)
+
+
+def test_an_org_manager_reads_its_organisations_contracts_in_any_district():
+    """SPEC §4 (谁提出、谁管理): its scope is its organisation, in every district; a district narrows it."""
+    assert contract_scope(MANAGER, None, "read contracts") == Scope(None, 3)
+    assert contract_scope(MANAGER, WEST, "read contracts") == Scope(WEST, 3)
+    require_in_scope(MANAGER, WEST, 3, "read contracts")
+    for other in (4, None):
+        with pytest.raises(ForbiddenRole) as refused:
+            require_in_scope(MANAGER, EAST, other, "read contracts")
+        assert refused.value.numbers["your_organisation"] == 3
+    require_registry_reader(MANAGER, "read enterprises")  # registry data, as a district officer reads it
+    assert may_read(MANAGER, "read landcycle:exit_candidates")
+    assert not may_read(Actor(9, "provider.tax", "data_provider", source="tax"), "read contracts")
+
+
+def test_an_org_manager_without_an_organisation_reads_nothing():
+    with pytest.raises(ForbiddenRole):
+        contract_scope(Actor(10, "broken", "org_manager"), None, "read contracts")
+
+
+def test_district_readers_scopes_are_their_districts_as_before():
+    assert contract_scope(OFFICER, None, "read contracts") == Scope(EAST)
+    assert contract_scope(Actor(1, "bureau", "bureau"), WEST, "read contracts") == Scope(WEST)
+    with pytest.raises(ForbiddenDistrict):
+        require_in_scope(OFFICER, WEST, 3, "read contracts")
