@@ -241,8 +241,11 @@ async def _contracts(session: AsyncSession, rng: np.random.Generator, chosen: li
             targets["rnd_intensity"] = round(float(rnd_share[k]), 1)
         if industry in ("C26", "C36"):
             targets["emissions_per_value_added"] = round(emissions_base * emissions[k], 1)
+        # 谁提出、谁管理: a park's committee proposes most of its land, the industry department R&D land outside
+        # the parks' share, the district government the rest.
         zone_org = orgs.get(f"zone:{p.zone}")
-        org = zone_org if zone_org is not None and park[k] else orgs[f"district:{p.district_code}"]
+        org = (zone_org if zone_org is not None and park[k]
+               else orgs["industry_department"] if p.land_use == "rnd" else orgs[f"district:{p.district_code}"])
         method = "lease" if lease[k] else "lease_then_grant" if phased[k] else "grant"
         contract_rows.append((int(ids[k]), 1, SYSTEM.username, f"HT-{int(ids[k]):06d}", p.id, enterprise, org,
                               "new_supply", method, signed, term, t.evaluation_interval_years, 3, t.start_by,
