@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,8 +70,25 @@ SELECT coalesce(l.enterprise_id, f.enterprise_id) AS enterprise_id, l.district_c
 """)  # noqa: S608 (constant)
 
 
+_INSERT = text("""
+INSERT INTO rating (year, enterprise_id, district_code, land_m2, land_mu, figures, indicators, score, rank,
+                    group_size, class, unrated_reason)
+SELECT :year, u.id, u.district, u.m2, u.mu, u.figures::jsonb, u.indicators::jsonb, u.score, u.rank, u.size,
+       u.cls, u.reason
+  FROM unnest(CAST(:ids AS bigint[]), CAST(:districts AS text[]), CAST(:m2 AS numeric[]),
+              CAST(:mu AS numeric[]), CAST(:figures AS text[]), CAST(:indicators AS text[]),
+              CAST(:score AS numeric[]), CAST(:rank AS int[]), CAST(:size AS int[]), CAST(:cls AS text[]),
+              CAST(:reason AS text[]))
+       AS u(id, district, m2, mu, figures, indicators, score, rank, size, cls, reason)
+""")
+
+
 def _num(value: Decimal) -> float:
     return float(rules.rounded(value))
+
+
+def _json(value: dict[str, float]) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _counts(classes: Counter[str | None], total: int) -> dict[str, int]:
@@ -114,16 +132,18 @@ async def rate_year(session: AsyncSession, actor: Actor, policy: Policy, year: i
     done = sum(1 for x in rated if x.cls is not None)
     await session.execute(insert(rating_run).values(year=year, policy=prof.as_json(), enterprises=len(rated),
                                                     rated=done, rated_by=actor.username))
-    values = []
+    columns: dict[str, list[Any]] = {k: [] for k in ("ids", "districts", "m2", "mu", "figures", "indicators",
+                                                      "score", "rank", "size", "cls", "reason")}
     for s, x in zip(subjects, rated, strict=True):
         m2, district = land[s.enterprise_id]
-        values.append({
-            "year": year, "enterprise_id": s.enterprise_id, "district_code": district, "land_m2": m2,
-            "land_mu": rules.rounded(s.land_mu), "figures": {k: _num(v) for k, v in sorted(s.figures.items())},
-            "indicators": {k: _num(v) for k, v in x.indicators.items()}, "score": x.score, "rank": x.rank,
-            "group_size": x.group_size, "class": x.cls, "unrated_reason": x.unrated_reason})
-    if values:
-        await session.execute(insert(rating), values)
+        for key, value in (("ids", s.enterprise_id), ("districts", district), ("m2", m2),
+                           ("mu", rules.rounded(s.land_mu)),
+                           ("figures", _json({k: _num(v) for k, v in sorted(s.figures.items())})),
+                           ("indicators", _json({k: _num(v) for k, v in x.indicators.items()})),
+                           ("score", x.score), ("rank", x.rank), ("size", x.group_size), ("cls", x.cls),
+                           ("reason", x.unrated_reason)):
+            columns[key].append(value)
+    await session.execute(_INSERT, {"year": year, **columns})  # one statement for every enterprise
     counts = _counts(Counter(x.cls for x in rated), len(rated))
     await audit.record(session, actor, "rate", "rating_run", year, before=replaced,
                        after={"year": year, **counts, "policy": prof.as_json()})
