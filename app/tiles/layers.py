@@ -3,8 +3,9 @@
 Properties carry the REST resources' names (SPEC §5). Parcels below `POINT_ZOOM_BELOW` are points on their
 surface — a parcel is smaller than a pixel there, its polygon would collapse anyway — with the properties
 a whole-city map styles and filters by; from `POINT_ZOOM_BELOW` up they are polygons with every property
-listed here. Each statement also reads the layer's collection version, in the same snapshot as its rows,
-so a cached tile is filed under the version it shows.
+listed here. Each statement also reads the layer's collection version and the snapshot it read in, so a
+cached tile is filed under the version it shows and can later be checked against the writes it did not see
+(app/tiles/service.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, select
+from sqlalchemy import Float, Integer, Select, Text, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.features.versions import version_column
@@ -57,7 +58,7 @@ class Layer:
     build: Callable[[bool], Select[Any]]
 
     def statement(self, z: int) -> Compiled:
-        """`(collection version, tile bytes)` of tile z/x/y; values `z`, `x`, `y`."""
+        """`(collection version, tile bytes, snapshot)` of tile z/x/y; values `z`, `x`, `y`."""
         points = z < POINT_ZOOM_BELOW and self.name == "parcels"
         return STATEMENTS.get((self.name, points), lambda: self.build(points))
 
@@ -69,7 +70,8 @@ def _columns(table: Any, names: tuple[str, ...]) -> list[Any]:
 def _tile(layer: str, collection: str, rows: Select[Any], feature_id: str | None,
           extent: int = EXTENT) -> Select[Any]:
     tile = rows.subquery("tile")
-    return select(version_column(collection), mvt(tile, layer, feature_id, extent)).select_from(tile)
+    return select(version_column(collection), mvt(tile, layer, feature_id, extent),
+                  func.pg_current_snapshot().cast(Text)).select_from(tile)
 
 
 def _parcels(points: bool) -> Select[Any]:
