@@ -226,7 +226,9 @@ class Database:
                 try:
                     yield conn
                 except Exception as exc:
-                    if not _went_away(exc):
+                    # Gone, or its connection broken under a statement still running (a stream's read-ahead
+                    # cut off: asyncpg then reports the state it was left in).
+                    if not (_went_away(exc) or conn.is_closed() or isinstance(exc, asyncpg.InternalClientError)):
                         raise
                     self.router.failed(replica, exc)  # type: ignore[union-attr]
                     raise ReplicaFailed(replica.name) from exc

@@ -188,7 +188,9 @@ class ReadRouter:
     async def _check(self, replica: Replica) -> None:
         try:
             if replica.pool is None:
-                replica.pool = await asyncpg.create_pool(replica.url, **self.pool_options)
+                # No floor of idle connections: a pool that keeps one would reconnect on its own (and log
+                # it) while the standby is down; this check is what finds it back.
+                replica.pool = await asyncpg.create_pool(replica.url, **{**self.pool_options, "min_size": 0})
             row = await replica.pool.fetchrow(
                 "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
                 " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8", timeout=5)
@@ -256,10 +258,17 @@ def request_scope() -> Iterator[list[str]]:
         served_by.reset(token)
 
 
+# A response is held back until it is complete or this large, so a read that fails on a standby after the
+# route produced its first bytes can still be answered again; past it, the response streams as it comes.
+HOLD_BYTES = 1024 * 1024
+
+
 class ReplicaRetry:
     """ASGI middleware (with standbys only): answers a request again on the primary when a read on a standby
-    failed before its response started, and names the nodes that served its reads in `Landcycle-Node`
-    (`primary`, or a standby's host:port) — what an operator checks to see the standbys at work."""
+    failed before its response went out, and names the nodes that served its reads in `Landcycle-Node`
+    (`primary`, or a standby's host:port) — what an operator checks to see the standbys at work. Responses
+    are held back up to HOLD_BYTES (pages, features, tiles, WFS windows: all of it); a longer stream that
+    fails on a standby after that ends early, like a dropped connection."""
 
     def __init__(self, app: Any, router: Any) -> None:
         self.app = app
@@ -270,28 +279,43 @@ class ReplicaRetry:
             await self.app(scope, receive, send)
             return
         with request_scope() as nodes:
-            started = False
             received: list[Any] = []
+            held: list[Any] = []
+            size = 0
+            sent = False
 
             async def recording() -> Any:
                 message = await receive()
                 received.append(message)
                 return message
 
-            async def sending(message: Any) -> None:
-                nonlocal started
+            async def flush() -> None:
+                nonlocal sent
+                sent = True
+                start, *rest = held
+                served = ",".join(nodes) or "none"
+                await send({**start, "headers": [*start.get("headers", []), (b"landcycle-node", served.encode())]})
+                for message in rest:
+                    await send(message)
+                held.clear()
+
+            async def holding(message: Any) -> None:
+                nonlocal size
+                if sent:
+                    await send(message)
+                    return
+                held.append(message)
                 if message["type"] == "http.response.start":
-                    started = True
-                    served = ",".join(nodes) or "none"
-                    message = {**message, "headers": [*message.get("headers", []),
-                                                      (b"landcycle-node", served.encode())]}
-                await send(message)
+                    return
+                size += len(message.get("body", b""))
+                if message["type"] != "http.response.body" or not message.get("more_body") or size > HOLD_BYTES:
+                    await flush()
 
             try:
-                await self.app(scope, recording, sending)
+                await self.app(scope, recording, holding)
                 return
             except ReplicaFailed:
-                if started:
+                if sent:
                     raise
             log.info("a read on a standby failed; answering %s %s on the primary", scope["method"], scope["path"])
             replay = iter(list(received))
@@ -300,8 +324,10 @@ class ReplicaRetry:
                 return next(replay, None) or await receive()
 
             nodes.clear()
+            held.clear()
+            size = 0
             token = forced_primary.set(True)
             try:
-                await self.app(scope, replaying, sending)
+                await self.app(scope, replaying, holding)
             finally:
                 forced_primary.reset(token)

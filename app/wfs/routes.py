@@ -20,6 +20,7 @@ from app.auth.permissions import ANONYMOUS, Actor
 from app.deps import app_database, app_settings, app_state, authenticate
 from app.errors import DomainError, Unauthenticated
 from app.features.paging import public_url
+from app.replicas import ReplicaFailed
 from app.responses import as_domain_error
 from app.streaming import BoundedStream
 from app.wfs import capabilities, describe, getfeature, kvp, project, transaction, xmlreq, xmlsafe
@@ -73,6 +74,8 @@ async def _guard(
 ) -> Response:
     try:
         return await work()
+    except ReplicaFailed:  # a standby went away mid-read: answered again on the primary (app/replicas.py)
+        raise
     except WfsError as exc:
         return render_wfs_error(exc, version)
     except DomainError as exc:
