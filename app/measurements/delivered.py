@@ -72,16 +72,22 @@ async def latest(session: AsyncSession, contract_ids: Sequence[int], year: int) 
                                            "end": date(year, 12, 31)})
     out: dict[int, Delivered] = {}
     fractions: dict[int, Decimal] = {}  # the contract's share of its enterprise's land
+    theirs: dict[int, dict[str, Decimal]] = {}  # the enterprise's figures, before the share
     for r in rows:
         d = out.get(r.id)
         if d is None:
             area, held = r.area_m2 or Decimal(0), r.held_m2 or Decimal(0)
             d = out[r.id] = Delivered(r.id, year, land_mu=catalogue.land_mu(area) if area else None)
             fractions[r.id] = area / held if area and held else Decimal(0)
+            theirs[r.id] = {}
         if r.figure is None:
             continue
-        fraction = Decimal(1) if r.own else fractions[r.id]
-        d.figures.update(catalogue.share({r.figure: Decimal(r.value)}, fraction))
-        d.provenance[r.figure] = Provenance(r.source, r.batch_id, year, "contract" if r.own else "enterprise",
-                                            fraction)
+        if r.own:
+            d.figures[r.figure] = r.value
+            d.provenance[r.figure] = Provenance(r.source, r.batch_id, year, "contract", Decimal(1))
+        else:
+            theirs[r.id][r.figure] = r.value
+            d.provenance[r.figure] = Provenance(r.source, r.batch_id, year, "enterprise", fractions[r.id])
+    for cid, d in out.items():
+        d.figures.update(catalogue.share(theirs[cid], fractions[cid]))
     return out
