@@ -179,27 +179,33 @@ async def runs(session: AsyncSession) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ reads
 # An enterprise is in a reader's scope for a year when it held, on 31 Dec, a contract on land of the
 # reader's district (district officer, evaluator) or one managed by the reader's organisation (org_manager).
-_HELD = f"""EXISTS (SELECT 1 FROM contract hc JOIN parcel hp ON hp.id = hc.parcel_id AND {current_sql('hp')}
-    WHERE hc.enterprise_id = r.enterprise_id AND {current_sql('hc')}
-      AND {IN_FORCE.format(c='hc', day='make_date(r.year, 12, 31)')}
-      AND (CAST(:scope_district AS text) IS NULL OR hp.district_code = :scope_district)
-      AND (CAST(:scope_org AS bigint) IS NULL OR hc.responsible_org_id = :scope_org)
-      AND (CAST(:parcel_id AS bigint) IS NULL OR hc.parcel_id = :parcel_id))"""  # noqa: S608 (constant)
-_LIST = f"""
+# Only the conditions a request asks for are written into its statement, so each plans on its own indexes.
+_SELECT = """
 SELECT r.id, r.year, r.enterprise_id, en.name AS enterprise_name, en.uscc, en.industry_code, r.district_code,
        r.land_m2, r.land_mu, r.figures, r.indicators, r.score, r.rank, r.group_size, r.class, r.unrated_reason
   FROM rating r JOIN enterprise en ON en.id = r.enterprise_id
- WHERE (CAST(:year AS int) IS NULL OR r.year = :year)
-   AND (CAST(:class AS text) IS NULL OR r.class = :class)
-   AND (CAST(:district AS text) IS NULL OR r.district_code = :district)
-   AND (CAST(:enterprise_id AS bigint) IS NULL OR r.enterprise_id = :enterprise_id)
-   AND (CAST(:listed AS text[]) IS NULL OR r.class = ANY(CAST(:listed AS text[])))
-   AND ((CAST(:scope_district AS text) IS NULL AND CAST(:scope_org AS bigint) IS NULL
-         AND CAST(:parcel_id AS bigint) IS NULL) OR {_HELD})
-"""  # noqa: S608 (constant)
-_COUNT = text(f"SELECT count(*) FROM ({_LIST}) AS listed")  # noqa: S608 (constant)
-_PAGE = text(_LIST + " ORDER BY r.year DESC, r.district_code NULLS LAST, r.rank NULLS LAST, r.enterprise_id"
-             " LIMIT :limit OFFSET :offset")
+"""
+_FILTERS = (("year", "r.year = :year"), ("class", "r.class = :class"), ("district", "r.district_code = :district"),
+            ("enterprise_id", "r.enterprise_id = :enterprise_id"), ("listed", "r.class = ANY(:listed)"),
+            # the holders of one parcel, first by its contracts (ix_contract_parcel_id), then held on 31 Dec
+            ("parcel_id", "r.enterprise_id IN (SELECT pc.enterprise_id FROM contract pc WHERE pc.parcel_id = "
+                          ":parcel_id)"))
+
+
+def _where(params: dict[str, Any]) -> str:
+    where = [sql for key, sql in _FILTERS if params.get(key) is not None]
+    held = [sql for key, sql in (("scope_district", "hp.district_code = :scope_district"),
+                                 ("scope_org", "hc.responsible_org_id = :scope_org"),
+                                 ("parcel_id", "hc.parcel_id = :parcel_id")) if params.get(key) is not None]
+    if held:
+        land = (f" JOIN parcel hp ON hp.id = hc.parcel_id AND {current_sql('hp')}"
+                if params.get("scope_district") is not None else "")
+        where.append(f"""EXISTS (SELECT 1 FROM contract hc{land}
+    WHERE hc.enterprise_id = r.enterprise_id AND {current_sql('hc')}
+      AND {IN_FORCE.format(c='hc', day='make_date(r.year, 12, 31)')} AND {' AND '.join(held)})""")  # noqa: S608 (fixed fragments)
+    return (" WHERE " + " AND ".join(where)) if where else ""
+
+
 COLUMNS = ("id", "year", "enterprise_id", "enterprise_name", "uscc", "industry_code", "district_code", "land_m2",
            "land_mu", "score", "rank", "group_size", "class", "unrated_reason", "rectification",
            *(f"indicator_{k}" for k in rules.INDICATORS), *(f"figure_{k}" for k in sorted(
@@ -237,8 +243,12 @@ def csv_row(item: dict[str, Any]) -> dict[str, Any]:
 async def list_ratings(session: AsyncSession, policy: Policy, params: dict[str, Any], limit: int | None,
                        offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
     """A page of ratings (latest year first, by district and rank) and their count; `limit` None: all."""
-    total = int(await session.scalar(_COUNT, params) or 0)
-    rows = await session.execute(_PAGE, {**params, "limit": limit, "offset": offset})
+    where = _where(params)
+    binds = {k: v for k, v in params.items() if v is not None}
+    total = int(await session.scalar(text(f"SELECT count(*) FROM rating r{where}"), binds) or 0)  # noqa: S608
+    page = text(_SELECT + where + " ORDER BY r.year DESC, r.district_code NULLS LAST, r.rank NULLS LAST, "
+                "r.enterprise_id LIMIT :limit OFFSET :offset")
+    rows = await session.execute(page, {**binds, "limit": limit, "offset": offset})
     return total, [as_json(r, policy) for r in rows]
 
 
