@@ -267,6 +267,18 @@ async def test_the_year_record_stays_in_the_callers_scope(client, db, city):
     assert (await record(client, foreign["id"], expect=403, user="manager.east"))["code"] == "FORBIDDEN_ROLE"
 
 
+async def committed_figures(session, source, enterprise_id, figure, value):
+    """A batch of one 2025 value written as the delivery service stores it, without its audit row: the
+    audit log is append-only, and other tests count the delivery rows they expect there."""
+    batch = await session.scalar(text(
+        "INSERT INTO measurement_batch (source, year, format, rows, accepted, refused, delivered_by) "
+        "VALUES (:source, 2025, 'json', 1, 1, 0, 'test') RETURNING id"), {"source": source})
+    await session.execute(text(
+        "INSERT INTO measurement (batch_id, source, year, enterprise_id, figure, value) "
+        "VALUES (:batch, :source, 2025, :enterprise, :figure, :value)"),
+        {"batch": batch, "source": source, "enterprise": enterprise_id, "figure": figure, "value": value})
+
+
 @pytest.mark.live
 async def test_evaluations_record_command_records_the_year_from_the_delivered_figures(live_db):
     import asyncio
@@ -296,8 +308,7 @@ async def test_evaluations_record_command_records_the_year_from_the_delivered_fi
         await create_contract(session, bureau, settings.policy, ContractDraft(
             code="HT-CLI", parcel_id=land, enterprise_id=ent, responsible_org_id=org, signed_on=SIGNED,
             indicators={"output_per_mu": 300, "tax_per_mu": 20}), TODAY)
-        await deliver_figures(session, "statistics", 2025, [{"uscc": uscc(7), "figure": "output_value",
-                                                             "value": 9000}])
+        await committed_figures(session, "statistics", ent, "output_value", 9000)
     env = {**os.environ, "DATABASE_URL": TEST_URL, "LANDCYCLE_TODAY": TODAY.isoformat()}
 
     async def run(*args: str) -> tuple[int, str, str]:
@@ -312,7 +323,7 @@ async def test_evaluations_record_command_records_the_year_from_the_delivered_fi
     assert out.splitlines()[0] == "1 evaluations due in 2025 by 2026-06-01: recorded 0, skipped 1"
     assert "no figure of 2025 was delivered for tax_per_mu (tax_paid)" in out
     async with live_db.session() as session:
-        await deliver_figures(session, "tax", 2025, [{"uscc": uscc(7), "figure": "tax_paid", "value": 400}])
+        await committed_figures(session, "tax", ent, "tax_paid", 400)
     code, out, err = await run("--json", "--evaluated-on", "2026-05-01")
     assert code == 0, err
     done = orjson.loads(out)
