@@ -218,6 +218,33 @@ async def test_an_org_manager_records_its_contracts_results_and_follows_up_the_r
     assert "manager.a" in {e.get("actor") or e.get("username") for e in audit["items"]}
 
 
+async def test_an_org_manager_does_not_sign_exit_decide_or_edit_land(client, land):
+    """Reading and recording results is all: contracts, exit cases (rule 8), request decisions (rule 9)
+    and parcel edits stay with the bureau and district officers (FORBIDDEN_ROLE, nothing written)."""
+    a1, a2 = land.contracts["a1"], land.contracts["a2"]
+    before = len(_items(await _get(client, "/contracts", "bureau", limit=1000)))
+    free = await parcel(client, "base")
+    r = await client.post(f"{API}/contracts", headers=basic("manager.a"), json={
+        "code": "HT-MGR", "parcel_id": free["id"], "enterprise_id": a1["enterprise_id"],
+        "responsible_org_id": land.a, "signed_on": "2026-05-01",
+        "indicators": [{"code": "output_per_mu", "target": 300}, {"code": "tax_per_mu", "target": 20}]})
+    assert _refused(r) == NOT_YOURS
+    r = await client.post(f"{API}/exit-cases", headers=basic("manager.a"), json={
+        "contract_id": a2["id"], "method": "recovery", "decision_ref": "沪规划资源〔2026〕13号"})
+    assert _refused(r) == NOT_YOURS
+    r = await client.post(f"{API}/plot-ratio-requests/{land.requests['a1']}/notice", headers=basic("manager.a"),
+                          json={"starts_on": "2026-04-01", "ends_on": "2026-04-20"})
+    assert r.status_code == 403, r.text
+    r = await client.patch(f"{API}/parcels/{a1['parcel_id']}", headers=basic("manager.a"),
+                           json={"properties": {"code": "RENAMED"}})
+    assert _refused(r) == NOT_YOURS
+    assert len(_items(await _get(client, "/contracts", "bureau", limit=1000))) == before
+    assert [c["contract_id"] for c in _items(await _get(client, "/exit-candidates", "bureau"))] == sorted(
+        [a2["id"], land.contracts["b2"]["id"]])
+    req = (await _get(client, f"/plot-ratio-requests/{land.requests['a1']}", "manager.a")).json()
+    assert req["status"] == "submitted"
+
+
 # ------------------------------------------------------------------------------------------ accountability
 def _area(client_rows: list[float]) -> dict[str, Decimal]:
     m2 = sum((Decimal(repr(x)).quantize(Decimal("0.01"), ROUND_HALF_UP) for x in client_rows), Decimal(0))
