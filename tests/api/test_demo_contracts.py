@@ -47,7 +47,7 @@ async def test_the_demo_is_deterministic_and_has_every_case(live_db):
                    count(*) FILTER (WHERE consequence = 'rectification') AS rectifications
               FROM evaluation"""), {"today": TODAY})).one()
         distinct_reasons = text(f"SELECT DISTINCT reason FROM ({CANDIDATES_SQL}) x")  # noqa: S608 (constant)
-        reasons = set(await session.scalars(distinct_reasons, {"today": TODAY, "idle_years": 1}))
+        reasons = set(await session.scalars(distinct_reasons, {"today": TODAY, "idle_years": 1, "d_years": 3}))
         in_rectification = await session.scalar(
             text("SELECT count(*) FROM contract WHERE valid_to IS NULL AND status = 'rectification'"))
         cases = await session.scalar(text("SELECT count(*) FROM exit_case"))

@@ -47,6 +47,6 @@ async def test_the_demo_load_builds_the_three_tiers_and_users_of_every_role(db, 
         "SELECT min(plot_ratio), max(plot_ratio) FROM parcel WHERE land_use IN ('office', 'commercial')"))).one()
     assert lo >= 2.5 and hi <= 6.0
     roles = {r[0] for r in await conn.execute(text("SELECT DISTINCT role FROM app_user"))}
-    assert roles == {"admin", "bureau", "district_officer", "evaluator", "viewer"}
+    assert roles == {"admin", "bureau", "district_officer", "evaluator", "viewer", "org_manager", "data_provider"}
     r = await client.get("/api/v1/parcels?tier=base&limit=5", headers=basic("bureau", "landcycle"))
     assert r.status_code == 200 and r.json()["numberReturned"] == 5
