@@ -13,6 +13,7 @@ from app.auth.permissions import Actor
 from app.auth.security import hash_password
 from app.db import Database
 from app.demo import contracts as demo_contracts
+from app.demo import figures as demo_figures
 from app.demo.city import generate
 from app.parcels.bulk import bulk_create
 from app.parcels.service import ParcelDraft
@@ -85,6 +86,10 @@ EXTENSIONS: list[Callable[..., Awaitable[None]]] = []
 # The contracts slice: enterprises, organisations, contracts and their evaluation history.
 DEMO_TABLES[:0] = demo_contracts.TABLES
 EXTENSIONS.append(demo_contracts.load)
+
+# Delivered figures and 亩均 ratings of the last three years, from the contracts' history.
+DEMO_TABLES[:0] = demo_figures.TABLES
+EXTENSIONS.append(demo_figures.load)
 
 
 async def _users(session: AsyncSession, district_codes: list[str], names: dict[str, str]) -> None:
