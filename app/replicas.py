@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Hashable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ class ReadRouter:
     # writer → (WAL position after its last write, monotonic time of the write)
     writes: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
     primary_lsn: int = 0
+    # (monotonic time, the primary's WAL position then) of the recent checks: how far behind a standby is
+    _history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=600))
     _next: int = 0
     _task: asyncio.Task[None] | None = None
     _listener: asyncpg.Connection | None = None
@@ -180,6 +183,7 @@ class ReadRouter:
                 self._listener = await asyncpg.connect(primary_url, timeout=5)
                 await self._listener.add_listener(CHANNEL, self._heard)
             self.primary_lsn = lsn(await self._listener.fetchval("SELECT pg_current_wal_lsn()::text", timeout=5))
+            self._history.append((time.monotonic(), self.primary_lsn))
         except Exception as exc:  # the primary down: the standbys' lag is unknown, judged by time alone
             log.warning("primary check failed: %s", exc)
             self._listener = None
@@ -208,11 +212,23 @@ class ReadRouter:
         if not in_recovery:
             replica.healthy, replica.error, replica.lag_seconds = False, "not a standby (not in recovery)", None
             return
-        # Caught up with the primary: no lag whatever the time since the last replayed transaction (an idle
-        # primary sends none); behind: the age of the last transaction it replayed.
-        replica.lag_seconds = 0.0 if replica.replay >= self.primary_lsn else round(float(since or 0.0), 3)
+        replica.lag_seconds = round(self.lag(replica.replay, since), 3)
         replica.healthy = replica.lag_seconds <= self.max_lag
         replica.error = None if replica.healthy else f"lags {replica.lag_seconds} s (bound {self.max_lag} s)"
+
+    def lag(self, replayed: int, since_last_replayed: float | None) -> float:
+        """Seconds a standby that has replayed up to `replayed` may be behind: none when it has all the primary
+        had at the last check; else the time since the last check that found the primary at or before that
+        position (its data is at least that fresh — not the age of its last replayed transaction, which an
+        idle primary's background WAL would make look like minutes); beyond the checks remembered, the
+        larger of their span and that age."""
+        if not self._history or replayed >= self._history[-1][1]:
+            return 0.0
+        now = time.monotonic()
+        for at, position in reversed(self._history):
+            if position <= replayed:
+                return now - at
+        return max(now - self._history[0][0], float(since_last_replayed or 0.0))
 
     def _heard(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         who, _, where = payload.partition(" ")
