@@ -7,6 +7,7 @@
   delivered    a year of delivered figures, then the year's evaluations recorded from them in one call
   load         a realistic mix (map, WFS, parcel views, requests) at 50 clients for 60 s
   web          the web page's first render of the whole city in headless Chromium
+  replicas     read throughput: one node vs two workers + a streaming standby (throwaway clusters)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def _load(name: str) -> Callable[[list[str]], int]:
     return main
 
 
-BENCHMARKS = ("api", "wfs", "imports", "evaluations", "delivered", "load", "web")
+BENCHMARKS = ("api", "wfs", "imports", "evaluations", "delivered", "load", "web", "replicas")
 
 
 def main(argv: list[str]) -> int:
