@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import URL
 from starlette.responses import Response
 
+from app import replicas
 from app.audit.service import audited_transaction
 from app.auth.permissions import ANONYMOUS, Actor
 from app.deps import app_database, app_settings, app_state, authenticate
@@ -63,6 +64,7 @@ def _bounds_cache(request: Request) -> capabilities.BoundsCache:
 async def _actor(request: Request, operation: str) -> Actor:
     header = request.headers.get("authorization")
     if not header and operation in READS and app_settings(request).public_read:
+        replicas.read_request.set(True)  # the public's reads may run on a standby (app/replicas.py)
         return ANONYMOUS
     actor = await authenticate(request, header)
     request.state.actor = actor
