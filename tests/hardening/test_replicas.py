@@ -109,7 +109,9 @@ def test_reads_on_the_standby_writes_visible_to_their_author_and_a_standby_stopp
             edit = httpx.patch(f"{a}/api/v1/parcels/{pid}", json={"properties": {"plot_ratio": ratio}},
                                headers={"If-Match": etag}, auth=AUTH, timeout=30)
             assert edit.status_code == 200, edit.text
-            seen = httpx.get(f"{b}/api/v1/parcels/{pid}", auth=AUTH, timeout=30)
+            # Revalidating the version before the edit, on the other worker: the new one, never a stale 304.
+            seen = httpx.get(f"{b}/api/v1/parcels/{pid}", auth=AUTH, timeout=30, headers={"If-None-Match": etag})
+            assert seen.status_code == 200 and seen.headers["etag"] != etag
             assert seen.json()["properties"]["plot_ratio"] == ratio, seen.headers.get("landcycle-node")
             wfs = _wfs(b, resourceId=f"parcels.{pid}")
             assert wfs.json()["features"][0]["properties"]["plot_ratio"] == ratio
