@@ -36,7 +36,7 @@ from app.settings import Settings
 from models.base import current_sql
 
 SYSTEM = Actor(id=0, username="demo-loader", role="bureau")
-TABLES = ["rating", "rating_run", "measurement", "measurement_batch"]
+TABLES = ["rating", "rating_run", "measurement", "measurement_batch"]  # replaced and analysed by app/demo/load.py
 YEARS = 3  # the last three complete years
 # Enterprises per delivered batch: the delivery service looks a batch's USCCs up in one IN list, which
 # asyncpg caps at 32,767 parameters.
@@ -138,8 +138,6 @@ async def load(session: AsyncSession, settings: Settings, seed: int, progress: C
     for year in years:
         run = await rate_year(session, SYSTEM, settings.policy, year, today)
         progress(f"  亩均 {year}: {run['rated']:,} of {run['enterprises']:,} enterprises rated, {run['classes']}")
-    for table in TABLES:
-        await session.execute(text(f"ANALYZE {table}"))
 
 
 def _figures(rng: np.random.Generator, rows: Sequence[Any], years: list[int]) -> dict[str, Any]:
