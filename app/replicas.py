@@ -112,6 +112,10 @@ class ReadRouter:
     _next: int = 0
     _task: asyncio.Task[None] | None = None
     _listener: asyncpg.Connection | None = None
+    _listened: bool = False  # a listener was connected once (a new one after it may have missed writes)
+    # Until then, every signed-in user reads on the primary: the listener was cut off and may have missed
+    # other workers' writes.
+    blind_until: float = 0.0
 
     def __post_init__(self) -> None:
         self.replicas = [Replica(url, node_name(url)) for url in self.urls]
@@ -122,7 +126,10 @@ class ReadRouter:
         """The standby for the current read, or None for the primary."""
         if not self.replicas or not read_request.get() or forced_primary.get():
             return None
-        need = self._needs(reading_as.get())
+        who = reading_as.get()
+        if who is not None and self.blind_until > time.monotonic():
+            return None
+        need = self._needs(who)
         candidates = [r for r in self.replicas if r.healthy and r.pool is not None and r.replay >= need]
         if not candidates:
             return None
@@ -182,6 +189,9 @@ class ReadRouter:
             if self._listener is None or self._listener.is_closed():
                 self._listener = await asyncpg.connect(primary_url, timeout=5)
                 await self._listener.add_listener(CHANNEL, self._heard)
+                if self._listened:  # writes notified while it was down are unknown here
+                    self.blind_until = time.monotonic() + self.ryw_window
+                self._listened = True
             self.primary_lsn = lsn(await self._listener.fetchval("SELECT pg_current_wal_lsn()::text", timeout=5))
             self._history.append((time.monotonic(), self.primary_lsn))
         except Exception as exc:  # the primary down: the standbys' lag is unknown, judged by time alone

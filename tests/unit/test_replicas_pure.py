@@ -74,3 +74,15 @@ def test_a_standby_is_as_far_behind_as_the_last_check_that_found_the_primary_whe
     assert 1.9 < router.lag(lsn("0/3800"), 600.0) < 3  # behind the last check, past the one before
     assert 29 < router.lag(lsn("0/2000"), 600.0) < 31
     assert router.lag(lsn("0/0800"), 45.0) == 45.0  # behind every check remembered: the older measure
+
+
+def test_after_the_write_listener_was_cut_off_signed_in_users_read_on_the_primary_for_a_window():
+    router = _router()
+    router.blind_until = time.monotonic() + 60  # set when a listener reconnects: writes may have been missed
+    _reading(7)
+    assert router.choose() is None
+    _reading(None)  # the anonymous public never wrote
+    assert router.choose() is not None
+    router.blind_until = time.monotonic() - 1
+    _reading(7)
+    assert router.choose() is not None
