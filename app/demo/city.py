@@ -311,5 +311,25 @@ def generate(parcels: int = 5000, seed: int = 2018) -> DemoCity:
         names, weights = zip(*region.legacy, strict=True)
         legacy.append(names[int(rng.choice(len(names), p=np.array(weights) / sum(weights)))])
         statuses.append(status_names[int(rng.choice(4, p=status_p))])
+    _small_plots(np.random.default_rng(seed + 1), geoms, xs, ys, is_reference, lat0)
     parcels_out = DemoParcels(codes, uses, ratios, legacy, statuses, geoms, region_codes)
     return DemoCity(districts, zones, transform, parcels_out)
+
+
+SMALL_PLOTS_M2 = (1_300.0, 1_900.0)  # 2–2.9 mu: under the 亩均 rating's 3 mu (rating_min_land_mu)
+
+
+def _small_plots(rng: np.random.Generator, geoms: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                 is_reference: np.ndarray, lat0: float) -> None:
+    """A few industrial/R&D parcels shrunk about their cell's centre to a small plot (the shape stays inside
+    its cell, so no overlap), drawn from a stream of their own so the rest of the city is unchanged."""
+    candidates = np.flatnonzero(~is_reference)
+    count = min(len(candidates), max(6, len(candidates) // 500))
+    m2_per_deg2 = 111_320.0 * math.cos(math.radians(lat0)) * M_PER_DEG_LAT
+    for i, wanted in zip(rng.choice(candidates, size=count, replace=False).tolist(),
+                         rng.uniform(*SMALL_PLOTS_M2, count).tolist(), strict=True):
+        factor = math.sqrt(wanted / (geoms[i].area * m2_per_deg2))
+        if factor < 1:
+            coords = shapely.get_coordinates(geoms[i])
+            centre = np.array([xs[i], ys[i]])
+            geoms[i] = shapely.set_coordinates(geoms[i], centre + (coords - centre) * factor)

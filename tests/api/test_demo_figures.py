@@ -1,7 +1,8 @@
 """The demo's delivered figures and 亩均 ratings (SPEC §7 demo data): each department's batches of the last
 three complete years (the tax department's last year delivered twice, the corrected batch winning), a few
-figures per contract code, three rated years with every class, and enterprises rated D three years running
-as `repeated_class_d` exit candidates; the same seed and today give the same figures and ratings."""
+figures per contract code, three rated years with every class, small plots (under 3 mu) not rated, and
+enterprises rated D three years running as `repeated_class_d` exit candidates; the same seed and today give
+the same figures and ratings."""
 
 from datetime import date
 
@@ -53,6 +54,10 @@ async def test_the_demo_delivers_figures_and_rates_three_years(client, db, setti
     assert [r["year"] for r in runs] == YEARS[::-1]
     for run in runs:
         assert run["rated"] > 100 and all(n > 0 for n in run["classes"].values()), run
+        assert run["unrated"] > 0  # the small plots: under 3 mu
+    small = (await client.get("/api/v1/ratings?year=2025&limit=1000", auth=("viewer", "landcycle"))).json()["items"]
+    assert {r["unrated_reason"] for r in small if r["class"] is None} == {"land_below_threshold"}
+    assert all(r["land_mu"] < 3 for r in small if r["class"] is None)
     async with db.session() as session:
         wrong = await session.scalar(text("""
             SELECT count(*) FROM rating r
