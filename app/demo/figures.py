@@ -10,6 +10,7 @@ targets; times its land in mu, summed over the enterprise's contracts, with nois
 Deliberately, the demo also has:
 - a few enterprises weak three years running (a fraction of what their history shows), the demo's
   `repeated_class_d` exit candidates when they rank in their district's bottom share each year;
+- the enterprises on the city's few small plots (under 3 mu, app/demo/city.py) not rated;
 - a few enterprises whose energy and environment figures are delivered per contract code, not per USCC;
 - the tax department's last year delivered twice: a first batch with a few misplaced decimal points, then
   the corrected batch, which wins (the latest batch of a figure stands).
