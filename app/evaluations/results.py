@@ -5,7 +5,8 @@ Never commits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -101,10 +102,10 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     ids = [i.evaluation_id for i in inputs]
     if len(set(ids)) != len(ids):
         raise ValidationFailed("an evaluation appears twice in one batch", field="evaluation_id")
-    # Row locks: two writers of the same evaluation serialise; the second then sees it completed.
-    await session.execute(text("SELECT id FROM evaluation WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id "
-                               "FOR UPDATE"), {"ids": ids})
-    facts = await _load(session, inputs)
+    async with by_key(session, len(ids)):
+        # Row locks: two writers of the same evaluation serialise; the second then sees it completed.
+        await session.execute(_LOCK, {"ids": sorted(ids)})
+        facts = await _load(session, inputs)
     inputs, missing = await _from_delivered(session, inputs, facts)
     seen: set[int] = set()
     for inp in inputs:
@@ -115,7 +116,7 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
                          "note": inp.note}
             raise exc.with_refusal(Refusal("evaluation", inp.evaluation_id, "record_result",
                                            attempted)) from None
-    sums = await peers.peer_sums(session, _points(inputs, facts), _staged(inputs))
+    sums = await peers.peer_sums(session, _points(inputs, facts), _staged(inputs, facts))
     plan = _decide(inputs, facts, sums, policy, audit_each)
     if dry_run:
         return plan.done
@@ -123,8 +124,9 @@ async def record_results(session: AsyncSession, actor: Actor, policy: Policy, in
     return plan.done
 
 
-def _staged(inputs: Sequence[ResultInput]) -> Staged:
-    return Staged([i.evaluation_id for i in inputs], [i.evaluated_on for i in inputs],
+def _staged(inputs: Sequence[ResultInput], facts: dict[int, _Facts]) -> Staged:
+    return Staged([i.evaluation_id for i in inputs], [facts[i.evaluation_id].contract_id for i in inputs],
+                  [i.evaluated_on for i in inputs],
                   [i.measurements.get("output_per_mu") for i in inputs],
                   [i.measurements.get("tax_per_mu") for i in inputs])
 
@@ -175,7 +177,9 @@ def _decide(inputs: Sequence[ResultInput], facts: dict[int, _Facts], sums: dict[
 async def _write(session: AsyncSession, actor: Actor, plan: _Plan, facts: dict[int, _Facts], today: date,
                  audit_each: bool) -> None:
     """Set-based writes: results, contract versions, rectification evaluations, parcel versions, audit."""
-    await session.execute(_UPDATE, _columns(plan.updates, actor))
+    plan.updates.sort(key=lambda u: u["id"])  # the index probes in key order
+    async with by_key(session, len(plan.updates)):
+        await session.execute(_UPDATE, _columns(plan.updates, actor))
     await set_states(session, actor, plan.changes)
     new_ids = await schedules.add_rectifications(session, plan.rectifications)
     cancelled = await schedules.cancel_rectifications(session, plan.restored)
@@ -240,6 +244,35 @@ def _check(actor: Actor, inp: ResultInput, f: _Facts | None, today: date, seen: 
 
 
 # ------------------------------------------------------------------------------------------ loading
+# A batch's evaluations are found by primary key, one index probe each. From this many rows on, the
+# planner (costing each probe as a random read, random_page_cost 4) would rather hash the whole table —
+# a seq scan of all evaluations for a year's 20,000 results, several times slower than the probes of
+# the pages the batch touches (bench/RESULTS.md, "Year record from delivered figures"). The statements
+# that look rows up by key run with hash and merge joins and seq scans off, this transaction only.
+BY_KEY_FROM = 500
+_PLANNER = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
+
+
+@asynccontextmanager
+async def by_key(session: AsyncSession, rows: int) -> AsyncIterator[None]:
+    """The statements inside look `rows` rows up by key: index probes, not a hash of the table (from
+    BY_KEY_FROM rows; fewer are planned so anyway). The settings are set back after them (an error
+    aborts the transaction, whose end drops them)."""
+    if rows < BY_KEY_FROM:
+        yield
+        return
+    names = list(_PLANNER)
+    before = list((await session.execute(text("SELECT current_setting(n) FROM unnest(CAST(:n AS text[])) "
+                                              "WITH ORDINALITY AS t(n, k) ORDER BY k"), {"n": names})).scalars())
+    await session.execute(_SET_PLANNER, {"n": names, "v": ["off"] * len(names)})
+    yield
+    await session.execute(_SET_PLANNER, {"n": names, "v": before})
+
+
+_SET_PLANNER = text("SELECT set_config(n, v, true) FROM unnest(CAST(:n AS text[]), CAST(:v AS text[])) AS t(n, v)")
+_LOCK = text("""
+SELECT e.id FROM unnest(CAST(:ids AS bigint[])) AS s(id) JOIN evaluation e ON e.id = s.id ORDER BY e.id FOR UPDATE OF e
+""")
 _FACTS = text(f"""
 SELECT e.id, e.contract_id, e.stage, e.due_on, e.evaluated_on AS done_on, e.cancelled_on,
        c.status, c.signed_on, c.expires_on, c.ended_on, c.rectify_by, c.parcel_id,

@@ -276,10 +276,11 @@ async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, 
         opened AS (
             INSERT INTO parcel (id, version, code, land_use, plot_ratio, plot_ratio_reference_id,
                                 plot_ratio_cap, plot_ratio_cap_source, legacy_zone, status, district_code,
-                                tier, zone_id, planning_locked, geom, changed_by, valid_from)
+                                tier, zone_id, planning_locked, geom, area_m2, tile_geom, tile_point,
+                                changed_by, valid_from)
             SELECT id, version + 1, code, land_use, plot_ratio, plot_ratio_reference_id, plot_ratio_cap,
                    plot_ratio_cap_source, legacy_zone, new_status, district_code, tier, zone_id,
-                   planning_locked, geom, :actor, :at
+                   planning_locked, geom, area_m2, tile_geom, tile_point, :actor, :at
               FROM closed
             RETURNING id)
         INSERT INTO audit_log (actor, actor_role, action, entity, entity_id, outcome, before, after, detail,
@@ -289,11 +290,17 @@ async def set_statuses(session: AsyncSession, actor: Actor, statuses: dict[int, 
           FROM closed c
         RETURNING entity_id
     """)  # noqa: S608 (the snapshot expressions are constants)
+    # The geometry is unchanged, so are its measures: the new versions bring the old ones (trigger
+    # parcel_measures, migration 0007, skips rows that do) instead of measuring every parcel again.
+    measures = await session.scalar(text("SELECT coalesce(current_setting('landcycle.parcel_measures', true), '')"))
+    await session.execute(text("SELECT set_config('landcycle.parcel_measures', 'supplied', true)"))
     rows = await session.execute(sql, {
         "ids": list(statuses), "statuses": list(statuses.values()), "actor": actor.username,
         "role": actor.role, "cause": orjson.dumps(cause).decode(), "rid": request_id.get(),
         "at": await locks.change_time(session)})
-    return sorted(int(r) for r in rows.scalars())
+    changed = sorted(int(r) for r in rows.scalars())
+    await session.execute(text("SELECT set_config('landcycle.parcel_measures', :v, true)"), {"v": measures})
+    return changed
 
 
 # ------------------------------------------------------------------------------------------ the rules
