@@ -4,14 +4,16 @@ per scale), every department delivers a year of figures for every enterprise wit
 year's record (app/evaluations/year.py, `POST /evaluations/results`) measures and records every evaluation
 due that year in one call; both are timed, the record by phase.
 
-    .venv/bin/python -m bench delivered [--scale 100k] [--year Y] [--write]
+    .venv/bin/python -m bench delivered [--scale 100k] [--year Y] [--statements] [--explain] [--write]
     make bench BENCH_ARGS="delivered --write"
 
 Everything runs in one transaction that is rolled back, so the city is unchanged and runs repeat. The year
 defaults to next year (all of its evaluations still pending; recorded on its last day). Figures are drawn
 per enterprise around what its contracts measured last and committed to (deterministic: PostgreSQL's hash
 of its id), so some fall below their targets and bottom lines and rule 7 has consequences to write.
-`--write` appends the numbers to bench/RESULTS.md.
+`--statements` prints every SQL statement of the year record with its time (the profile of its phases);
+`--explain` also prints each one's `EXPLAIN (ANALYZE, BUFFERS)`, run first in a savepoint rolled back (so
+the record takes about twice as long). `--write` appends the numbers to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.permissions import Actor
 from app.db import create_engine
@@ -113,11 +115,44 @@ def _instrument(log: list[tuple[str, float]]) -> None:
         setattr(owner, name, wrapper)
 
 
-async def run(url: str, year: int | None) -> dict[str, Any]:
+class _Statements:
+    """Every statement the year record runs, timed at the driver (and explained, with `explain`)."""
+
+    def __init__(self, engine: AsyncEngine, explain: bool) -> None:
+        self.on, self.explain = False, explain
+        self.log: list[tuple[str, float]] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self.before)
+        event.listen(engine.sync_engine, "after_cursor_execute", self.after)
+
+    def before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if not self.on:
+            return
+        if self.explain and not statement.lstrip().upper().startswith(("SET ", "SAVEPOINT", "SELECT NOW")):
+            cursor.execute("SAVEPOINT bench_explain")
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            plan = "\n".join(r[0] for r in cursor.fetchall())
+            cursor.execute("ROLLBACK TO SAVEPOINT bench_explain")
+            print(f"---- EXPLAIN {_first_line(statement)}\n{plan}", flush=True)
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if not self.on:
+            return
+        seconds = time.perf_counter() - conn.info.pop("bench_started")
+        self.log.append((_first_line(statement), seconds))
+        print(f"    {seconds:7.3f} s  {_first_line(statement)}", flush=True)
+
+
+def _first_line(statement: str) -> str:
+    return " ".join(statement.split())[:110]
+
+
+async def run(url: str, year: int | None, statements: bool = False, explain: bool = False) -> dict[str, Any]:
     settings = Settings(database_url=url)
     year = year or date.today().year + 1
     end = date(year, 12, 31)
     engine = create_engine(settings, statement_timeout_ms=3_600_000, pool_size=1, max_overflow=0)
+    profile = _Statements(engine, explain) if statements or explain else None
     log: list[tuple[str, float]] = []
     facts: dict[str, Any] = {"year": year}
     async with engine.connect() as conn:
@@ -143,6 +178,8 @@ async def run(url: str, year: int | None) -> dict[str, Any]:
         # What autovacuum does once the deliveries are committed: the planner learns the new rows.
         await session.execute(text("ANALYZE measurement"))
         _instrument(log)
+        if profile is not None:
+            profile.on = True
         done = await timed(f"year record {year}", lambda: year_record.record_year(
             session, BENCH, settings.policy, year, end, end), log)
         facts["record"] = done.as_json()
@@ -179,11 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "100k"),
                         help="100k, 1m or a small city such as 2k (default: BENCH_SCALE, else 100k)")
     parser.add_argument("--year", type=int, help="default: next year")
+    parser.add_argument("--statements", action="store_true", help="print each statement of the record, timed")
+    parser.add_argument("--explain", action="store_true",
+                        help="also EXPLAIN (ANALYZE, BUFFERS) each (in a savepoint, rolled back)")
     parser.add_argument("--write", action="store_true", help="append the numbers to bench/RESULTS.md")
     args = parser.parse_args(argv)
     url, parcels = prepare(args.scale)
     say(f"{parcels:,} current parcels")
-    facts = asyncio.run(run(url, args.year))
+    facts = asyncio.run(run(url, args.year, args.statements, args.explain))
     if args.write:
         write(facts, args.scale)
     return 0
