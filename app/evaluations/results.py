@@ -132,11 +132,10 @@ def _staged(inputs: Sequence[ResultInput], facts: dict[int, _Facts]) -> Staged:
 
 
 def _points(inputs: Sequence[ResultInput], facts: dict[int, _Facts]) -> list[Point]:
-    points: list[Point] = []
-    for inp in inputs:
-        f = facts[inp.evaluation_id]
-        points.extend(peers.points_for(inp.evaluated_on, f.industry_code, f.district_code))
-    return points
+    """The peer groups asked for, each once (a year's record: thousands of results, a few hundred groups)."""
+    groups = {(inp.evaluated_on, f.industry_code, f.district_code)
+              for inp in inputs for f in (facts[inp.evaluation_id],)}
+    return [p for g in groups for p in peers.points_for(*g)]
 
 
 def _decide(inputs: Sequence[ResultInput], facts: dict[int, _Facts], sums: dict[Point, dict[str, PeerSums]],

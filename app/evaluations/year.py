@@ -10,6 +10,9 @@ one row per result would be most of the time at 100,000 contracts)."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,6 +31,8 @@ from models.base import current_sql
 
 SHOWN_SKIPPED = 100  # the skipped evaluations listed in the answer (all are counted)
 WORKERS = ("bureau", "district_officer", "evaluator", "org_manager")
+# From this many due evaluations the cyclic garbage collector waits for the record (collector_paused).
+PAUSE_COLLECTOR_FROM = 1_000
 
 
 @dataclass
@@ -85,30 +90,48 @@ async def record_year(session: AsyncSession, actor: Actor, policy: Policy, year:
         "in_force": list(workflow.IN_FORCE), "district": scope.district_code,
         "org": scope.organisation_id})).all()
     out.due = len(rows)
-    found = await delivered.latest(session, sorted({r.contract_id for r in rows}), year)
-    inputs: list[ResultInput] = []
-    skipped: list[dict[str, Any]] = []
-    first_of: dict[int, int] = {}
-    for r in rows:
-        item = {"evaluation_id": r.id, "contract_id": r.contract_id, "contract_code": r.contract_code,
-                "due_on": r.due_on.isoformat()}
-        if r.contract_id in first_of:
-            skipped.append({**item, "reason": f"evaluation {first_of[r.contract_id]} of the contract is "
-                                              "comes first; record this one after it"})
-            continue
-        first_of[r.contract_id] = r.id
-        end = min(x for x in (r.expires_on, r.ended_on) if x is not None)
-        if not r.signed_on <= evaluated_on < end:
-            skipped.append({**item, "reason": f"the contract is not in force on {evaluated_on.isoformat()}"})
-            continue
-        got = measured.measure(set(r.targets) | set(EFFICIENCY),
-                               found.get(r.contract_id) or measured.Delivered(r.contract_id, year))
-        if got.missing:
-            skipped.append({**item, "reason": measured.describe_missing(got.missing, year),
-                            "missing": got.missing})
-            continue
-        inputs.append(ResultInput(r.id, evaluated_on, got.values, sources=got.sources))
-    done = await record_results(session, actor, policy, inputs, today, audit_each=False, dry_run=dry_run)
+    with collector_paused(len(rows)):
+        found = await delivered.latest(session, sorted({r.contract_id for r in rows}), year)
+        inputs: list[ResultInput] = []
+        skipped: list[dict[str, Any]] = []
+        first_of: dict[int, int] = {}
+        for r in rows:
+            item = {"evaluation_id": r.id, "contract_id": r.contract_id, "contract_code": r.contract_code,
+                    "due_on": r.due_on.isoformat()}
+            if r.contract_id in first_of:
+                skipped.append({**item, "reason": f"evaluation {first_of[r.contract_id]} of the contract is "
+                                                  "comes first; record this one after it"})
+                continue
+            first_of[r.contract_id] = r.id
+            end = min(x for x in (r.expires_on, r.ended_on) if x is not None)
+            if not r.signed_on <= evaluated_on < end:
+                skipped.append({**item, "reason": f"the contract is not in force on {evaluated_on.isoformat()}"})
+                continue
+            got = measured.measure(set(r.targets) | set(EFFICIENCY),
+                                   found.get(r.contract_id) or measured.Delivered(r.contract_id, year))
+            if got.missing:
+                skipped.append({**item, "reason": measured.describe_missing(got.missing, year),
+                                "missing": got.missing})
+                continue
+            inputs.append(ResultInput(r.id, evaluated_on, got.values, sources=got.sources))
+        done = await record_results(session, actor, policy, inputs, today, audit_each=False, dry_run=dry_run)
     out.recorded, out.outcomes, out.consequences = len(inputs), done.outcomes, done.consequences
     out.skipped, out.skipped_items = len(skipped), skipped[:SHOWN_SKIPPED]
     return out
+
+
+@contextmanager
+def collector_paused(rows: int) -> Iterator[None]:
+    """A record of many results allocates a million small containers that live until it returns (figures,
+    measurements, their sources, the facts): every full pass of the cyclic garbage collector meanwhile
+    walks all of them again, ~2 s of a year's record at 100,000 contracts (bench/RESULTS.md). From
+    PAUSE_COLLECTOR_FROM rows it is paused until the record returns — reference counting still frees what
+    the record lets go, and cycles left by other work wait until then; left alone when already paused."""
+    if rows < PAUSE_COLLECTOR_FROM or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

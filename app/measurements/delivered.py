@@ -71,23 +71,24 @@ async def latest(session: AsyncSession, contract_ids: Sequence[int], year: int) 
     rows = await session.execute(_LATEST, {"ids": list(dict.fromkeys(contract_ids)), "year": year,
                                            "end": date(year, 12, 31)})
     out: dict[int, Delivered] = {}
-    fractions: dict[int, Decimal] = {}  # the contract's share of its enterprise's land
-    theirs: dict[int, dict[str, Decimal]] = {}  # the enterprise's figures, before the share
-    for r in rows:
-        d = out.get(r.id)
-        if d is None:
-            area, held = r.area_m2 or Decimal(0), r.held_m2 or Decimal(0)
-            d = out[r.id] = Delivered(r.id, year, land_mu=catalogue.land_mu(area) if area else None)
-            fractions[r.id] = area / held if area and held else Decimal(0)
-            theirs[r.id] = {}
-        if r.figure is None:
+    # Per contract: its figures, their provenance, its enterprise's figures (before the share), and its
+    # share of its enterprise's land. The rows are unpacked as tuples (165,000 at 100,000 contracts).
+    state: dict[int, tuple[dict[str, Decimal], dict[str, Provenance], dict[str, Decimal], Decimal]] = {}
+    one = Decimal(1)
+    for cid, area, held, figure, value, source, batch_id, own in rows:
+        s = state.get(cid)
+        if s is None:
+            area, held = area or Decimal(0), held or Decimal(0)
+            d = out[cid] = Delivered(cid, year, land_mu=catalogue.land_mu(area) if area else None)
+            s = state[cid] = (d.figures, d.provenance, {}, area / held if area and held else Decimal(0))
+        if figure is None:
             continue
-        if r.own:
-            d.figures[r.figure] = r.value
-            d.provenance[r.figure] = Provenance(r.source, r.batch_id, year, "contract", Decimal(1))
+        if own:
+            s[0][figure] = value
+            s[1][figure] = Provenance(source, batch_id, year, "contract", one)
         else:
-            theirs[r.id][r.figure] = r.value
-            d.provenance[r.figure] = Provenance(r.source, r.batch_id, year, "enterprise", fractions[r.id])
-    for cid, d in out.items():
-        d.figures.update(catalogue.share(theirs[cid], fractions[cid]))
+            s[2][figure] = value
+            s[1][figure] = Provenance(source, batch_id, year, "enterprise", s[3])
+    for figures, _, theirs, fraction in state.values():
+        figures.update(catalogue.share(theirs, fraction))
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.measurements import figures as catalogue
 
@@ -29,9 +29,9 @@ PLACES = Decimal("0.0001")
 SHARE_PLACES = Decimal("0.000001")
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Where one figure of a contract came from."""
+class Provenance(NamedTuple):
+    """Where one figure of a contract came from (a named tuple: a year's record makes one per figure of
+    every contract, 165,000 at 100,000 contracts)."""
 
     source: str
     batch_id: int
@@ -66,39 +66,55 @@ def entered(codes: Iterable[str], by: str) -> dict[str, dict[str, Any]]:
     return {code: {"source": "entered", "by": by} for code in codes}
 
 
+# Per indicator: the figures it is computed from, and its denominator (figures.INDICATORS).
+_PLAN: dict[str, tuple[tuple[str, ...], str | None]] = {
+    code: (catalogue.inputs_of(code), d.denominator) for code, d in catalogue.INDICATORS.items()}
+
+
 def measure(indicators: Iterable[str], delivered: Delivered) -> Measured:
     """Each of `indicators` (catalogue codes) derived from `delivered` (figures.derive), with its source;
     an indicator whose figures were not delivered (or whose denominator is zero) is in `missing`."""
     out = Measured()
+    figures, land, provenance, year = delivered.figures, delivered.land_mu, delivered.provenance, delivered.year
+    entries: dict[str, dict[str, Any]] = {}  # per figure, its source entry (the same for every indicator)
     for code in sorted(set(indicators)):
-        inputs = catalogue.inputs_of(code)
-        lacking = [f for f in inputs if f not in delivered.figures]
-        needs_land = catalogue.INDICATORS[code].denominator == "land_mu"
-        if needs_land and delivered.land_mu is None:
+        inputs, denominator = _PLAN[code]
+        lacking = [f for f in inputs if f not in figures]
+        if denominator == "land_mu" and land is None:
             lacking.append("land_mu")
         if lacking:
             out.missing[code] = lacking
             continue
-        value = catalogue.derive(code, delivered.figures, delivered.land_mu or Decimal(0))
+        value = catalogue.derive(code, figures, land or Decimal(0))
         if value is None:  # a zero denominator: no land, or no value added to divide by
-            out.missing[code] = [catalogue.INDICATORS[code].denominator or code]
+            out.missing[code] = [denominator or code]
             continue
         out.values[code] = float(value.quantize(PLACES, rounding=ROUND_HALF_UP))
-        out.sources[code] = source_of(inputs, delivered.provenance, delivered.year)
+        out.sources[code] = _source(inputs, provenance, year, entries)
     return out
 
 
 def source_of(inputs: Iterable[str], provenance: Mapping[str, Provenance], year: int) -> dict[str, Any]:
     """The `measurement_sources` entry of an indicator derived from `inputs` (module docstring)."""
-    used = {f: provenance[f] for f in inputs}
-    return {
-        "source": "+".join(sorted({p.source for p in used.values()})),
-        "year": year,
-        "batches": sorted({p.batch_id for p in used.values()}),
-        "figures": {f: {"source": p.source, "batch_id": p.batch_id, "subject": p.subject,
-                        "share": float(p.share.quantize(SHARE_PLACES, rounding=ROUND_HALF_UP))}
-                    for f, p in sorted(used.items())},
-    }
+    return _source(tuple(inputs), provenance, year, {})
+
+
+def _source(inputs: tuple[str, ...], provenance: Mapping[str, Provenance], year: int,
+            entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """source_of, each figure's entry kept in `entries` for the contract's other indicators."""
+    figures: dict[str, dict[str, Any]] = {}
+    sources: set[str] = set()
+    batches: set[int] = set()
+    for f in sorted(set(inputs)):
+        p = provenance[f]
+        sources.add(p.source)
+        batches.add(p.batch_id)
+        entry = entries.get(f)
+        if entry is None:
+            entry = entries[f] = {"source": p.source, "batch_id": p.batch_id, "subject": p.subject,
+                                  "share": float(p.share.quantize(SHARE_PLACES, rounding=ROUND_HALF_UP))}
+        figures[f] = entry
+    return {"source": "+".join(sorted(sources)), "year": year, "batches": sorted(batches), "figures": figures}
 
 
 def describe_missing(missing: Mapping[str, list[str]], year: int) -> str:
