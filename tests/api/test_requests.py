@@ -61,8 +61,10 @@ async def test_above_the_cap_without_a_qualifying_reference_is_refused_with_the_
 
 
 async def test_a_named_reference_must_qualify(client, land):
-    x, y = land["parcel"]["geometry"]["coordinates"][0][0][0]
-    far = await create_parcel(client, square(x + 0.03, y + 0.03), code="OFF-FAR2", land_use="office", plot_ratio=5)
+    # Outside the base zone (east of lon 121.6) and kilometres from every parcel of the base site, wherever
+    # the site's serial has put the parcel: neither the same zone nor within the distance (rule 3).
+    _, y = land["parcel"]["geometry"]["coordinates"][0][0][0]
+    far = await create_parcel(client, square(121.63, y), code="OFF-FAR2", land_use="office", plot_ratio=5)
     body = await submit(client, land["parcel"]["id"], 2.5, expect=409, reference_parcel_id=far["id"])
     assert body["code"] == "FAR_CAP_EXCEEDED" and "does not qualify" in body["detail"]
 
