@@ -8,9 +8,12 @@ asking may lower the limit for its request (`lower_body_limit`) before it reads 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from starlette.datastructures import Headers, UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import PayloadTooLarge
 from app.responses import dumps
 
 _LIMIT_KEY = "landcycle.body_limit"
@@ -20,6 +23,37 @@ def lower_body_limit(scope: Scope, max_bytes: int) -> None:
     """Hold this request's body to `max_bytes` (never above the path's limit), from the next chunk on."""
     state = scope.setdefault("state", {})
     state[_LIMIT_KEY] = min(max_bytes, state.get(_LIMIT_KEY, max_bytes))
+
+
+MIB = 1 << 20
+
+
+def upload_too_large(max_mb: int, size: int | None = None) -> PayloadTooLarge:
+    """413 for an upload above a role's limit (SPEC §4: per-role upload limits)."""
+    sent = f"{size:,} bytes" if size is not None else "larger"
+    return PayloadTooLarge(f"the upload is {sent}; your role may send at most {max_mb} MiB",
+                           field="file", max_mb=max_mb)
+
+
+def hold_upload(scope: Scope, max_mb: int) -> None:
+    """Before a byte of an upload is read: 413 when its declared length is above the role's `max_mb`, and
+    the body held to that limit as it arrives (a client may declare nothing, or lie)."""
+    declared = Headers(scope=scope).get("content-length", "")
+    if declared.isdigit() and int(declared) > max_mb * MIB:
+        raise upload_too_large(max_mb, int(declared))
+    lower_body_limit(scope, max_mb * MIB)
+
+
+async def save_upload(upload: UploadFile, target: Path, remaining: int, max_mb: int) -> int:
+    """Copy one uploaded part to `target` a MiB at a time; 413 once the parts of one request pass
+    `remaining` bytes. Returns the bytes still allowed for the request's other parts."""
+    with target.open("wb") as out:
+        while chunk := await upload.read(MIB):
+            remaining -= len(chunk)
+            if remaining < 0:
+                raise upload_too_large(max_mb)
+            out.write(chunk)
+    return remaining
 
 
 def _problem(status: int, code: str, title: str, detail: str, limit_bytes: int | None = None) -> bytes:

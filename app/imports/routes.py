@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from app.auth.permissions import Actor, require_role
 from app.deps import ActorDep, DatabaseDep, SessionDep, SettingsDep, app_database, app_settings, app_state, get_actor
-from app.errors import CrsUnsupported, NotFound, PayloadTooLarge, ValidationFailed
+from app.errors import CrsUnsupported, NotFound, ValidationFailed
 from app.features.paging import clamp_limit, page_links, public_url
 from app.features.params import Bom, csv_bom
 from app.imports import jobs
@@ -33,7 +33,7 @@ from app.imports.report import FIELDS as REPORT_FIELDS
 from app.imports.schemas import ImportJobPage, ImportJobRead, job_read
 from app.imports.service import EDITORS, ImportOptions, check_rights
 from app.kinds import Kind
-from app.limits import lower_body_limit
+from app.limits import MIB, hold_upload, save_upload
 from app.parcels.schemas import Link
 from app.responses import JSON
 from gis.crs import parse_crs
@@ -49,11 +49,7 @@ async def admit_upload(request: Request) -> None:
     actor = await get_actor(request)
     require_role(actor, IMPORTERS, "import files")
     settings = app_settings(request)
-    max_mb = settings.import_max_mb_for(actor.role)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_mb * _CHUNK:
-        raise _too_large(max_mb, int(declared))
-    lower_body_limit(request.scope, max_mb * _CHUNK)
+    hold_upload(request.scope, settings.import_max_mb_for(actor.role))
     async with app_database(request).session() as session:
         await jobs.admit(session, actor, settings, exact=False)  # again, exactly, once the job is recorded
 
@@ -73,17 +69,10 @@ class _Admitted(APIRoute):
         return admitted
 
 
-def _too_large(max_mb: int, size: int | None = None) -> PayloadTooLarge:
-    sent = f"{size:,} bytes" if size is not None else "larger"
-    return PayloadTooLarge(f"the upload is {sent}; your role may send at most {max_mb} MiB",
-                           field="file", max_mb=max_mb)
-
-
 router = APIRouter(prefix="/imports", tags=["imports"], route_class=_Admitted)
 JobId = Annotated[int, PathParam(ge=1, le=2**62)]
 _SAFE = re.compile(r"[^\w.\-]+")
 _SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml"}
-_CHUNK = 1 << 20
 
 
 @router.post("", status_code=202, response_model=ImportJobRead, summary="Import a file (background job)")
@@ -245,17 +234,12 @@ async def _store(files: list[UploadFile], workdir: Path, max_mb: int) -> Path:
     """Save the parts under safe names; return the one to read (a .shp among sidecars, else the only one)."""
     if not files:
         raise ValidationFailed("send the file to import in the form field `file`", field="file")
-    budget = max_mb * _CHUNK
+    remaining = max_mb * MIB
     saved: list[Path] = []
     for upload in files:
         name = _SAFE.sub("_", Path(upload.filename or "upload").name).strip("._") or "upload"
         target = workdir / name
-        with target.open("wb") as out:
-            while chunk := await upload.read(_CHUNK):
-                budget -= len(chunk)
-                if budget < 0:
-                    raise _too_large(max_mb)
-                out.write(chunk)
+        remaining = await save_upload(upload, target, remaining, max_mb)
         saved.append(target)
     data = [p for p in saved if p.suffix.lower() in READABLE]
     others = [p for p in saved if p.suffix.lower() not in READABLE and p.suffix.lower() not in _SIDECARS]

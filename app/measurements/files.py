@@ -71,7 +71,7 @@ def read_file(path: Path, limits: ZipLimits = ZipLimits()) -> list[Entry]:
     codes = cells[contract] if contract else [None] * n
     figure, value = _find(columns, _FIGURE), _find(columns, _VALUE)
     if figure is not None and value is not None:
-        return [Entry(i + 1, _text(usccs[i]), _text(codes[i]), _text(cells[figure][i]), _cell(cells[value][i]))
+        return [Entry(i + 1, _cell(usccs[i]), _cell(codes[i]), _cell(cells[figure][i]), _cell(cells[value][i]))
                 for i in range(n)]
     figures = {c: code for c, h in columns.items() if (code := figure_code(h)) is not None}
     taken = {uscc, contract, *figures}
@@ -90,7 +90,7 @@ def read_file(path: Path, limits: ZipLimits = ZipLimits()) -> list[Entry]:
             cell = _cell(cells[column][i])
             if cell is None:
                 continue  # not delivered
-            entries.append(Entry(i + 1, _text(usccs[i]), _text(codes[i]), code, cell))
+            entries.append(Entry(i + 1, _cell(usccs[i]), _cell(codes[i]), code, cell))
     return entries
 
 
@@ -131,7 +131,3 @@ def _cell(value: Any) -> Any:
     text = str(value).strip()
     return text or None
 
-
-def _text(value: Any) -> str | None:
-    cell = _cell(value)
-    return None if cell is None else str(cell)

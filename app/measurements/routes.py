@@ -29,7 +29,7 @@ from app.deps import ActorDep, SessionDep, SettingsDep
 from app.errors import PayloadTooLarge, ValidationFailed
 from app.features.paging import clamp_limit, json_page, public_url
 from app.features.params import Bom, csv_bom
-from app.limits import lower_body_limit
+from app.limits import MIB, hold_upload, lower_body_limit, save_upload
 from app.measurements import files, service
 from app.measurements.rules import Entry
 from app.measurements.schemas import BatchIn, BatchPage, BatchRead, Source, ValuePage, batch_body
@@ -38,7 +38,6 @@ from gis.io import csv_text
 
 router = APIRouter(prefix="/measurements", tags=["measurements"])
 BatchId = Annotated[int, PathParam(ge=1, le=2**62)]
-_CHUNK = 1 << 20
 _SAFE = re.compile(r"[^\w\-]+")
 _ROW_KEYS = {"uscc", "contract_code", "figure", "value"}
 
@@ -77,10 +76,8 @@ async def deliver_batch(request: Request, session: SessionDep, actor: ActorDep, 
     A data_provider delivers its own department's figures only (FORBIDDEN_ROLE)."""
     service.require_deliverer(actor)
     max_mb = settings.import_max_mb_for(actor.role)
+    hold_upload(request.scope, max_mb)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_mb * _CHUNK:
-        raise _too_large(max_mb, int(declared))
-    lower_body_limit(request.scope, max_mb * _CHUNK)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         batch, entries, fmt, name = await _from_form(request, settings, actor, max_mb)
@@ -182,12 +179,7 @@ async def _from_json(raw: bytes) -> tuple[BatchIn, list[Entry]]:
         for key in ("uscc", "contract_code", "figure"):
             if row.get(key) is not None and not isinstance(row[key], str):
                 raise ValidationFailed(f"row {i}: {key} must be text", field="rows", row=i)
-    try:
-        batch = BatchIn.model_validate({**data, "rows": []})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+    batch = _batch({**data, "rows": []})
     entries = [Entry(i, r.get("uscc"), r.get("contract_code"), r.get("figure"), r.get("value"))
                for i, r in enumerate(rows, start=1)]
     return batch, entries
@@ -202,31 +194,30 @@ async def _from_form(request: Request, settings: SettingsDep, actor: ActorDep,
         raise ValidationFailed("send the file in the form field `file` (.csv or .xlsx)", field="file")
     name = Path(upload.filename or "upload").name[:200]
     fmt = files.file_format(name)
-    try:
-        batch = BatchIn.model_validate({
-            "source": form.get("source"), "year": form.get("year"), "rows": [],
-            "skip_invalid": _flag(form.get("skip_invalid")), "dry_run": _flag(form.get("dry_run"))})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+    batch = _batch({"source": form.get("source"), "year": form.get("year"), "rows": [],
+                    "skip_invalid": _flag(form.get("skip_invalid")), "dry_run": _flag(form.get("dry_run"))})
     service.require_department(actor, batch.source, batch.year, name)  # before the file is opened
     workdir = Path(tempfile.mkdtemp(prefix="landcycle-figures-"))
     try:
         safe = _SAFE.sub("_", Path(name).stem).strip("._") or "figures"
         path = workdir / f"{safe}.{fmt}"
-        budget = max_mb * _CHUNK
-        with path.open("wb") as out:
-            while chunk := await upload.read(_CHUNK):
-                budget -= len(chunk)
-                if budget < 0:
-                    raise _too_large(max_mb)
-                out.write(chunk)
+        await save_upload(upload, path, max_mb * MIB, max_mb)
         entries = await asyncio.to_thread(files.read_file, path, settings.zip_limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         await upload.close()
     return batch, entries, fmt, name
+
+
+def _batch(fields: dict[str, Any]) -> BatchIn:
+    """The batch's own fields (the rows are checked row by row by the service); VALIDATION_ERROR names the
+    first bad one."""
+    try:
+        return BatchIn.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
 
 
 def _flag(value: Any) -> bool | str:
@@ -235,8 +226,3 @@ def _flag(value: Any) -> bool | str:
         return False
     return "true" if value == "on" else str(value)
 
-
-def _too_large(max_mb: int, size: int | None = None) -> PayloadTooLarge:
-    sent = f"{size:,} bytes" if size is not None else "larger"
-    return PayloadTooLarge(f"the upload is {sent}; your role may send at most {max_mb} MiB",
-                           field="file", max_mb=max_mb)
