@@ -4,7 +4,9 @@ classes by the pure rules of app/ratings/rules.py. Never commits."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
@@ -121,28 +123,12 @@ async def rate_year(session: AsyncSession, actor: Actor, policy: Policy, year: i
     replaced = await _run_counts(session, year)
     day = date(year, 12, 31)
     rows = (await session.execute(_SUBJECTS, {"day": day, "year": year})).all()
-    subjects, land = [], {}
-    for r in rows:
-        m2 = Decimal(r.m2)
-        land[r.enterprise_id] = (m2, r.district_code)
-        figures = dict(zip(r.names or (), r.vals or (), strict=True))
-        subjects.append(rules.Subject(r.enterprise_id, m2 / M2_PER_MU, r.district_code, figures))
-    rated, _ = rules.rate(subjects, prof)
+    # Decimal arithmetic over every enterprise of the city: in a worker thread, not on the event loop.
+    rated, columns = await asyncio.to_thread(_rate_rows, rows, prof)
     await session.execute(delete(rating_run).where(rating_run.c.year == year))  # its ratings cascade
     done = sum(1 for x in rated if x.cls is not None)
     await session.execute(insert(rating_run).values(year=year, policy=prof.as_json(), enterprises=len(rated),
                                                     rated=done, rated_by=actor.username))
-    columns: dict[str, list[Any]] = {k: [] for k in ("ids", "districts", "m2", "mu", "figures", "indicators",
-                                                      "score", "rank", "size", "cls", "reason")}
-    for s, x in zip(subjects, rated, strict=True):
-        m2, district = land[s.enterprise_id]
-        for key, value in (("ids", s.enterprise_id), ("districts", district), ("m2", m2),
-                           ("mu", rules.rounded(s.land_mu)),
-                           ("figures", _json({k: _num(v) for k, v in sorted(s.figures.items())})),
-                           ("indicators", _json({k: _num(v) for k, v in x.indicators.items()})),
-                           ("score", x.score), ("rank", x.rank), ("size", x.group_size), ("cls", x.cls),
-                           ("reason", x.unrated_reason)):
-            columns[key].append(value)
     await session.execute(_INSERT, {"year": year, **columns})  # one statement for every enterprise
     counts = _counts(Counter(x.cls for x in rated), len(rated))
     await audit.record(session, actor, "rate", "rating_run", year, before=replaced,
@@ -164,6 +150,29 @@ def _run_json(r: Any) -> dict[str, Any]:
     return {"year": r.year, "enterprises": r.enterprises, "rated": r.rated, "unrated": r.enterprises - r.rated,
             "classes": {"A": r.a, "B": r.b, "C": r.c, "D": r.d}, "policy": r.policy, "rated_by": r.rated_by,
             "rated_at": r.rated_at}
+
+
+def _rate_rows(rows: Sequence[Any], prof: rules.Profile) -> tuple[list[rules.Rated], dict[str, list[Any]]]:
+    """The pure rating (app/ratings/rules.py) of the gathered rows, and the insert's columns (one list each)."""
+    subjects, land = [], {}
+    for r in rows:
+        m2 = Decimal(r.m2)
+        land[r.enterprise_id] = (m2, r.district_code)
+        figures = dict(zip(r.names or (), r.vals or (), strict=True))
+        subjects.append(rules.Subject(r.enterprise_id, m2 / M2_PER_MU, r.district_code, figures))
+    rated, _ = rules.rate(subjects, prof)
+    columns: dict[str, list[Any]] = {k: [] for k in ("ids", "districts", "m2", "mu", "figures", "indicators",
+                                                      "score", "rank", "size", "cls", "reason")}
+    for s, x in zip(subjects, rated, strict=True):
+        m2, district = land[s.enterprise_id]
+        for key, value in (("ids", s.enterprise_id), ("districts", district), ("m2", m2),
+                           ("mu", rules.rounded(s.land_mu)),
+                           ("figures", _json({k: _num(v) for k, v in sorted(s.figures.items())})),
+                           ("indicators", _json({k: _num(v) for k, v in x.indicators.items()})),
+                           ("score", x.score), ("rank", x.rank), ("size", x.group_size), ("cls", x.cls),
+                           ("reason", x.unrated_reason)):
+            columns[key].append(value)
+    return rated, columns
 
 
 async def run_summary(session: AsyncSession, year: int) -> dict[str, Any]:

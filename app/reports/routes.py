@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.auth.permissions import contract_scope
-from app.calendar import city_today
+from app.calendar import CITY_TZ, city_today
 from app.deps import ActorDep, SessionDep, SettingsDep
 from app.evaluations.query import as_json, count, select_evaluations
 from app.features.paging import clamp_limit, page_links
@@ -131,7 +131,8 @@ async def accountability_report(
     contracts; an org_manager its own row (SPEC §4)."""
     scope = contract_scope(actor, district_code, "read the accountability report")
     moment = as_of_param(as_of)
-    day = moment.date() if moment is not None else city_today(settings.today)
+    # The day of `as_of` in Shanghai (an offset given is converted), as the rows it reads (rule 10).
+    day = moment.astimezone(CITY_TZ).date() if moment is not None else city_today(settings.today)
     report = await accountability.report(session, settings.policy, day, moment, scope.district_code,
                                          scope.organisation_id)
     if f == "csv":
