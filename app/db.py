@@ -157,9 +157,10 @@ class Database:
         who = reading_as.get()
         try:
             pool = self._pool or await self._open_pool()
-            where = await pool.fetchval(
-                "SELECT s.l::text FROM (SELECT pg_current_wal_lsn() AS l) s, pg_notify($1, $2 || ' ' || s.l::text)",
-                CHANNEL, str(who), timeout=5)
+            async with pool.acquire(timeout=5) as conn:  # a bounded wait in a full pool, too
+                where = await conn.fetchval(
+                    "SELECT s.l::text FROM (SELECT pg_current_wal_lsn() AS l) s, "
+                    "pg_notify($1, $2 || ' ' || s.l::text)", CHANNEL, str(who), timeout=5)
             self.router.wrote(who, lsn(where))
         except Exception as exc:  # committed all the same: the writer's reads stay on the primary
             log.warning("could not note the WAL position of a write: %s", exc)

@@ -79,8 +79,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def authenticate(request: Request, authorization: str | None) -> Actor:
     """Credentials from an Authorization header → Actor (shared by REST and /wfs). Also tells the read
     router (app/replicas.py) who reads and whether the request only reads (standbys may serve it)."""
-    replicas.read_request.set(request.method in SAFE_METHODS or (request.method == "POST"
-                                                                  and request.url.path == "/wfs"))
+    replicas.read_request.set(replicas.reads_only(request.method, request.url.path))
     actor = await _authenticate(request, authorization)
     replicas.reading_as.set(actor.id if actor is not ANONYMOUS else None)
     return actor

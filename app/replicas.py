@@ -46,6 +46,12 @@ forced_primary: ContextVar[bool] = ContextVar("landcycle_forced_primary", defaul
 served_by: ContextVar[list[str] | None] = ContextVar("landcycle_served_by", default=None)
 
 
+def reads_only(method: str, path: str) -> bool:
+    """A request standbys may serve: a safe method (RFC 9110), or a WFS POST (its Transaction writes run in
+    sessions, on the primary)."""
+    return method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and path == "/wfs")
+
+
 class ReplicaFailed(Exception):
     """A read on a standby failed (the standby went down or was cut off); the request is retried."""
 
@@ -57,8 +63,10 @@ _GONE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, async
 
 
 def gone(exc: BaseException) -> bool:
-    """Whether a read failed because its node went away (not because of the statement)."""
-    return isinstance(exc, _GONE)
+    """Whether a read failed because its node went away (not because of the statement). A statement that
+    ran out of time (57014, a subclass of OperatorInterventionError) says nothing of the node: the same
+    query would run as long on the primary."""
+    return isinstance(exc, _GONE) and not isinstance(exc, asyncpg.QueryCanceledError)
 
 
 def lsn(text: str | None) -> int:
@@ -153,8 +161,9 @@ class ReadRouter:
         if who is None:
             return
         known = self.writes.get(who)
-        if known is None or known[0] < position:
-            self.writes[who] = (position, time.monotonic())
+        # The furthest position wins, and every write restarts the window (after an unknown position,
+        # 1 << 63, a later write must still keep its author on the primary).
+        self.writes[who] = (max(known[0], position) if known else position, time.monotonic())
         if len(self.writes) > 100_000:  # bounded: drop the expired
             cut = time.monotonic() - self.ryw_window
             self.writes = {k: v for k, v in self.writes.items() if v[1] >= cut}
@@ -196,6 +205,8 @@ class ReadRouter:
             self._history.append((time.monotonic(), self.primary_lsn))
         except Exception as exc:  # the primary down: the standbys' lag is unknown, judged by time alone
             log.warning("primary check failed: %s", exc)
+            if self._listener is not None:  # a slow or half-open connection: closed, not leaked
+                self._listener.terminate()
             self._listener = None
         await asyncio.gather(*(self._check(r) for r in self.replicas))
 
@@ -303,6 +314,17 @@ class ReplicaRetry:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self.router() is None:
             await self.app(scope, receive, send)
+            return
+        if not reads_only(scope["method"], scope["path"]):
+            # A write reads on the primary and is never answered twice: nothing of it is held (an import's
+            # upload streams on to its spool file), only the node named.
+            async def naming(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    headers = [*message.get("headers", []), (b"landcycle-node", PRIMARY.encode())]
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await self.app(scope, receive, naming)
             return
         with request_scope() as nodes:
             received: list[Any] = []
