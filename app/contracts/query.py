@@ -40,6 +40,12 @@ def in_force_on(day: date | ColumnElement[Any], table: Any = contract) -> Column
                 or_(table.c.ended_on.is_(None), table.c.ended_on > day))
 
 
+def in_force_sql(c: str = "c", day: str = ":day") -> str:
+    """`in_force_on` as an SQL fragment, for the reports' and ratings' hand-written statements: contract
+    alias `c` in force on the SQL date expression `day`."""
+    return f"{c}.signed_on <= {day} AND {c}.expires_on > {day} AND ({c}.ended_on IS NULL OR {c}.ended_on > {day})"
+
+
 @dataclass(frozen=True)
 class ContractQuery:
     """What a client asked for; `today` decides the derived `expired`."""

@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts.query import in_force_sql
 from app.measurements import figures as catalogue
 from app.measurements.measured import Delivered, Provenance
 from models.base import current_sql
@@ -33,7 +34,7 @@ WITH target AS MATERIALIZED (
     SELECT c.enterprise_id, array_agg(c.id) AS ids, sum(round(p.area_m2::numeric, 2)) AS area_m2
       FROM contract c JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
      WHERE {current_sql('c')} AND c.enterprise_id IN (SELECT enterprise_id FROM target)
-       AND c.signed_on <= :end AND c.expires_on > :end AND (c.ended_on IS NULL OR c.ended_on > :end)
+       AND {in_force_sql('c', ':end')}
      GROUP BY c.enterprise_id
 ), own AS (
     SELECT DISTINCT ON (m.contract_id, m.figure) m.contract_id, m.figure, m.value, m.source, m.batch_id

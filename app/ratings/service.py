@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import locks
 from app.audit import service as audit
 from app.auth.permissions import Actor, Scope, require_role
+from app.contracts.query import in_force_sql
 from app.errors import DomainError, Refusal, ValidationFailed
 from app.measurements.figures import M2_PER_MU
 from app.policy import Policy
@@ -30,9 +31,6 @@ rating = cast(Table, Rating.__table__)
 rating_run = cast(Table, RatingRun.__table__)
 READ = "read 亩均 ratings"
 
-# A contract in force on :day (the efficiency report's test, SPEC §5).
-IN_FORCE = ("{c}.signed_on <= {day} AND {c}.expires_on > {day} AND ({c}.ended_on IS NULL OR {c}.ended_on > {day})")
-
 # Per enterprise: its land on 31 Dec (Σ parcel area of its contracts in force), the district holding most
 # of it, and its figures of the year: the latest batch's value of each (subject, figure); a figure
 # delivered for the enterprise stands, else its contracts' figures are summed into it.
@@ -40,7 +38,7 @@ _SUBJECTS = text(f"""
 WITH held AS (
     SELECT c.enterprise_id, p.district_code, sum(p.area_m2) AS m2
       FROM contract c JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
-     WHERE {current_sql('c')} AND {IN_FORCE.format(c='c', day=':day')}
+     WHERE {current_sql('c')} AND {in_force_sql('c', ':day')}
      GROUP BY c.enterprise_id, p.district_code
 ), land AS (
     SELECT enterprise_id, round(sum(m2)::numeric, 2) AS m2,
@@ -211,7 +209,7 @@ def _where(params: dict[str, Any]) -> str:
                 if params.get("scope_district") is not None else "")
         where.append(f"""EXISTS (SELECT 1 FROM contract hc{land}
     WHERE hc.enterprise_id = r.enterprise_id AND {current_sql('hc')}
-      AND {IN_FORCE.format(c='hc', day='make_date(r.year, 12, 31)')} AND {' AND '.join(held)})""")  # noqa: S608 (fixed fragments)
+      AND {in_force_sql('hc', 'make_date(r.year, 12, 31)')} AND {' AND '.join(held)})""")  # noqa: S608 (fixed fragments)
     return (" WHERE " + " AND ".join(where)) if where else ""
 
 
@@ -264,7 +262,7 @@ async def list_ratings(session: AsyncSession, policy: Policy, params: dict[str, 
 _PARCELS = text(f"""
 SELECT DISTINCT ON (c.parcel_id) c.parcel_id, r.class
   FROM rating r JOIN contract c ON c.enterprise_id = r.enterprise_id AND {current_sql('c')}
-       AND {IN_FORCE.format(c='c', day='make_date(r.year, 12, 31)')}
+       AND {in_force_sql('c', 'make_date(r.year, 12, 31)')}
   JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
  WHERE r.year = :year AND r.class IS NOT NULL
    AND (CAST(:scope_district AS text) IS NULL OR p.district_code = :scope_district)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts.query import in_force_sql
 from app.exits.query import CANDIDATES_SQL
 from app.policy import Policy
 from models.base import current_sql
@@ -50,8 +51,7 @@ def statement(as_of: datetime | None) -> str:
     return f"""
 WITH scoped AS (
     SELECT c.id, c.responsible_org_id AS org_id, c.status,
-           (c.status IN ('active', 'rectification') AND c.signed_on <= :day AND c.expires_on > :day
-            AND (c.ended_on IS NULL OR c.ended_on > :day)) AS in_force,
+           (c.status IN ('active', 'rectification') AND {in_force_sql()}) AS in_force,
            round(p.area_m2::numeric, 2) AS m2
       FROM contract c
       LEFT JOIN parcel p ON p.id = c.parcel_id AND {_alive('p', as_of)}

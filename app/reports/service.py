@@ -14,6 +14,7 @@ from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Scope
+from app.contracts.query import in_force_sql
 from app.evaluations.query import EvaluationQuery, evaluation, parcel, source, status_of, where
 from app.parcels.query import alive_at
 from app.policy import Policy
@@ -131,8 +132,7 @@ SELECT c.id AS contract_id, c.code AS contract_code, c.parcel_id, p.code AS parc
   JOIN evaluation l ON l.id = latest.id
   JOIN enterprise en ON en.id = c.enterprise_id
   LEFT JOIN parcel p ON p.id = c.parcel_id AND {current_sql('p')}
- WHERE {current_sql('c')} AND c.signed_on <= :day AND c.expires_on > :day
-   AND (c.ended_on IS NULL OR c.ended_on > :day)
+ WHERE {current_sql('c')} AND {in_force_sql()}
 """)  # noqa: S608
 COLUMNS = ("rank", "class", "score", "contract_id", "contract_code", "parcel_id", "parcel_code",
            "district_code", "enterprise_id", "enterprise_name", "industry_code", "evaluation_id",
